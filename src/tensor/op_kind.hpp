@@ -1,0 +1,62 @@
+// The closed list of differentiable operations. Adding an op means:
+//   1. add an enumerator here and its name in kOpNames (a static_assert catches a forgotten name);
+//   2. declare it in ops.hpp and implement forward + backward in one of the ops_*.cpp files;
+//   3. add a case to the gradient-check suite (tests/src/tensor/gradcheck_test.cpp). The suite fails
+//      while any OpKind below is not exercised by at least one case.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+namespace relfm {
+
+enum class OpKind : int {
+  kLeaf = 0,        // an input or a parameter; not an operation
+  kMatMul,          // A B
+  kLinear,          // X W + b
+  kAdd,             // broadcast add
+  kSub,             // broadcast subtract
+  kMul,             // broadcast multiply
+  kScale,           // a * X + c for constants a, c
+  kRelu,
+  kGelu,            // exact (erf) GELU
+  kSigmoid,
+  kTanh,
+  kSoftmax,         // row-wise
+  kLogSoftmax,      // row-wise
+  kSum,             // all elements -> 1x1
+  kMean,            // all elements -> 1x1
+  kGatherRows,      // Y[i] = X[index[i]]
+  kSegmentSum,      // Y[s] = sum of rows in segment s (CSR offsets)
+  kSegmentMean,     // Y[s] = mean of rows in segment s; empty segments give 0
+  kDropout,         // inverted dropout with a counter-based mask
+  kBatchNorm,       // per-column; batch statistics in training, running statistics in eval
+  kLayerNorm,       // per-row
+  kEmbeddingSum,    // Y[i] = sum_f Table[index(i, f)]
+  kBceWithLogits,   // sum over labelled entries / normaliser; NaN label = missing
+  kMse,             // sum over labelled entries / normaliser; NaN label = missing
+  kGinAggregate,    // (1 + eps) H[i] + sum_{j -> i} relu(H[j] + E[j -> i])   (fused GIN message passing)
+  kSpmm,            // Y[i] = sum_{e = (i, j)} w[e] X[j]      (sparse pattern, differentiable values)
+  kSddmm,           // w[e] = A[i] . B[j] for e = (i, j)     (edge-wise products on a fixed pattern)
+  kInfoNce,         // -log softmax(Z P^T / tau)[i, positive(i)], summed / normaliser
+  kCount
+};
+
+inline constexpr std::array<std::string_view, static_cast<size_t>(OpKind::kCount)> kOpNames = {
+    "leaf",         "matmul",       "linear",      "add",         "sub",        "mul",
+    "scale",        "relu",         "gelu",        "sigmoid",     "tanh",       "softmax",
+    "log_softmax",  "sum",          "mean",        "gather_rows", "segment_sum", "segment_mean",
+    "dropout",      "batch_norm",   "layer_norm",  "embedding_sum", "bce_with_logits", "mse",
+    "gin_aggregate", "spmm",        "sddmm",       "info_nce",
+};
+constexpr bool all_ops_named() {
+  for (std::string_view name : kOpNames)
+    if (name.empty()) return false;
+  return true;
+}
+static_assert(all_ops_named(), "every OpKind needs a name in kOpNames");
+
+inline constexpr std::string_view op_name(OpKind op) { return kOpNames[static_cast<size_t>(op)]; }
+
+}  // namespace relfm

@@ -1,0 +1,95 @@
+// Differentiable operations. Each takes and returns Vars on the same tape; each has a forward and a
+// backward (ops_*.cpp) and a gradient-check case (tests/src/tensor/gradcheck_test.cpp).
+//
+// Shapes are (rows, cols). "Broadcast" ops accept a second operand that is the same shape, a row
+// (1 x cols), a column (rows x 1) or a scalar (1 x 1), on either side.
+// Index and structure arguments are shared_ptrs: the tape keeps them alive until backward is done.
+#pragma once
+
+#include "src/core/rng.hpp"
+#include "src/graph/csr.hpp"
+#include "src/tensor/tape.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace relfm {
+
+using IndexList = std::shared_ptr<const std::vector<int32_t>>;
+using OffsetList = std::shared_ptr<const std::vector<int64_t>>;
+using CsrPtr = std::shared_ptr<const Csr>;
+using IndexMatPtr = std::shared_ptr<const IndexMat>;
+template <typename T>
+using ConstMatPtr = std::shared_ptr<const Mat<T>>;
+
+// ---- dense algebra ---------------------------------------------------------------------------
+template <typename T> Var<T> matmul(Var<T> a, Var<T> b);
+// x W + b, with W of shape (in, out) and b a (1, out) row or absent.
+template <typename T> Var<T> linear(Var<T> x, Var<T> w, Var<T> b = {});
+template <typename T> Var<T> add(Var<T> a, Var<T> b);
+template <typename T> Var<T> sub(Var<T> a, Var<T> b);
+template <typename T> Var<T> mul(Var<T> a, Var<T> b);
+// alpha * x + beta with constants alpha and beta.
+template <typename T> Var<T> scale(Var<T> x, T alpha, T beta = T(0));
+
+// ---- element-wise nonlinearities ---------------------------------------------------------------
+template <typename T> Var<T> relu(Var<T> x);
+template <typename T> Var<T> gelu(Var<T> x);  // x * Phi(x), the exact (erf) form
+template <typename T> Var<T> sigmoid(Var<T> x);
+template <typename T> Var<T> tanh(Var<T> x);
+template <typename T> Var<T> softmax(Var<T> x);      // over each row
+template <typename T> Var<T> log_softmax(Var<T> x);  // over each row
+
+// ---- reductions --------------------------------------------------------------------------------
+template <typename T> Var<T> sum(Var<T> x);   // 1 x 1
+template <typename T> Var<T> mean(Var<T> x);  // 1 x 1
+
+// ---- indexing and graph structure ---------------------------------------------------------------
+// y[i] = x[index[i]]
+template <typename T> Var<T> gather_rows(Var<T> x, IndexList index);
+// y[s] = sum (or mean) of x's rows in [offsets[s], offsets[s+1]); x has offsets.back() rows.
+template <typename T> Var<T> segment_sum(Var<T> x, OffsetList offsets);
+template <typename T> Var<T> segment_mean(Var<T> x, OffsetList offsets);
+// y[i] = sum_f table[rows(i, f)]: a sum of per-feature embedding rows (one table, features stacked).
+template <typename T> Var<T> embedding_sum(Var<T> table, IndexMatPtr rows);
+// Fused GIN message passing over `adjacency` (rows = destinations, edge_emb rows in CSR entry order):
+// y[i] = (1 + eps) h[i] + sum_{k in row i} relu(h[col[k]] + edge_emb[k]);  eps is 1 x 1.
+template <typename T> Var<T> gin_aggregate(Var<T> h, Var<T> edge_emb, Var<T> eps, CsrPtr adjacency);
+// Sparse (fixed pattern, differentiable values w: nnz x 1) times dense: y[i] = sum_k w[k] x[col[k]].
+template <typename T> Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x);
+// Sampled dense-dense product on a fixed pattern: w[k] = a[i] . b[col[k]] for k in row i (nnz x 1).
+template <typename T> Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b);
+
+// ---- regularisation and normalisation ------------------------------------------------------------
+// Inverted dropout: keeps an element with probability 1 - p and scales it by 1 / (1 - p). The mask
+// of element e is rng.uniform_float(e) >= p, so it is reproducible from (seed, step, layer, rank).
+template <typename T> Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training);
+
+template <typename T>
+struct BatchNormState {
+  Parameter<T>* running_mean = nullptr;  // 1 x cols, updated in training mode
+  Parameter<T>* running_var = nullptr;   // 1 x cols, unbiased batch variance (as PyTorch)
+  double momentum = 0.1;
+  double eps = 1e-5;
+  bool update_running_stats = true;      // false: train-mode statistics without touching the buffers
+};
+// Per column; batch statistics when training (biased variance), running statistics otherwise.
+template <typename T>
+Var<T> batch_norm(Var<T> x, Var<T> gamma, Var<T> beta, const BatchNormState<T>& state, bool training);
+// Per row over the columns; gamma and beta are 1 x cols.
+template <typename T> Var<T> layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, double eps = 1e-5);
+
+// ---- losses (scalars) ------------------------------------------------------------------------
+// Sum over labelled entries (label not NaN) divided by `normaliser`. Pass the number of labelled entries
+// for a mean; pass the global count to make a data-parallel sum of per-rank losses the global mean.
+template <typename T> Var<T> bce_with_logits(Var<T> logits, ConstMatPtr<T> labels, double normaliser);
+template <typename T> Var<T> mse(Var<T> prediction, ConstMatPtr<T> labels, double normaliser);
+// InfoNCE: sum_i [logsumexp_j(z_i . p_j / tau) - z_i . p_{positive[i]} / tau] / normaliser.
+// p may hold the candidates of every rank (all-gathered); positive[i] indexes p's rows.
+template <typename T>
+Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double normaliser);
+
+// Number of labelled entries (non-NaN) of a label matrix.
+template <typename T> int64_t count_labelled(const Mat<T>& labels);
+
+}  // namespace relfm

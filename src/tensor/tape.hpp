@@ -1,0 +1,170 @@
+// Reverse-mode automatic differentiation on a tape.
+//
+// Operations (ops.hpp) append Nodes to a Tape in execution order; Tape::backward walks the tape once
+// in reverse, so a value used by several consumers simply accumulates their contributions. A Node
+// owns its value unless it is a parameter leaf, whose value and gradient alias the Parameter (no copy
+// per step; gradients accumulate across backward passes until Parameter::zero_grad()).
+//
+// The scalar type T is float for training and double for gradient checks; every op is instantiated
+// for both.
+#pragma once
+
+#include "src/core/error.hpp"
+#include "src/core/types.hpp"
+#include "src/tensor/op_kind.hpp"
+#include "src/tensor/parameter.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace relfm {
+
+template <typename T>
+class Tape;
+
+template <typename T>
+class Node {
+ public:
+  explicit Node(OpKind op) : op_(op) {}
+  virtual ~Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  OpKind op() const { return op_; }
+  const Mat<T>& value() const { return *value_; }
+  Mat<T>& mutable_value() { return *value_; }
+  bool requires_grad() const { return requires_grad_; }
+
+  // d(root)/d(value); meaningful only when has_grad().
+  bool has_grad() const { return *grad_ready_; }
+  const Mat<T>& grad() const { return *grad_; }
+
+  // --- for op implementations -----------------------------------------------------------------
+  // grad += g (or grad = g on first contribution). No-op unless this node requires a gradient.
+  template <typename Expr>
+  void accumulate_grad(const Expr& g) {
+    if (!requires_grad_) return;
+    if (!*grad_ready_) {
+      grad_->noalias() = g;
+      *grad_ready_ = true;
+    } else {
+      grad_->noalias() += g;
+    }
+  }
+  // The gradient buffer, zero-filled on first use in this pass, for kernels that scatter into it.
+  Mat<T>& grad_accumulator() {
+    if (!*grad_ready_) {
+      grad_->setZero(value_->rows(), value_->cols());
+      *grad_ready_ = true;
+    }
+    return *grad_;
+  }
+  // Propagates grad() into the inputs' gradients.
+  virtual void backward() {}
+
+ protected:
+  friend class Tape<T>;
+  OpKind op_;
+  bool requires_grad_ = false;
+  Mat<T> own_value_;
+  Mat<T> own_grad_;
+  bool own_grad_ready_ = false;
+  Mat<T>* value_ = &own_value_;
+  Mat<T>* grad_ = &own_grad_;
+  bool* grad_ready_ = &own_grad_ready_;
+};
+
+// A handle to a node on a tape; cheap to copy. A default-constructed Var is "absent" (e.g. no bias).
+template <typename T>
+class Var {
+ public:
+  Var() = default;
+  Var(Node<T>* node, Tape<T>* tape) : node_(node), tape_(tape) {}
+
+  explicit operator bool() const { return node_ != nullptr; }
+  Node<T>* node() const { return node_; }
+  Tape<T>* tape() const { return tape_; }
+  const Mat<T>& value() const { return node_->value(); }
+  const Mat<T>& grad() const { return node_->grad(); }
+  bool has_grad() const { return node_->has_grad(); }
+  bool requires_grad() const { return node_->requires_grad(); }
+  int64_t rows() const { return node_->value().rows(); }
+  int64_t cols() const { return node_->value().cols(); }
+
+ private:
+  Node<T>* node_ = nullptr;
+  Tape<T>* tape_ = nullptr;
+};
+
+template <typename T>
+class Tape {
+ public:
+  Tape() = default;
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // A leaf holding a copy of `value`.
+  Var<T> input(Mat<T> value, bool requires_grad = false) {
+    auto* node = push<Node<T>>(OpKind::kLeaf);
+    node->own_value_ = std::move(value);
+    node->requires_grad_ = requires_grad;
+    return Var<T>(node, this);
+  }
+  // A leaf aliasing a parameter: no copy; its gradient accumulates into parameter.grad.
+  Var<T> param(Parameter<T>& parameter) {
+    auto* node = push<Node<T>>(OpKind::kLeaf);
+    node->value_ = &parameter.value;
+    node->grad_ = &parameter.grad;
+    node->grad_ready_ = &parameter.has_grad;
+    node->requires_grad_ = parameter.trainable && grad_enabled_;
+    return Var<T>(node, this);
+  }
+
+  // Used by ops: appends a node; the node requires a gradient iff recording is on and any input does.
+  template <typename NodeT, typename... Args>
+  NodeT* push(Args&&... args) {
+    auto node = std::make_unique<NodeT>(std::forward<Args>(args)...);
+    NodeT* raw = node.get();
+    nodes_.push_back(std::move(node));
+    return raw;
+  }
+  template <typename NodeT>
+  void set_requires_grad(NodeT* node, std::initializer_list<Var<T>> inputs) {
+    bool any = false;
+    for (const Var<T>& v : inputs) any = any || (v && v.requires_grad());
+    node->requires_grad_ = grad_enabled_ && any;
+  }
+
+  // Seeds d(root)/d(root) = 1 for a 1x1 root and runs every recorded backward in reverse order.
+  void backward(Var<T> root) {
+    RELFM_CHECK(root.rows() == 1 && root.cols() == 1, "backward needs a scalar root, got {}x{}", root.rows(),
+                root.cols());
+    Node<T>* r = root.node();
+    if (!r->requires_grad_) return;
+    r->accumulate_grad(Mat<T>::Ones(1, 1));
+    for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+      Node<T>* n = it->get();
+      if (n->requires_grad_ && n->op_ != OpKind::kLeaf && n->has_grad()) n->backward();
+    }
+  }
+
+  // Forgets every node (parameter gradients stay in the parameters).
+  void clear() { nodes_.clear(); }
+  size_t size() const { return nodes_.size(); }
+  std::vector<OpKind> op_kinds() const {
+    std::vector<OpKind> kinds;
+    kinds.reserve(nodes_.size());
+    for (const auto& n : nodes_) kinds.push_back(n->op());
+    return kinds;
+  }
+
+  // When off, ops record no gradient requirement (inference): nothing is saved for backward.
+  void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
+  bool grad_enabled() const { return grad_enabled_; }
+
+ private:
+  std::vector<std::unique_ptr<Node<T>>> nodes_;
+  bool grad_enabled_ = true;
+};
+
+}  // namespace relfm

@@ -1,0 +1,182 @@
+// The single gradient-check suite: every differentiable op is checked against central differences in
+// double precision, and OpCoverage fails while any OpKind is not exercised by some case below.
+// To add an op: add its cases to all_cases() (see src/tensor/op_kind.hpp for the other two steps).
+#include "src/tensor/gradcheck.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <set>
+
+namespace relfm {
+namespace {
+
+using V = Var<double>;
+using Inputs = std::vector<V>;
+
+GradCheckCase make(std::string name, std::vector<std::pair<int64_t, int64_t>> shapes,
+                   std::function<V(Tape<double>&, const Inputs&)> fwd) {
+  GradCheckCase c;
+  c.name = std::move(name);
+  c.input_shapes = std::move(shapes);
+  c.forward = std::move(fwd);
+  return c;
+}
+
+// Moves values at least `margin` away from zero so that kinks (relu, max) are not straddled.
+void away_from_zero(std::vector<MatD>& in, double margin = 0.05) {
+  for (auto& m : in)
+    for (int64_t k = 0; k < m.size(); ++k) m.data()[k] += m.data()[k] >= 0 ? margin : -margin;
+}
+
+CsrPtr small_graph() {
+  // 4 vertices; rows are destinations. Vertex 3 has no incoming edge; vertex 0 receives a self-loop.
+  auto g = std::make_shared<Csr>();
+  g->num_rows = g->num_cols = 4;
+  g->row_ptr = {0, 3, 5, 7, 7};
+  g->col = {1, 2, 0, 0, 3, 1, 3};
+  return g;
+}
+
+std::shared_ptr<const MatD> labels_with_missing(int64_t r, int64_t c, bool binary) {
+  auto y = std::make_shared<MatD>(r, c);
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j)
+      (*y)(i, j) = (i + 2 * j) % 5 == 3 ? std::nan("") : (binary ? double((i * 7 + j) % 2) : 0.3 * i - 0.5 * j);
+  return y;
+}
+
+std::vector<GradCheckCase> all_cases() {
+  std::vector<GradCheckCase> cases;
+  // dense algebra
+  cases.push_back(make("matmul", {{3, 4}, {4, 2}}, [](auto&, const Inputs& x) { return matmul(x[0], x[1]); }));
+  cases.push_back(make("linear", {{5, 3}, {3, 4}, {1, 4}}, [](auto&, const Inputs& x) { return linear(x[0], x[1], x[2]); }));
+  cases.push_back(make("linear_no_bias", {{5, 3}, {3, 4}}, [](auto&, const Inputs& x) { return linear(x[0], x[1]); }));
+  for (auto [name, shape_b] : std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>>{
+           {"same", {3, 4}}, {"row", {1, 4}}, {"col", {3, 1}}, {"scalar", {1, 1}}}) {
+    cases.push_back(make("add_" + name, {{3, 4}, shape_b}, [](auto&, const Inputs& x) { return add(x[0], x[1]); }));
+    cases.push_back(make("add_left_" + name, {shape_b, {3, 4}}, [](auto&, const Inputs& x) { return add(x[0], x[1]); }));
+    cases.push_back(make("sub_" + name, {{3, 4}, shape_b}, [](auto&, const Inputs& x) { return sub(x[0], x[1]); }));
+    cases.push_back(make("sub_left_" + name, {shape_b, {3, 4}}, [](auto&, const Inputs& x) { return sub(x[0], x[1]); }));
+    cases.push_back(make("mul_" + name, {{3, 4}, shape_b}, [](auto&, const Inputs& x) { return mul(x[0], x[1]); }));
+    cases.push_back(make("mul_left_" + name, {shape_b, {3, 4}}, [](auto&, const Inputs& x) { return mul(x[0], x[1]); }));
+  }
+  cases.push_back(make("mul_outer", {{3, 1}, {1, 4}}, [](auto&, const Inputs& x) { return mul(x[0], x[1]); }));
+  cases.push_back(make("scale", {{3, 4}}, [](auto&, const Inputs& x) { return scale(x[0], 2.5, -1.0); }));
+
+  // element-wise
+  auto relu_case = make("relu", {{4, 5}}, [](auto&, const Inputs& x) { return relu(x[0]); });
+  relu_case.prepare = [](auto& in) { away_from_zero(in); };
+  cases.push_back(relu_case);
+  cases.push_back(make("gelu", {{4, 5}}, [](auto&, const Inputs& x) { return gelu(x[0]); }));
+  cases.push_back(make("sigmoid", {{4, 5}}, [](auto&, const Inputs& x) { return sigmoid(x[0]); }));
+  cases.push_back(make("tanh", {{4, 5}}, [](auto&, const Inputs& x) { return tanh(x[0]); }));
+  cases.push_back(make("softmax", {{4, 5}}, [](auto&, const Inputs& x) { return softmax(x[0]); }));
+  cases.push_back(make("log_softmax", {{4, 5}}, [](auto&, const Inputs& x) { return log_softmax(x[0]); }));
+  cases.push_back(make("sum", {{4, 5}}, [](auto&, const Inputs& x) { return sum(x[0]); }));
+  cases.push_back(make("mean", {{4, 5}}, [](auto&, const Inputs& x) { return mean(x[0]); }));
+
+  // indexing and graphs
+  auto gather_idx = std::make_shared<const std::vector<int32_t>>(std::vector<int32_t>{4, 0, 0, 2, 1, 4});
+  cases.push_back(make("gather_rows", {{5, 3}}, [=](auto&, const Inputs& x) { return gather_rows(x[0], gather_idx); }));
+  auto seg = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 2, 2, 6});
+  cases.push_back(make("segment_sum", {{6, 3}}, [=](auto&, const Inputs& x) { return segment_sum(x[0], seg); }));
+  cases.push_back(make("segment_mean", {{6, 3}}, [=](auto&, const Inputs& x) { return segment_mean(x[0], seg); }));
+  auto emb_rows = std::make_shared<IndexMat>(4, 2);
+  *emb_rows << 0, 5, 3, 5, 0, 6, 2, 4;
+  cases.push_back(make("embedding_sum", {{7, 3}}, [=](auto&, const Inputs& x) {
+    return embedding_sum(x[0], IndexMatPtr(emb_rows));
+  }));
+  const CsrPtr graph = small_graph();
+  cases.push_back(make("gin_aggregate", {{4, 3}, {7, 3}, {1, 1}},
+                       [=](auto&, const Inputs& x) { return gin_aggregate(x[0], x[1], x[2], graph); }));
+  cases.push_back(make("spmm", {{7, 1}, {4, 3}}, [=](auto&, const Inputs& x) { return spmm(graph, x[0], x[1]); }));
+  cases.push_back(make("sddmm", {{4, 3}, {4, 3}}, [=](auto&, const Inputs& x) { return sddmm(graph, x[0], x[1]); }));
+  // Diffuser-style attention on a fixed pattern: edge scores -> per-row softmax -> weighted sum.
+  cases.push_back(make("sddmm_spmm_chain", {{4, 3}, {4, 3}, {4, 3}}, [=](auto&, const Inputs& x) {
+    V scores = sddmm(graph, x[0], x[1]);
+    return spmm(graph, sigmoid(scores), x[2]);
+  }));
+
+  // regularisation and normalisation
+  const CounterRng dropout_rng(7, RngPurpose::kTest, 3);
+  cases.push_back(make("dropout", {{6, 5}}, [=](auto&, const Inputs& x) { return dropout(x[0], 0.3, dropout_rng, true); }));
+  for (bool training : {true, false}) {
+    auto rm = std::make_shared<Parameter<double>>();
+    auto rv = std::make_shared<Parameter<double>>();
+    rm->value = MatD::Constant(1, 4, 0.2);
+    rv->value = MatD::Constant(1, 4, 1.7);
+    cases.push_back(make(training ? "batch_norm_train" : "batch_norm_eval", {{6, 4}, {1, 4}, {1, 4}},
+                         [=](auto&, const Inputs& x) {
+                           BatchNormState<double> st{rm.get(), rv.get(), 0.1, 1e-5, true};
+                           return batch_norm(x[0], x[1], x[2], st, training);
+                         }));
+  }
+  cases.push_back(make("layer_norm", {{5, 4}, {1, 4}, {1, 4}},
+                       [](auto&, const Inputs& x) { return layer_norm(x[0], x[1], x[2]); }));
+
+  // losses
+  auto bin = labels_with_missing(5, 3, true);
+  cases.push_back(make("bce_with_logits", {{5, 3}}, [=](auto&, const Inputs& x) {
+    return bce_with_logits(x[0], bin, static_cast<double>(count_labelled(*bin)));
+  }));
+  auto reg = labels_with_missing(5, 2, false);
+  cases.push_back(make("mse", {{5, 2}}, [=](auto&, const Inputs& x) { return mse(x[0], reg, 3.0); }));
+  auto pos = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{2, 3, 4});
+  cases.push_back(make("info_nce", {{3, 4}, {6, 4}},
+                       [=](auto&, const Inputs& x) { return info_nce(x[0], x[1], pos, 0.5, 3.0); }));
+
+  // A GIN layer end to end, as the model composes it.
+  auto brm = std::make_shared<Parameter<double>>();
+  auto brv = std::make_shared<Parameter<double>>();
+  brm->value = MatD::Zero(1, 6);
+  brv->value = MatD::Ones(1, 6);
+  auto seg2 = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 3, 4});
+  cases.push_back(make("gin_layer", {{4, 3}, {7, 3}, {1, 1}, {3, 6}, {1, 6}, {1, 6}, {1, 6}, {6, 3}, {1, 3}},
+                       [=](auto&, const Inputs& x) {
+                         BatchNormState<double> st{brm.get(), brv.get(), 0.1, 1e-5, true};
+                         V a = gin_aggregate(x[0], x[1], x[2], graph);
+                         V z = relu(batch_norm(linear(a, x[3], x[4]), x[5], x[6], st, true));
+                         return segment_mean(linear(z, x[7], x[8]), seg2);
+                       }));
+  return cases;
+}
+
+class GradCheck : public ::testing::TestWithParam<GradCheckCase> {};
+
+TEST_P(GradCheck, MatchesCentralDifferences) {
+  const GradCheckResult r = run_gradcheck(GetParam());
+  EXPECT_TRUE(r.ok) << GetParam().name << ": relative error " << r.worst_error << " at " << r.worst_where;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, GradCheck, ::testing::ValuesIn(all_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(GradCheckSuite, OpCoverage) {
+  std::set<OpKind> covered;
+  for (const auto& c : all_cases())
+    for (OpKind k : run_gradcheck(c).ops_used) covered.insert(k);
+  for (int k = 1; k < static_cast<int>(OpKind::kCount); ++k)
+    EXPECT_TRUE(covered.count(static_cast<OpKind>(k)))
+        << "op '" << op_name(static_cast<OpKind>(k)) << "' has no gradient-check case in gradcheck_test.cpp";
+}
+
+// The harness itself must catch a wrong gradient: a deliberately broken op fails.
+TEST(GradCheckSuite, DetectsAWrongGradient) {
+  struct BrokenSquare final : Node<double> {
+    Node<double>* x;
+    explicit BrokenSquare(Node<double>* x_) : Node<double>(OpKind::kScale), x(x_) {}
+    void backward() override { x->accumulate_grad(3.0 * x->value().cwiseProduct(grad())); }  // should be 2x
+  };
+  GradCheckCase c = make("broken", {{3, 3}}, [](Tape<double>& tape, const Inputs& x) {
+    auto* n = tape.push<BrokenSquare>(x[0].node());
+    n->mutable_value() = x[0].value().cwiseProduct(x[0].value());
+    tape.set_requires_grad(n, {x[0]});
+    return V(n, &tape);
+  });
+  EXPECT_FALSE(run_gradcheck(c).ok);
+}
+
+}  // namespace
+}  // namespace relfm
