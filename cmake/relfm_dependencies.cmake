@@ -38,6 +38,18 @@ endforeach()
 target_include_directories(RDKit::RDKit SYSTEM INTERFACE ${RDKIT_INCLUDE_DIR})
 target_link_libraries(RDKit::RDKit INTERFACE Boost::headers)
 
+if(RELFM_OPENBLAS)
+  # Debian installs each OpenBLAS flavour in its own directory; take the single-threaded one.
+  find_library(OPENBLAS_SERIAL_LIBRARY NAMES openblas
+    PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-serial NO_DEFAULT_PATH)
+  if(NOT OPENBLAS_SERIAL_LIBRARY)
+    message(FATAL_ERROR "RELFM_OPENBLAS=ON needs the serial OpenBLAS (apt-get install libopenblas-serial-dev), "
+                        "or configure with -DRELFM_OPENBLAS=OFF for Eigen's own GEMM")
+  endif()
+  add_library(OpenBLAS::serial UNKNOWN IMPORTED)
+  set_target_properties(OpenBLAS::serial PROPERTIES IMPORTED_LOCATION "${OPENBLAS_SERIAL_LIBRARY}")
+endif()
+
 find_package(ZLIB REQUIRED)       # gzip-compressed CSVs
 find_package(OpenSSL REQUIRED)    # SHA-256 checksums of source data
 find_package(CLI11 REQUIRED)

@@ -2,6 +2,7 @@
 
 #include <Random123/philox.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <string_view>
@@ -38,9 +39,14 @@ void CounterRng::block(uint64_t block, uint32_t out[4]) const {
 }
 
 uint32_t CounterRng::u32(uint64_t index) const {
+  // Index layout (shared with fill_uniform): groups of 64 numbers come from 16 consecutive blocks;
+  // number r of a group is word r / 16 of block (group * 16 + r % 16). This lets the vector path store
+  // each word of 16 blocks contiguously.
+  const uint64_t group = index >> 6;
+  const uint32_t r = static_cast<uint32_t>(index & 63);
   uint32_t w[4];
-  block(index >> 2, w);
-  return w[index & 3];
+  block(group * 16 + (r & 15), w);
+  return w[r >> 4];
 }
 
 uint64_t CounterRng::u64(uint64_t index) const {
@@ -70,19 +76,77 @@ uint64_t CounterRng::below(uint64_t index, uint64_t n) const {
   }
 }
 
+namespace {
+
+// Sixteen Philox4x32-10 blocks at once on GCC/Clang vector types (one AVX-512 register per word, or
+// several narrower ones): bit-identical to Random123's scalar philox4x32 for the same counters and key,
+// about 10x faster, which matters because dropout draws one number per activation.
+constexpr int kLanes = 16;
+typedef uint32_t U32x16 __attribute__((vector_size(64)));
+typedef uint64_t U64x8 __attribute__((vector_size(64)));
+
+// Full 32x32 -> 64-bit products of every lane with m: returns (low words, high words).
+inline void mulhilo16(uint32_t m, U32x16 x, U32x16& lo, U32x16& hi) {
+  const U64x8 wide = reinterpret_cast<U64x8>(x);
+  const U64x8 low_mask = wide - wide + 0xffffffffULL;
+  const U64x8 even = (wide & low_mask) * static_cast<uint64_t>(m);  // lanes 0, 2, 4, ...
+  const U64x8 odd = (wide >> 32) * static_cast<uint64_t>(m);        // lanes 1, 3, 5, ...
+  lo = reinterpret_cast<U32x16>((even & low_mask) | (odd << 32));
+  hi = reinterpret_cast<U32x16>((even >> 32) | (odd & ~low_mask));
+}
+
+void philox_lanes(uint64_t first_block, uint64_t stream, uint64_t key, U32x16 out[4]) {
+  const U32x16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const U32x16 zero = iota - iota;
+  U32x16 c0 = zero + static_cast<uint32_t>(first_block) + iota;
+  U32x16 c1 = zero + static_cast<uint32_t>(first_block >> 32);
+  // A carry out of the low word happens only within 15 blocks of a 2^32 boundary.
+  if (static_cast<uint32_t>(first_block) > 0xffffffffu - (kLanes - 1))
+    for (int i = 0; i < kLanes; ++i) c1[i] = static_cast<uint32_t>((first_block + static_cast<uint64_t>(i)) >> 32);
+  U32x16 c2 = zero + static_cast<uint32_t>(stream);
+  U32x16 c3 = zero + static_cast<uint32_t>(stream >> 32);
+  uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    U32x16 lo0, hi0, lo1, hi1;
+    mulhilo16(0xD2511F53u, c0, lo0, hi0);
+    mulhilo16(0xCD9E8D57u, c2, lo1, hi1);
+    const U32x16 n0 = hi1 ^ c1 ^ k0;
+    const U32x16 n2 = hi0 ^ c3 ^ k1;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
+}
+
+}  // namespace
+
 void CounterRng::fill_uniform(std::span<float> out, uint64_t first) const {
+  // Whole groups of 64 always go through the vector path; a partial group at either end is computed
+  // whole and the needed part copied (a scalar call per number would cost as much as a group).
+  U32x16 words[4];
+  float group_values[64];
   size_t i = 0;
-  // Head: align to a block boundary so that out[i] == uniform_float(first + i) exactly.
-  while (i < out.size() && ((first + i) & 3) != 0) {
-    out[i] = uniform_float(first + i);
-    ++i;
+  while (i < out.size()) {
+    const uint64_t index = first + i;
+    const uint64_t group = index >> 6;
+    const size_t offset = static_cast<size_t>(index & 63);
+    const size_t count = std::min<size_t>(64 - offset, out.size() - i);
+    philox_lanes(group * 16, stream_, key_, words);
+    float* o = (offset == 0 && count == 64) ? out.data() + i : group_values;
+    for (int w = 0; w < 4; ++w)
+      for (int lane = 0; lane < kLanes; ++lane) o[16 * w + lane] = static_cast<float>(words[w][lane] >> 8) * 0x1.0p-24f;
+    if (o == group_values) std::copy(group_values + offset, group_values + offset + count, out.data() + i);
+    i += count;
   }
-  uint32_t w[4];
-  for (; i + 4 <= out.size(); i += 4) {
-    block((first + i) >> 2, w);
-    for (int j = 0; j < 4; ++j) out[i + j] = static_cast<float>(w[j] >> 8) * 0x1.0p-24f;
-  }
-  for (; i < out.size(); ++i) out[i] = uniform_float(first + i);
 }
 
 double CounterRng::normal(uint64_t index) const {

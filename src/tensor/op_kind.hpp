@@ -32,11 +32,13 @@ enum class OpKind : int {
   kSegmentMean,     // Y[s] = mean of rows in segment s; empty segments give 0
   kDropout,         // inverted dropout with a counter-based mask
   kBatchNorm,       // per-column; batch statistics in training, running statistics in eval
+  kBatchNormAct,    // fused batch norm -> optional relu -> optional inverted dropout (one pass each way)
   kLayerNorm,       // per-row
   kEmbeddingSum,    // Y[i] = sum_f Table[index(i, f)]
   kBceWithLogits,   // sum over labelled entries / normaliser; NaN label = missing
   kMse,             // sum over labelled entries / normaliser; NaN label = missing
   kGinAggregate,    // (1 + eps) H[i] + sum_{j -> i} relu(H[j] + E[j -> i])   (fused GIN message passing)
+  kGinAggregateEmbedded,  // the same with E[k] = sum_f Table[rows(k, f)] computed in the kernel, never stored
   kSpmm,            // Y[i] = sum_{e = (i, j)} w[e] X[j]      (sparse pattern, differentiable values)
   kSddmm,           // w[e] = A[i] . B[j] for e = (i, j)     (edge-wise products on a fixed pattern)
   kInfoNce,         // -log softmax(Z P^T / tau)[i, positive(i)], summed / normaliser
@@ -47,8 +49,8 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(OpKind::kCount
     "leaf",         "matmul",       "linear",      "add",         "sub",        "mul",
     "scale",        "relu",         "gelu",        "sigmoid",     "tanh",       "softmax",
     "log_softmax",  "sum",          "mean",        "gather_rows", "segment_sum", "segment_mean",
-    "dropout",      "batch_norm",   "layer_norm",  "embedding_sum", "bce_with_logits", "mse",
-    "gin_aggregate", "spmm",        "sddmm",       "info_nce",
+    "dropout",      "batch_norm",   "batch_norm_act", "layer_norm",  "embedding_sum", "bce_with_logits", "mse",
+    "gin_aggregate", "gin_aggregate_embedded", "spmm",        "sddmm",       "info_nce",
 };
 constexpr bool all_ops_named() {
   for (std::string_view name : kOpNames)

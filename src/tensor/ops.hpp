@@ -55,6 +55,10 @@ template <typename T> Var<T> embedding_sum(Var<T> table, IndexMatPtr rows);
 // Fused GIN message passing over `adjacency` (rows = destinations, edge_emb rows in CSR entry order):
 // y[i] = (1 + eps) h[i] + sum_{k in row i} relu(h[col[k]] + edge_emb[k]);  eps is 1 x 1.
 template <typename T> Var<T> gin_aggregate(Var<T> h, Var<T> edge_emb, Var<T> eps, CsrPtr adjacency);
+// gin_aggregate with the edge embedding computed inside the kernel from a (small) table:
+// edge_emb[k] = sum_f table[edge_rows(k, f)]. Saves writing and re-reading an edges x dim matrix.
+template <typename T>
+Var<T> gin_aggregate_embedded(Var<T> h, Var<T> table, IndexMatPtr edge_rows, Var<T> eps, CsrPtr adjacency);
 // Sparse (fixed pattern, differentiable values w: nnz x 1) times dense: y[i] = sum_k w[k] x[col[k]].
 template <typename T> Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x);
 // Sampled dense-dense product on a fixed pattern: w[k] = a[i] . b[col[k]] for k in row i (nnz x 1).
@@ -76,6 +80,17 @@ struct BatchNormState {
 // Per column; batch statistics when training (biased variance), running statistics otherwise.
 template <typename T>
 Var<T> batch_norm(Var<T> x, Var<T> gamma, Var<T> beta, const BatchNormState<T>& state, bool training);
+// What follows a fused batch norm: relu, then inverted dropout (when training and p > 0).
+struct BatchNormEpilogue {
+  bool relu = true;
+  double dropout = 0.0;
+  CounterRng dropout_rng{0, RngPurpose::kDropout};
+};
+// dropout(relu(batch_norm(x))) in one forward and one backward pass over memory; the normalised input
+// is recomputed in backward instead of stored. Same masks as dropout() with the same generator.
+template <typename T>
+Var<T> batch_norm_act(Var<T> x, Var<T> gamma, Var<T> beta, const BatchNormState<T>& state, bool training,
+                      const BatchNormEpilogue& epilogue);
 // Per row over the columns; gamma and beta are 1 x cols.
 template <typename T> Var<T> layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, double eps = 1e-5);
 

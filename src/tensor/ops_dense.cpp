@@ -1,6 +1,7 @@
 // Dense algebra, element-wise nonlinearities and reductions.
 #include "src/tensor/ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -93,6 +94,11 @@ struct MulNode final : Node<T> {
   void backward() override {
     const Mat<T>& g = this->grad();
     const int64_t r = g.rows(), c = g.cols();
+    if (a->value().rows() == r && a->value().cols() == c && b->value().rows() == r && b->value().cols() == c) {
+      if (a->requires_grad()) a->accumulate_grad(g.cwiseProduct(b->value()));
+      if (b->requires_grad()) b->accumulate_grad(g.cwiseProduct(a->value()));
+      return;
+    }
     if (a->requires_grad()) {
       Mat<T> ga = g.cwiseProduct(broadcast_to(b->value(), r, c));
       a->accumulate_grad(reduce_to_shape(ga, a->value().rows(), a->value().cols()));
@@ -218,6 +224,20 @@ Mat<T> row_softmax(const Mat<T>& x, bool log) {
 
 }  // namespace
 
+std::string OpProfile::table() const {
+  std::vector<size_t> order;
+  for (size_t k = 0; k < calls.size(); ++k)
+    if (calls[k] > 0 || backward_seconds[k] > 0) order.push_back(k);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return forward_seconds[a] + backward_seconds[a] > forward_seconds[b] + backward_seconds[b];
+  });
+  std::string out = fmt::format("{:<16} {:>8} {:>12} {:>12}\n", "op", "calls", "forward s", "backward s");
+  for (size_t k : order)
+    out += fmt::format("{:<16} {:>8} {:>12.4f} {:>12.4f}\n", op_name(static_cast<OpKind>(k)), calls[k],
+                       forward_seconds[k], backward_seconds[k]);
+  return out;
+}
+
 template <typename T>
 Var<T> matmul(Var<T> a, Var<T> b) {
   if (a.cols() != b.rows()) fail("matmul: shapes {} and {} do not chain", shape_of(a.value()), shape_of(b.value()));
@@ -236,7 +256,10 @@ Var<T> linear(Var<T> x, Var<T> w, Var<T> b) {
   auto* n = tape->template push<LinearNode<T>>(x.node(), w.node(), b ? b.node() : nullptr);
   auto& y = n->mutable_value();
   if (b) {
-    y = b.value().replicate(x.rows(), 1);
+    // Bias rows first, then C += A B inside the GEMM: one pass less than adding the bias afterwards.
+    y.resize(x.rows(), w.cols());
+    const T* bias = b.value().data();
+    for (int64_t i = 0; i < y.rows(); ++i) std::copy(bias, bias + y.cols(), y.row(i).data());
     y.noalias() += x.value() * w.value();
   } else {
     y.noalias() = x.value() * w.value();
@@ -259,7 +282,10 @@ Var<T> mul(Var<T> a, Var<T> b) {
   const auto [r, c] = broadcast_shape("mul", a.value(), b.value());
   auto* tape = a.tape();
   auto* n = tape->template push<MulNode<T>>(a.node(), b.node());
-  n->mutable_value() = broadcast_to(a.value(), r, c).cwiseProduct(broadcast_to(b.value(), r, c));
+  if (a.rows() == r && a.cols() == c && b.rows() == r && b.cols() == c)
+    n->mutable_value() = a.value().cwiseProduct(b.value());
+  else
+    n->mutable_value() = broadcast_to(a.value(), r, c).cwiseProduct(broadcast_to(b.value(), r, c));
   return finish(tape, n, {a, b});
 }
 

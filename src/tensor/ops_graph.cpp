@@ -151,6 +151,59 @@ struct GinAggregateNode final : Node<T> {
   }
 };
 
+// The GIN aggregation with edge embeddings computed from a small table inside the kernel. The table
+// (a few rows per bond feature) stays in L1/L2, so each edge costs a few cached row reads instead of
+// a write and a read of an edges x dim matrix in both passes.
+template <typename T>
+struct GinAggregateEmbeddedNode final : Node<T> {
+  Node<T>* h;
+  Node<T>* table;
+  IndexMatPtr rows;
+  Node<T>* eps;
+  CsrPtr adj;
+  GinAggregateEmbeddedNode(Node<T>* h_, Node<T>* t_, IndexMatPtr r, Node<T>* eps_, CsrPtr a)
+      : Node<T>(OpKind::kGinAggregateEmbedded), h(h_), table(t_), rows(std::move(r)), eps(eps_), adj(std::move(a)) {}
+  void backward() override {
+    const Mat<T>& g = this->grad();
+    const Mat<T>& hv = h->value();
+    const Mat<T>& tv = table->value();
+    const IndexMat& idx = *rows;
+    const int64_t d = g.cols(), nf = idx.cols();
+    const T one_plus_eps = T(1) + eps->value()(0, 0);
+    if (eps->requires_grad()) eps->accumulate_grad(Mat<T>::Constant(1, 1, hv.cwiseProduct(g).sum()));
+    if (!h->requires_grad() && !table->requires_grad()) return;
+    T* gh = nullptr;
+    if (h->requires_grad()) {
+      bool accumulate = false;
+      Mat<T>& ghm = h->grad_for_write(&accumulate);
+      if (accumulate) ghm.noalias() += one_plus_eps * g;
+      else ghm.noalias() = one_plus_eps * g;
+      gh = ghm.data();
+    }
+    T* gt = table->requires_grad() ? table->grad_accumulator().data() : nullptr;
+    std::vector<T> e(static_cast<size_t>(d)), ge(static_cast<size_t>(d));
+    const Csr& a = *adj;
+    for (int64_t i = 0; i < a.num_rows; ++i) {
+      const T* __restrict gi = g.row(i).data();
+      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+        edge_embedding(tv, idx, k, e.data());
+        const T* __restrict hj = hv.row(a.col[k]).data();
+        T* __restrict gek = ge.data();
+        for (int64_t c = 0; c < d; ++c) gek[c] = (hj[c] + e[c] > T(0)) ? gi[c] : T(0);
+        if (gh) add_row(gh + static_cast<int64_t>(a.col[k]) * d, gek, d);
+        if (gt)
+          for (int64_t f = 0; f < nf; ++f) add_row(gt + static_cast<int64_t>(idx(k, f)) * d, gek, d);
+      }
+    }
+  }
+  static void edge_embedding(const Mat<T>& tv, const IndexMat& idx, int64_t k, T* __restrict out) {
+    const int64_t d = tv.cols();
+    const T* __restrict first = tv.row(idx(k, 0)).data();
+    for (int64_t c = 0; c < d; ++c) out[c] = first[c];
+    for (int64_t f = 1; f < idx.cols(); ++f) add_row(out, tv.row(idx(k, f)).data(), d);
+  }
+};
+
 // ---- sparse products on a fixed pattern ----------------------------------------------------------
 
 template <typename T>
@@ -275,6 +328,42 @@ Var<T> gin_aggregate(Var<T> h, Var<T> edge_emb, Var<T> eps, CsrPtr adjacency) {
 }
 
 template <typename T>
+Var<T> gin_aggregate_embedded(Var<T> h, Var<T> table, IndexMatPtr edge_rows, Var<T> eps, CsrPtr adjacency) {
+  const Csr& a = *adjacency;
+  const IndexMat& idx = *edge_rows;
+  if (a.num_rows != h.rows() || a.num_cols != h.rows())
+    fail("gin_aggregate_embedded: adjacency is {}x{} but there are {} vertices", a.num_rows, a.num_cols, h.rows());
+  if (idx.rows() != a.nnz() || idx.cols() < 1)
+    fail("gin_aggregate_embedded: {}x{} edge rows for {} edges", idx.rows(), idx.cols(), a.nnz());
+  if (table.cols() != h.cols()) fail("gin_aggregate_embedded: table width {} != {}", table.cols(), h.cols());
+  if (eps.rows() != 1 || eps.cols() != 1) fail("gin_aggregate_embedded: eps must be 1x1");
+  for (int64_t k = 0; k < idx.size(); ++k)
+    if (idx.data()[k] < 0 || idx.data()[k] >= table.rows())
+      fail("gin_aggregate_embedded: table row {} outside [0, {})", idx.data()[k], table.rows());
+  auto* tape = h.tape();
+  auto* node =
+      tape->template push<GinAggregateEmbeddedNode<T>>(h.node(), table.node(), edge_rows, eps.node(), adjacency);
+  auto& y = node->mutable_value();
+  const Mat<T>& hv = h.value();
+  const int64_t d = hv.cols();
+  y.noalias() = (T(1) + eps.value()(0, 0)) * hv;
+  std::vector<T> e(static_cast<size_t>(d));
+  for (int64_t i = 0; i < a.num_rows; ++i) {
+    T* __restrict yi = y.row(i).data();
+    for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+      GinAggregateEmbeddedNode<T>::edge_embedding(table.value(), idx, k, e.data());
+      const T* __restrict hj = hv.row(a.col[k]).data();
+      const T* __restrict ek = e.data();
+      for (int64_t c = 0; c < d; ++c) {
+        const T m = hj[c] + ek[c];
+        yi[c] += m > T(0) ? m : T(0);
+      }
+    }
+  }
+  return finish(tape, node, {h, table, eps});
+}
+
+template <typename T>
 Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x) {
   const Csr& a = *pattern;
   if (a.num_cols != x.rows()) fail("spmm: pattern has {} columns but x has {} rows", a.num_cols, x.rows());
@@ -311,6 +400,7 @@ Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b) {
   template Var<T> segment_mean<T>(Var<T>, OffsetList);                    \
   template Var<T> embedding_sum<T>(Var<T>, IndexMatPtr);                  \
   template Var<T> gin_aggregate<T>(Var<T>, Var<T>, Var<T>, CsrPtr);       \
+  template Var<T> gin_aggregate_embedded<T>(Var<T>, Var<T>, IndexMatPtr, Var<T>, CsrPtr); \
   template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>);                        \
   template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>);
 

@@ -1,6 +1,7 @@
 // Dropout, batch normalisation and layer normalisation.
 #include "src/tensor/ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 
@@ -22,54 +23,111 @@ struct DropoutNode final : Node<T> {
   void backward() override {
     if (!x->requires_grad()) return;
     const Mat<T>& g = this->grad();
-    Mat<T> gx(g.rows(), g.cols());
-    const T* gp = g.data();
-    T* out = gx.data();
+    bool accumulate = false;
+    Mat<T>& gx = x->grad_for_write(&accumulate);
+    const T* __restrict gp = g.data();
+    const uint8_t* __restrict kp = keep.data();
+    T* __restrict out = gx.data();
     const int64_t n = g.size();
-    for (int64_t k = 0; k < n; ++k) out[k] = keep[k] ? gp[k] * scale : T(0);
-    x->accumulate_grad(gx);
+    const T s = scale;
+    if (accumulate) {
+      for (int64_t k = 0; k < n; ++k) out[k] += kp[k] ? gp[k] * s : T(0);
+    } else {
+      for (int64_t k = 0; k < n; ++k) out[k] = kp[k] ? gp[k] * s : T(0);
+    }
   }
 };
 
+// Batch norm with an optional relu + dropout epilogue. Forward: one pass for the column statistics
+// (double accumulators), one pass that normalises, activates and drops. Backward: one pass for the
+// column sums, one that writes the input gradient; x-hat is recomputed from the kept input rather than
+// stored, which halves the memory traffic of this (memory-bound) op.
 template <typename T>
 struct BatchNormNode final : Node<T> {
   Node<T>* x;
   Node<T>* gamma;
   Node<T>* beta;
-  Mat<T> xhat;                               // normalised input
+  Eigen::Matrix<T, 1, Eigen::Dynamic> mu;
   Eigen::Matrix<T, 1, Eigen::Dynamic> inv_std;
   bool training;
-  BatchNormNode(Node<T>* x_, Node<T>* g_, Node<T>* b_, bool t)
-      : Node<T>(OpKind::kBatchNorm), x(x_), gamma(g_), beta(b_), training(t) {}
+  bool relu;
+  std::vector<uint8_t> keep;  // dropout mask; empty without dropout
+  T scale = T(1);
+  BatchNormNode(OpKind op, Node<T>* x_, Node<T>* g_, Node<T>* b_, bool t, bool r)
+      : Node<T>(op), x(x_), gamma(g_), beta(b_), training(t), relu(r) {}
+
   void backward() override {
+    if (relu && !keep.empty()) return backward_impl<true, true>();
+    if (relu) return backward_impl<true, false>();
+    if (!keep.empty()) return backward_impl<false, true>();
+    return backward_impl<false, false>();
+  }
+
+  // Specialised on the epilogue so the per-element loops carry no branches and vectorise.
+  template <bool kRelu, bool kDrop>
+  void backward_impl() {
     const Mat<T>& g = this->grad();
+    const Mat<T>& xv = x->value();
     const int64_t n = g.rows(), m = g.cols();
-    Eigen::Matrix<T, 1, Eigen::Dynamic> sum_g = g.colwise().sum();
-    Eigen::Matrix<T, 1, Eigen::Dynamic> sum_g_xhat = g.cwiseProduct(xhat).colwise().sum();
-    if (beta->requires_grad()) beta->accumulate_grad(sum_g);
-    if (gamma->requires_grad()) gamma->accumulate_grad(sum_g_xhat);
-    if (!x->requires_grad()) return;
     const T* gam = gamma->value().data();
-    Mat<T> gx(n, m);
-    if (training) {
-      // dx = gamma * inv_std / n * (n g - sum(g) - xhat * sum(g xhat))
-      Eigen::Matrix<T, 1, Eigen::Dynamic> a(m), b(m), c(m);
+    const T* bet = beta->value().data();
+    const T* mup = mu.data();
+    const T* isd = inv_std.data();
+    const T s = scale;
+    // Gradient reaching the batch-norm output through the relu and dropout masks (both recomputed or
+    // read back), and the normalised input, for row i.
+    auto upstream = [&](int64_t i, T* __restrict gy, T* __restrict xh) {
+      const T* __restrict gi = g.row(i).data();
+      const T* __restrict xi = xv.row(i).data();
+      const uint8_t* __restrict ki = kDrop ? keep.data() + i * m : nullptr;
       for (int64_t j = 0; j < m; ++j) {
-        a[j] = gam[j] * inv_std[j];
-        b[j] = a[j] * sum_g[j] / static_cast<T>(n);
-        c[j] = a[j] * sum_g_xhat[j] / static_cast<T>(n);
+        const T h = (xi[j] - mup[j]) * isd[j];
+        xh[j] = h;
+        T v = gi[j];
+        if constexpr (kRelu) v = gam[j] * h + bet[j] > T(0) ? v : T(0);
+        if constexpr (kDrop) v = ki[j] ? v * s : T(0);
+        gy[j] = v;
       }
-      for (int64_t i = 0; i < n; ++i) {
-        const T* gi = g.row(i).data();
-        const T* xi = xhat.row(i).data();
-        T* oi = gx.row(i).data();
-        for (int64_t j = 0; j < m; ++j) oi[j] = a[j] * gi[j] - b[j] - c[j] * xi[j];
+    };
+    std::vector<T> gy(static_cast<size_t>(m)), xh(static_cast<size_t>(m));
+    Eigen::Matrix<T, 1, Eigen::Dynamic> sum_g = Eigen::Matrix<T, 1, Eigen::Dynamic>::Zero(m);
+    Eigen::Matrix<T, 1, Eigen::Dynamic> sum_gx = Eigen::Matrix<T, 1, Eigen::Dynamic>::Zero(m);
+    T* __restrict sg = sum_g.data();
+    T* __restrict sgx = sum_gx.data();
+    for (int64_t i = 0; i < n; ++i) {
+      upstream(i, gy.data(), xh.data());
+      const T* __restrict a = gy.data();
+      const T* __restrict b = xh.data();
+      for (int64_t j = 0; j < m; ++j) {
+        sg[j] += a[j];
+        sgx[j] += a[j] * b[j];
       }
-    } else {
-      Eigen::Matrix<T, 1, Eigen::Dynamic> a = gamma->value().cwiseProduct(inv_std);
-      gx = g.array().rowwise() * a.array();
     }
-    x->accumulate_grad(gx);
+    if (beta->requires_grad()) beta->accumulate_grad(sum_g);
+    if (gamma->requires_grad()) gamma->accumulate_grad(sum_gx);
+    if (!x->requires_grad()) return;
+    std::vector<T> ca(static_cast<size_t>(m)), cb(static_cast<size_t>(m)), cc(static_cast<size_t>(m));
+    for (int64_t j = 0; j < m; ++j) {
+      ca[j] = gam[j] * isd[j];
+      cb[j] = training ? ca[j] * sg[j] / static_cast<T>(n) : T(0);
+      cc[j] = training ? ca[j] * sgx[j] / static_cast<T>(n) : T(0);
+    }
+    bool accumulate = false;
+    Mat<T>& gx = x->grad_for_write(&accumulate);
+    const T* __restrict pa = ca.data();
+    const T* __restrict pb = cb.data();
+    const T* __restrict pc = cc.data();
+    for (int64_t i = 0; i < n; ++i) {
+      upstream(i, gy.data(), xh.data());
+      const T* __restrict u = gy.data();
+      const T* __restrict h = xh.data();
+      T* __restrict out = gx.row(i).data();
+      if (accumulate) {
+        for (int64_t j = 0; j < m; ++j) out[j] += pa[j] * u[j] - pb[j] - pc[j] * h[j];
+      } else {
+        for (int64_t j = 0; j < m; ++j) out[j] = pa[j] * u[j] - pb[j] - pc[j] * h[j];
+      }
+    }
   }
 };
 
@@ -109,74 +167,124 @@ Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training) {
   auto* tape = x.tape();
   auto* node = tape->template push<DropoutNode<T>>(x.node(), static_cast<T>(1.0 / (1.0 - p)));
   const int64_t n = x.value().size();
-  std::vector<float> u(static_cast<size_t>(n));
-  rng.fill_uniform(u);
   node->keep.resize(static_cast<size_t>(n));
   const float threshold = static_cast<float>(p);
   auto& y = node->mutable_value();
   y.resize(x.rows(), x.cols());
   const T* xp = x.value().data();
   T* yp = y.data();
-  for (int64_t k = 0; k < n; ++k) {
-    const bool keep = u[k] >= threshold;
-    node->keep[k] = keep;
-    yp[k] = keep ? xp[k] * node->scale : T(0);
+  constexpr int64_t kChunk = 256;  // uniforms are generated a cache-resident chunk at a time
+  float u[kChunk];
+  uint8_t* __restrict keep = node->keep.data();
+  const T scale = node->scale;
+  for (int64_t base = 0; base < n; base += kChunk) {
+    const int64_t len = std::min(kChunk, n - base);
+    rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>(base));
+    for (int64_t k = 0; k < len; ++k) {
+      keep[base + k] = u[k] >= threshold;
+      yp[base + k] = keep[base + k] ? xp[base + k] * scale : T(0);
+    }
   }
   return finish(tape, node, {x});
 }
 
+namespace {
+
 template <typename T>
-Var<T> batch_norm(Var<T> x, Var<T> gamma, Var<T> beta, const BatchNormState<T>& state, bool training) {
+Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const BatchNormState<T>& state, bool training,
+                       const BatchNormEpilogue& epilogue) {
   const int64_t n = x.rows(), m = x.cols();
   if (gamma.rows() != 1 || gamma.cols() != m || beta.rows() != 1 || beta.cols() != m)
     fail("batch_norm: gamma/beta must be 1x{}", m);
   if (!state.running_mean || !state.running_var) fail("batch_norm: running statistics are not bound");
   if (n == 0) fail("batch_norm: empty batch");
+  if (epilogue.dropout < 0.0 || epilogue.dropout >= 1.0) fail("batch_norm: dropout {} outside [0, 1)", epilogue.dropout);
   auto* tape = x.tape();
-  auto* node = tape->template push<BatchNormNode<T>>(x.node(), gamma.node(), beta.node(), training);
+  auto* node = tape->template push<BatchNormNode<T>>(op, x.node(), gamma.node(), beta.node(), training, epilogue.relu);
   const Mat<T>& xv = x.value();
-  auto& y = node->mutable_value();
+  node->mu.resize(m);
   node->inv_std.resize(m);
-  Eigen::Matrix<T, 1, Eigen::Dynamic> mu(m);
   if (training) {
-    mu = xv.colwise().mean();
-    Eigen::Matrix<T, 1, Eigen::Dynamic> var = Eigen::Matrix<T, 1, Eigen::Dynamic>::Zero(m);
+    // Sums in double: E[x^2] - E[x]^2 then loses nothing that matters for float activations.
+    std::vector<double> s1(static_cast<size_t>(m), 0.0), s2(static_cast<size_t>(m), 0.0);
     for (int64_t i = 0; i < n; ++i) {
-      const T* xi = xv.row(i).data();
+      const T* __restrict xi = xv.row(i).data();
       for (int64_t j = 0; j < m; ++j) {
-        const T dlt = xi[j] - mu[j];
-        var[j] += dlt * dlt;
+        const double v = static_cast<double>(xi[j]);
+        s1[j] += v;
+        s2[j] += v * v;
       }
     }
-    var /= static_cast<T>(n);
-    for (int64_t j = 0; j < m; ++j) node->inv_std[j] = T(1) / std::sqrt(var[j] + static_cast<T>(state.eps));
-    if (state.update_running_stats) {
-      const T mom = static_cast<T>(state.momentum);
-      const T unbias = n > 1 ? static_cast<T>(n) / static_cast<T>(n - 1) : T(1);
-      auto& rm = state.running_mean->value;
-      auto& rv = state.running_var->value;
-      rm = (T(1) - mom) * rm + mom * mu;
-      rv = (T(1) - mom) * rv + (mom * unbias) * var;
+    const double inv_n = 1.0 / static_cast<double>(n);
+    const double unbias = n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0;
+    auto& rm = state.running_mean->value;
+    auto& rv = state.running_var->value;
+    for (int64_t j = 0; j < m; ++j) {
+      const double mean = s1[j] * inv_n;
+      const double var = std::max(0.0, s2[j] * inv_n - mean * mean);
+      node->mu[j] = static_cast<T>(mean);
+      node->inv_std[j] = static_cast<T>(1.0 / std::sqrt(var + state.eps));
+      if (state.update_running_stats) {
+        rm(0, j) = static_cast<T>((1.0 - state.momentum) * static_cast<double>(rm(0, j)) + state.momentum * mean);
+        rv(0, j) = static_cast<T>((1.0 - state.momentum) * static_cast<double>(rv(0, j)) + state.momentum * var * unbias);
+      }
     }
   } else {
-    mu = state.running_mean->value;
-    for (int64_t j = 0; j < m; ++j)
-      node->inv_std[j] = T(1) / std::sqrt(state.running_var->value(0, j) + static_cast<T>(state.eps));
+    for (int64_t j = 0; j < m; ++j) {
+      node->mu[j] = state.running_mean->value(0, j);
+      node->inv_std[j] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(state.running_var->value(0, j)) + state.eps));
+    }
   }
-  node->xhat.resize(n, m);
+  const bool drop = training && epilogue.dropout > 0.0;
+  if (drop) {
+    node->keep.resize(static_cast<size_t>(n * m));
+    node->scale = static_cast<T>(1.0 / (1.0 - epilogue.dropout));
+  }
+  auto& y = node->mutable_value();
   y.resize(n, m);
   const T* gam = gamma.value().data();
   const T* bet = beta.value().data();
+  const T* mup = node->mu.data();
+  const T* isd = node->inv_std.data();
+  const bool relu = epilogue.relu;
+  const T scale = node->scale;
+  const float threshold = static_cast<float>(epilogue.dropout);
+  std::vector<float> u(drop ? static_cast<size_t>(m) : 0);
+  uint8_t* keep = node->keep.data();
   for (int64_t i = 0; i < n; ++i) {
-    const T* xi = xv.row(i).data();
-    T* hi = node->xhat.row(i).data();
-    T* yi = y.row(i).data();
+    const T* __restrict xi = xv.row(i).data();
+    T* __restrict yi = y.row(i).data();
     for (int64_t j = 0; j < m; ++j) {
-      hi[j] = (xi[j] - mu[j]) * node->inv_std[j];
-      yi[j] = gam[j] * hi[j] + bet[j];
+      T v = gam[j] * ((xi[j] - mup[j]) * isd[j]) + bet[j];
+      yi[j] = relu && v < T(0) ? T(0) : v;
+    }
+    if (drop) {
+      // Element (i, j) uses stream index i * m + j, exactly as the standalone dropout op.
+      epilogue.dropout_rng.fill_uniform(u, static_cast<uint64_t>(i * m));
+      uint8_t* __restrict ki = keep + i * m;
+      for (int64_t j = 0; j < m; ++j) {
+        ki[j] = u[j] >= threshold;
+        yi[j] = ki[j] ? yi[j] * scale : T(0);
+      }
     }
   }
-  return finish(tape, node, {x, gamma, beta});
+  tape->set_requires_grad(node, {x, gamma, beta});
+  return Var<T>(node, tape);
+}
+
+}  // namespace
+
+template <typename T>
+Var<T> batch_norm(Var<T> x, Var<T> gamma, Var<T> beta, const BatchNormState<T>& state, bool training) {
+  BatchNormEpilogue none;
+  none.relu = false;
+  return batch_norm_impl(OpKind::kBatchNorm, x, gamma, beta, state, training, none);
+}
+
+template <typename T>
+Var<T> batch_norm_act(Var<T> x, Var<T> gamma, Var<T> beta, const BatchNormState<T>& state, bool training,
+                      const BatchNormEpilogue& epilogue) {
+  return batch_norm_impl(OpKind::kBatchNormAct, x, gamma, beta, state, training, epilogue);
 }
 
 template <typename T>
@@ -202,6 +310,8 @@ Var<T> layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, double eps) {
 #define RELFM_INSTANTIATE_NORM(T)                                                              \
   template Var<T> dropout<T>(Var<T>, double, const CounterRng&, bool);                         \
   template Var<T> batch_norm<T>(Var<T>, Var<T>, Var<T>, const BatchNormState<T>&, bool);       \
+  template Var<T> batch_norm_act<T>(Var<T>, Var<T>, Var<T>, const BatchNormState<T>&, bool,     \
+                                    const BatchNormEpilogue&);                                  \
   template Var<T> layer_norm<T>(Var<T>, Var<T>, Var<T>, double);
 
 RELFM_INSTANTIATE_NORM(float)

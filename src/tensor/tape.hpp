@@ -14,6 +14,8 @@
 #include "src/tensor/op_kind.hpp"
 #include "src/tensor/parameter.hpp"
 
+#include <array>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -21,6 +23,15 @@ namespace relfm {
 
 template <typename T>
 class Tape;
+
+// Time spent per op kind, for finding where a step goes. Forward time of a node is measured from its
+// creation to the next node's creation, so host work between ops is charged to the op before it.
+struct OpProfile {
+  std::array<double, static_cast<size_t>(OpKind::kCount)> forward_seconds{};
+  std::array<double, static_cast<size_t>(OpKind::kCount)> backward_seconds{};
+  std::array<int64_t, static_cast<size_t>(OpKind::kCount)> calls{};
+  std::string table() const;  // one line per op kind, sorted by total time
+};
 
 template <typename T>
 class Node {
@@ -55,6 +66,16 @@ class Node {
   Mat<T>& grad_accumulator() {
     if (!*grad_ready_) {
       grad_->setZero(value_->rows(), value_->cols());
+      *grad_ready_ = true;
+    }
+    return *grad_;
+  }
+  // For kernels that write a whole gradient in one pass: returns the buffer (resized, not cleared) and
+  // sets *accumulate to whether the kernel must add to it (an earlier contribution exists) or assign.
+  Mat<T>& grad_for_write(bool* accumulate) {
+    *accumulate = *grad_ready_;
+    if (!*grad_ready_) {
+      grad_->resize(value_->rows(), value_->cols());
       *grad_ready_ = true;
     }
     return *grad_;
@@ -123,6 +144,7 @@ class Tape {
   // Used by ops: appends a node; the node requires a gradient iff recording is on and any input does.
   template <typename NodeT, typename... Args>
   NodeT* push(Args&&... args) {
+    if (profile_) charge_forward();
     auto node = std::make_unique<NodeT>(std::forward<Args>(args)...);
     NodeT* raw = node.get();
     nodes_.push_back(std::move(node));
@@ -140,12 +162,27 @@ class Tape {
     RELFM_CHECK(root.rows() == 1 && root.cols() == 1, "backward needs a scalar root, got {}x{}", root.rows(),
                 root.cols());
     Node<T>* r = root.node();
+    if (profile_) charge_forward();
     if (!r->requires_grad_) return;
     r->accumulate_grad(Mat<T>::Ones(1, 1));
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
       Node<T>* n = it->get();
-      if (n->requires_grad_ && n->op_ != OpKind::kLeaf && n->has_grad()) n->backward();
+      if (!(n->requires_grad_ && n->op_ != OpKind::kLeaf && n->has_grad())) continue;
+      if (!profile_) {
+        n->backward();
+        continue;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      n->backward();
+      profile_->backward_seconds[static_cast<size_t>(n->op_)] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
+  }
+
+  // Accumulates per-op timings into `profile` (null to stop). The profile must outlive the recording.
+  void set_profile(OpProfile* profile) {
+    profile_ = profile;
+    last_push_ = std::chrono::steady_clock::now();
   }
 
   // Forgets every node (parameter gradients stay in the parameters).
@@ -163,8 +200,20 @@ class Tape {
   bool grad_enabled() const { return grad_enabled_; }
 
  private:
+  void charge_forward() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!nodes_.empty()) {
+      const auto k = static_cast<size_t>(nodes_.back()->op_);
+      profile_->forward_seconds[k] += std::chrono::duration<double>(now - last_push_).count();
+      profile_->calls[k] += 1;
+    }
+    last_push_ = now;
+  }
+
   std::vector<std::unique_ptr<Node<T>>> nodes_;
   bool grad_enabled_ = true;
+  OpProfile* profile_ = nullptr;
+  std::chrono::steady_clock::time_point last_push_;
 };
 
 }  // namespace relfm

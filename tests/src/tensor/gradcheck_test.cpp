@@ -91,6 +91,11 @@ std::vector<GradCheckCase> all_cases() {
   const CsrPtr graph = small_graph();
   cases.push_back(make("gin_aggregate", {{4, 3}, {7, 3}, {1, 1}},
                        [=](auto&, const Inputs& x) { return gin_aggregate(x[0], x[1], x[2], graph); }));
+  auto edge_rows = std::make_shared<IndexMat>(7, 2);
+  *edge_rows << 0, 3, 1, 4, 2, 5, 0, 5, 1, 3, 2, 4, 0, 4;
+  cases.push_back(make("gin_aggregate_embedded", {{4, 3}, {6, 3}, {1, 1}}, [=](auto&, const Inputs& x) {
+    return gin_aggregate_embedded(x[0], x[1], IndexMatPtr(edge_rows), x[2], graph);
+  }));
   cases.push_back(make("spmm", {{7, 1}, {4, 3}}, [=](auto&, const Inputs& x) { return spmm(graph, x[0], x[1]); }));
   cases.push_back(make("sddmm", {{4, 3}, {4, 3}}, [=](auto&, const Inputs& x) { return sddmm(graph, x[0], x[1]); }));
   // Diffuser-style attention on a fixed pattern: edge scores -> per-row softmax -> weighted sum.
@@ -113,6 +118,28 @@ std::vector<GradCheckCase> all_cases() {
                            return batch_norm(x[0], x[1], x[2], st, training);
                          }));
   }
+  for (bool training : {true, false})
+    for (bool relu_on : {true, false})
+      for (double p : {0.0, 0.4}) {
+        auto rm = std::make_shared<Parameter<double>>();
+        auto rv = std::make_shared<Parameter<double>>();
+        rm->value = MatD::Constant(1, 4, -0.1);
+        rv->value = MatD::Constant(1, 4, 0.8);
+        const std::string name = fmt::format("batch_norm_act_{}_{}_p{}", training ? "train" : "eval",
+                                             relu_on ? "relu" : "linear", p > 0 ? 4 : 0);
+        auto c = make(name, {{7, 4}, {1, 4}, {1, 4}}, [=](auto&, const Inputs& x) {
+          BatchNormState<double> st{rm.get(), rv.get(), 0.1, 1e-5, true};
+          BatchNormEpilogue ep;
+          ep.relu = relu_on;
+          ep.dropout = p;
+          ep.dropout_rng = CounterRng(11, RngPurpose::kTest, 5);
+          return batch_norm_act(x[0], x[1], x[2], st, training, ep);
+        });
+        // Keep the pre-activation away from the relu kink: beta pushed off zero is not enough when
+        // training, so shift inputs per column by distinct offsets and rely on random data otherwise.
+        c.prepare = [](auto& in) { away_from_zero(in, 0.1); };
+        cases.push_back(c);
+      }
   cases.push_back(make("layer_norm", {{5, 4}, {1, 4}, {1, 4}},
                        [](auto&, const Inputs& x) { return layer_norm(x[0], x[1], x[2]); }));
 
