@@ -75,18 +75,6 @@ std::string_view task_type_name(TaskType type) {
   return type == kClassification ? "classification" : "regression";
 }
 
-std::string_view metric_name(Metric metric) {
-  switch (metric) {
-    case kRocAuc: return "rocauc";
-    case kAveragePrecision: return "ap";
-    case kRmse: return "rmse";
-    case kMae: return "mae";
-  }
-  fail("unknown metric {}", static_cast<int>(metric));
-}
-
-bool higher_is_better(Metric metric) { return metric == kRocAuc || metric == kAveragePrecision; }
-
 std::span<const MoleculeNetSpec> moleculenet_specs() { return kSpecs; }
 
 const MoleculeNetSpec& moleculenet_spec(std::string_view name) {

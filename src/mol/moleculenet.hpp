@@ -4,6 +4,7 @@
 #pragma once
 
 #include "src/core/types.hpp"
+#include "src/metrics/metrics.hpp"
 #include "src/mol/scaffold.hpp"
 
 #include <cstdint>
@@ -15,12 +16,7 @@
 namespace relfm {
 
 enum class TaskType { kClassification, kRegression };
-// As OGB and MolGroup score them: AP for MUV, MAE for QM8/QM9, RMSE for other regressions, else ROC-AUC.
-enum class Metric { kRocAuc, kAveragePrecision, kRmse, kMae };
-
 std::string_view task_type_name(TaskType type);  // "classification" | "regression"
-std::string_view metric_name(Metric metric);     // "rocauc" | "ap" | "rmse" | "mae"
-bool higher_is_better(Metric metric);
 
 struct MoleculeNetSpec {
   std::string_view name;       // registry key, e.g. "esol"
@@ -28,7 +24,7 @@ struct MoleculeNetSpec {
   int smiles_column = 0;       // every other column is a task, in file order
   int num_tasks = 0;
   TaskType task_type = TaskType::kClassification;
-  Metric metric = Metric::kRocAuc;
+  Metric metric = Metric::kRocAuc;  // as OGB and MolGroup score it: AP for MUV, MAE for QM8, RMSE for other regressions
   // Folder under ogb/ holding OGB's official scaffold split for exactly this file's rows; empty when
   // none ships (the split is then recomputed with scaffold_split).
   std::string_view ogb_folder;

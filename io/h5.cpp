@@ -1,0 +1,437 @@
+#include "io/h5.hpp"
+
+#include "src/core/error.hpp"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+namespace relfm::h5 {
+
+template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <> hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
+template <> hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
+template <> hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+template <> hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
+template <> hid_t native_type<char>() { return H5T_NATIVE_CHAR; }
+
+namespace {
+
+// Closes an HDF5 identifier of any kind when it goes out of scope.
+struct Handle {
+  hid_t id = -1;
+  explicit Handle(hid_t h) : id(h) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (id >= 0) H5Idec_ref(id);
+  }
+  operator hid_t() const { return id; }
+  bool ok() const { return id >= 0; }
+};
+
+std::string parent_of(const std::string& object) {
+  const auto slash = object.find_last_of('/');
+  return slash == 0 || slash == std::string::npos ? "/" : object.substr(0, slash);
+}
+
+hid_t file_access(const dist::Comm& comm) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm.get(), MPI_INFO_NULL);
+  // Several jobs may read one shard at once (e.g. a Slurm array); locking would make them fail.
+  H5Pset_file_locking(fapl, false, true);
+  return fapl;
+}
+
+hid_t string_type(size_t length) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, std::max<size_t>(length, 1));
+  H5Tset_strpad(t, H5T_STR_NULLPAD);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+}  // namespace
+
+void quiet_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+File::File(File&& other) noexcept : path_(std::move(other.path_)), id_(other.id_), comm_(other.comm_) { other.id_ = -1; }
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (id_ >= 0) H5Fclose(id_);
+    path_ = std::move(other.path_);
+    id_ = other.id_;
+    comm_ = other.comm_;
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+File::~File() {
+  if (id_ >= 0) H5Fclose(id_);
+}
+
+void File::close() {
+  if (id_ >= 0) {
+    const herr_t status = H5Fclose(id_);
+    id_ = -1;
+    if (status < 0) fail("closing '{}' failed (disk full or file system error?)", path_);
+  }
+}
+
+File File::create(const std::string& path, const dist::Comm& comm) {
+  quiet_hdf5_errors();
+  Handle fapl(file_access(comm));
+  File f;
+  f.path_ = path;
+  f.comm_ = &comm;
+  f.id_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (f.id_ < 0) fail_input("cannot create '{}' (does its directory exist and is it writable?)", path);
+  return f;
+}
+
+File File::open(const std::string& path, const dist::Comm& comm) {
+  quiet_hdf5_errors();
+  // Rank 0 vets the file serially first, so that every rank fails together with one message rather than
+  // inside the collective open.
+  comm.collective([&] {
+    if (!comm.is_root()) return;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) fail_input("'{}' does not exist", path);
+    if (std::filesystem::is_directory(path, ec)) fail_input("'{}' is a directory, not an HDF5 file", path);
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) fail_input("cannot read '{}'", path);
+    const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+    if (is_hdf5 <= 0) fail_input("'{}' is not an HDF5 file", path);
+    Handle serial(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    if (!serial.ok()) fail_input("'{}' is damaged or truncated (HDF5 cannot open it)", path);
+  });
+  Handle fapl(file_access(comm));
+  File f;
+  f.path_ = path;
+  f.comm_ = &comm;
+  f.id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  if (f.id_ < 0) fail_input("cannot open '{}' for parallel reading", path);
+  return f;
+}
+
+bool File::exists(const std::string& object) const {
+  if (object == "/") return true;
+  // Check each prefix: H5Lexists fails (rather than returning false) when a parent is missing.
+  size_t pos = 1;
+  while (true) {
+    const size_t next = object.find('/', pos);
+    const std::string prefix = object.substr(0, next);
+    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (next == std::string::npos) return true;
+    pos = next + 1;
+  }
+}
+
+void File::create_group(const std::string& group) {
+  if (exists(group)) return;
+  if (parent_of(group) != "/") create_group(parent_of(group));
+  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!g.ok()) fail("'{}': cannot create group '{}'", path_, group);
+}
+
+namespace {
+
+hid_t open_object(hid_t file, const std::string& path, const std::string& object) {
+  hid_t o = H5Oopen(file, object.c_str(), H5P_DEFAULT);
+  if (o < 0) fail_input("'{}' has no object '{}'", path, object);
+  return o;
+}
+
+void write_attribute(hid_t file, const std::string& path, const std::string& object, const std::string& name,
+                     hid_t type, hid_t space, const void* data) {
+  Handle o(open_object(file, path, object));
+  if (H5Aexists(o, name.c_str()) > 0) H5Adelete(o, name.c_str());
+  Handle a(H5Acreate2(o, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.ok() || H5Awrite(a, type, data) < 0) fail("'{}': cannot write attribute '{}' on '{}'", path, name, object);
+}
+
+Handle read_attribute(hid_t file, const std::string& path, const std::string& object, const std::string& name) {
+  Handle o(open_object(file, path, object));
+  if (H5Aexists(o, name.c_str()) <= 0) fail_input("'{}': '{}' has no attribute '{}'", path, object, name);
+  return Handle(H5Aopen(o, name.c_str(), H5P_DEFAULT));
+}
+
+}  // namespace
+
+void File::set_attr(const std::string& object, const std::string& name, const std::string& value) {
+  Handle type(string_type(value.size()));
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attribute(id_, path_, object, name, type, space, value.empty() ? "" : value.data());
+}
+
+void File::set_attr(const std::string& object, const std::string& name, int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attribute(id_, path_, object, name, H5T_NATIVE_INT64, space, &value);
+}
+
+void File::set_attr(const std::string& object, const std::string& name, double value) {
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attribute(id_, path_, object, name, H5T_NATIVE_DOUBLE, space, &value);
+}
+
+void File::set_attr(const std::string& object, const std::string& name, const std::vector<std::string>& values) {
+  size_t width = 1;
+  for (const auto& v : values) width = std::max(width, v.size());
+  std::vector<char> packed(width * std::max<size_t>(values.size(), 1), '\0');
+  for (size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), packed.begin() + i * width);
+  Handle type(string_type(width));
+  const hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr));
+  write_attribute(id_, path_, object, name, type, space, packed.data());
+}
+
+bool File::has_attr(const std::string& object, const std::string& name) const {
+  if (!exists(object)) return false;
+  Handle o(open_object(id_, path_, object));
+  return H5Aexists(o, name.c_str()) > 0;
+}
+
+std::string File::attr_string(const std::string& object, const std::string& name) const {
+  Handle a(read_attribute(id_, path_, object, name));
+  Handle type(H5Aget_type(a));
+  if (H5Tget_class(type) != H5T_STRING) fail_input("'{}': attribute '{}' of '{}' is not a string", path_, name, object);
+  if (H5Tis_variable_str(type) > 0) {
+    char* text = nullptr;
+    Handle mem(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Aread(a, mem, &text);
+    std::string out = text ? text : "";
+    H5free_memory(text);
+    return out;
+  }
+  const size_t size = H5Tget_size(type);
+  std::string out(size, '\0');
+  H5Aread(a, type, out.data());
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+int64_t File::attr_int(const std::string& object, const std::string& name) const {
+  Handle a(read_attribute(id_, path_, object, name));
+  int64_t v = 0;
+  if (H5Aread(a, H5T_NATIVE_INT64, &v) < 0) fail_input("'{}': attribute '{}' of '{}' is not an integer", path_, name, object);
+  return v;
+}
+
+double File::attr_double(const std::string& object, const std::string& name) const {
+  Handle a(read_attribute(id_, path_, object, name));
+  double v = 0;
+  if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) fail_input("'{}': attribute '{}' of '{}' is not a number", path_, name, object);
+  return v;
+}
+
+std::vector<std::string> File::attr_strings(const std::string& object, const std::string& name) const {
+  Handle a(read_attribute(id_, path_, object, name));
+  Handle type(H5Aget_type(a));
+  Handle space(H5Aget_space(a));
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  const size_t width = H5Tget_size(type);
+  std::vector<char> packed(width * static_cast<size_t>(std::max<hssize_t>(n, 1)));
+  if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) > 0 || H5Aread(a, type, packed.data()) < 0)
+    fail_input("'{}': attribute '{}' of '{}' is not a fixed-length string array", path_, name, object);
+  std::vector<std::string> out;
+  for (hssize_t i = 0; i < n; ++i) {
+    std::string s(packed.data() + i * width, width);
+    s.resize(std::strlen(s.c_str()));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+hid_t File::open_dataset(const std::string& dataset) const {
+  if (!exists(dataset)) fail_input("'{}' has no dataset '{}'", path_, dataset);
+  hid_t d = H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT);
+  if (d < 0) fail_input("'{}': cannot open dataset '{}'", path_, dataset);
+  return d;
+}
+
+std::vector<int64_t> File::dims(const std::string& dataset) const {
+  Handle d(open_dataset(dataset));
+  Handle space(H5Dget_space(d));
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> h(static_cast<size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space, h.data(), nullptr);
+  return std::vector<int64_t>(h.begin(), h.end());
+}
+
+template <typename T>
+void File::write_replicated(const std::string& dataset, const T* data, const std::vector<int64_t>& dims) {
+  if (parent_of(dataset) != "/") create_group(parent_of(dataset));
+  std::vector<hsize_t> h(dims.begin(), dims.end());
+  Handle space(H5Screate_simple(static_cast<int>(h.size()), h.data(), nullptr));
+  Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!d.ok()) fail("'{}': cannot create dataset '{}'", path_, dataset);
+  Handle mem(H5Scopy(space));
+  Handle file_space(H5Scopy(space));
+  if (!comm_->is_root()) {
+    H5Sselect_none(mem);
+    H5Sselect_none(file_space);
+  }
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  int64_t total = 1;
+  for (int64_t x : dims) total *= x;
+  if (total == 0) return;  // nothing to write (and MPI-IO rejects an empty collective write)
+  // HDF5 rejects a null buffer even for an empty selection.
+  static const T dummy{};
+  if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, total > 0 && data ? data : &dummy) < 0)
+    fail("'{}': writing '{}' failed", path_, dataset);
+}
+
+template <typename T>
+void File::write_rows(const std::string& dataset, const T* data, int64_t local_rows, int64_t cols) {
+  if (parent_of(dataset) != "/") create_group(parent_of(dataset));
+  const int64_t offset = comm_->exclusive_scan(local_rows);
+  const int64_t total = comm_->sum(local_rows);
+  std::vector<hsize_t> dims{static_cast<hsize_t>(total)};
+  if (cols > 0) dims.push_back(static_cast<hsize_t>(cols));
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!d.ok()) fail("'{}': cannot create dataset '{}'", path_, dataset);
+  std::vector<hsize_t> start{static_cast<hsize_t>(offset)}, count{static_cast<hsize_t>(local_rows)};
+  if (cols > 0) {
+    start.push_back(0);
+    count.push_back(static_cast<hsize_t>(cols));
+  }
+  Handle file_space(H5Scopy(space));
+  Handle mem(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+  if (local_rows > 0) {
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  } else {
+    H5Sselect_none(file_space);
+    H5Sselect_none(mem);
+  }
+  if (total == 0) return;
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  static const T dummy{};
+  if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, local_rows > 0 && data ? data : &dummy) < 0)
+    fail("'{}': writing '{}' failed", path_, dataset);
+}
+
+void File::write_text(const std::string& dataset, const std::string& text) {
+  if (parent_of(dataset) != "/") create_group(parent_of(dataset));
+  Handle type(string_type(text.size()));
+  Handle space(H5Screate(H5S_SCALAR));
+  Handle d(H5Dcreate2(id_, dataset.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!d.ok()) fail("'{}': cannot create dataset '{}'", path_, dataset);
+  Handle mem(H5Scopy(space));
+  Handle file_space(H5Scopy(space));
+  if (!comm_->is_root()) {
+    H5Sselect_none(mem);
+    H5Sselect_none(file_space);
+  }
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  const std::string padded = text.empty() ? std::string(1, '\0') : text;
+  if (H5Dwrite(d, type, mem, file_space, dxpl, padded.data()) < 0) fail("'{}': writing '{}' failed", path_, dataset);
+}
+
+template <typename T>
+std::vector<T> File::read_rows(const std::string& dataset, int64_t begin, int64_t end) const {
+  Handle d(open_dataset(dataset));
+  Handle space(H5Dget_space(d));
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  if (rank < 1) fail_input("'{}': dataset '{}' is not an array", path_, dataset);
+  const int64_t rows = static_cast<int64_t>(dims[0]);
+  if (end < 0) end = rows;
+  if (begin < 0 || begin > end || end > rows)
+    fail_input("'{}': rows [{}, {}) of '{}' requested but it has {} rows", path_, begin, end, dataset, rows);
+  int64_t row_size = 1;
+  for (int i = 1; i < rank; ++i) row_size *= static_cast<int64_t>(dims[i]);
+  std::vector<T> out(static_cast<size_t>((end - begin) * row_size));
+  if (out.empty()) return out;
+  std::vector<hsize_t> start(dims.size(), 0), count(dims);
+  start[0] = static_cast<hsize_t>(begin);
+  count[0] = static_cast<hsize_t>(end - begin);
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  Handle mem(H5Screate_simple(rank, count.data(), nullptr));
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT);
+  if (H5Dread(d, native_type<T>(), mem, space, dxpl, out.data()) < 0)
+    fail_input("'{}': reading '{}' failed (is the file truncated?)", path_, dataset);
+  return out;
+}
+
+std::string File::read_text(const std::string& dataset) const {
+  Handle d(open_dataset(dataset));
+  Handle type(H5Dget_type(d));
+  if (H5Tget_class(type) != H5T_STRING) fail_input("'{}': '{}' is not a string", path_, dataset);
+  std::string out(H5Tget_size(type), '\0');
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT);
+  if (H5Dread(d, type, H5S_ALL, H5S_ALL, dxpl, out.data()) < 0)
+    fail_input("'{}': reading '{}' failed (is the file truncated?)", path_, dataset);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+void File::expect_format(const std::string& format, int64_t max_version) const {
+  if (!has_attr("/", "format")) fail_input("'{}' is not a relfm file (no 'format' attribute); expected a {}", path_, format);
+  const std::string actual = attr_string("/", "format");
+  if (actual != format) fail_input("'{}' is a {}, but a {} is needed here", path_, actual, format);
+  const int64_t version = attr_int("/", "format_version");
+  if (version > max_version)
+    fail_input("'{}' has {} version {}; this relfm reads versions up to {}", path_, format, version, max_version);
+}
+
+void commit_atomic(const std::string& tmp_path, const std::string& path, const dist::Comm& comm) {
+  comm.barrier();  // every rank has closed the temporary file
+  if (comm.is_root()) {
+    // Make the bytes durable before the rename makes them visible.
+    if (FILE* f = std::fopen(tmp_path.c_str(), "rb")) {
+      fsync(fileno(f));
+      std::fclose(f);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp_path, path, ec);
+    if (ec) fail("cannot rename '{}' to '{}': {}", tmp_path, path, ec.message());
+  }
+  comm.barrier();
+}
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_input("cannot read '{}' to checksum it", path);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+#define RELFM_H5_INSTANTIATE(T)                                                                     \
+  template void File::write_replicated<T>(const std::string&, const T*, const std::vector<int64_t>&); \
+  template void File::write_rows<T>(const std::string&, const T*, int64_t, int64_t);                 \
+  template std::vector<T> File::read_rows<T>(const std::string&, int64_t, int64_t) const;
+
+RELFM_H5_INSTANTIATE(float)
+RELFM_H5_INSTANTIATE(double)
+RELFM_H5_INSTANTIATE(int32_t)
+RELFM_H5_INSTANTIATE(int64_t)
+RELFM_H5_INSTANTIATE(uint64_t)
+RELFM_H5_INSTANTIATE(uint8_t)
+RELFM_H5_INSTANTIATE(char)
+
+}  // namespace relfm::h5

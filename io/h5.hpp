@@ -1,0 +1,113 @@
+// A small RAII layer over parallel HDF5 (MPI-IO driver). Every call here is collective over the file's
+// communicator unless its comment says otherwise: all ranks call it, in the same order, with the same
+// arguments (data aside). Errors become relfm::InputError naming the file (and dataset), never an HDF5
+// error stack on stderr.
+//
+// Reads use independent MPI-IO transfers: an error on one rank then never leaves another rank waiting
+// inside a collective read, so readers can wrap whole read sequences in Comm::collective().
+// Writing models:
+//  * write_replicated: every rank holds the same data; rank 0's copy is written (collective transfer,
+//    the other ranks select nothing).
+//  * write_rows: each rank holds a block of rows; blocks are stacked in rank order (offsets by MPI_Exscan).
+#pragma once
+
+#include "dist/comm.hpp"
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace relfm::h5 {
+
+template <typename T>
+hid_t native_type();
+
+class File {
+ public:
+  File() = default;
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
+  // Creates (truncating) `path`. The parent directory must exist.
+  static File create(const std::string& path, const dist::Comm& comm);
+  // Opens an existing file read-only. A missing, unreadable, non-HDF5 or truncated file is an InputError.
+  static File open(const std::string& path, const dist::Comm& comm);
+
+  const std::string& path() const { return path_; }
+  hid_t id() const { return id_; }
+  const dist::Comm& comm() const { return *comm_; }
+  void close();  // flushes; collective
+
+  bool exists(const std::string& object) const;  // "/a/b"; intermediate groups need not exist
+  void create_group(const std::string& group);   // creates missing parents
+
+  // ---- attributes (on "/" or any group / dataset) ----
+  void set_attr(const std::string& object, const std::string& name, const std::string& value);
+  void set_attr(const std::string& object, const std::string& name, int64_t value);
+  void set_attr(const std::string& object, const std::string& name, double value);
+  void set_attr(const std::string& object, const std::string& name, const std::vector<std::string>& values);
+  bool has_attr(const std::string& object, const std::string& name) const;
+  std::string attr_string(const std::string& object, const std::string& name) const;
+  int64_t attr_int(const std::string& object, const std::string& name) const;
+  double attr_double(const std::string& object, const std::string& name) const;
+  std::vector<std::string> attr_strings(const std::string& object, const std::string& name) const;
+
+  // ---- datasets ----
+  template <typename T>
+  void write_replicated(const std::string& dataset, const T* data, const std::vector<int64_t>& dims);
+  template <typename T>
+  void write_replicated(const std::string& dataset, const std::vector<T>& data) {
+    write_replicated(dataset, data.data(), {static_cast<int64_t>(data.size())});
+  }
+  // local_rows x cols per rank (cols = 0 for a 1-D dataset).
+  template <typename T>
+  void write_rows(const std::string& dataset, const T* data, int64_t local_rows, int64_t cols = 0);
+  // A text as a scalar fixed-length string (h5py: f[name][()].decode()).
+  void write_text(const std::string& dataset, const std::string& text);
+
+  std::vector<int64_t> dims(const std::string& dataset) const;
+  // Every rank reads rows [begin, end) (all columns); end = -1 means to the end.
+  template <typename T>
+  std::vector<T> read_rows(const std::string& dataset, int64_t begin = 0, int64_t end = -1) const;
+  std::string read_text(const std::string& dataset) const;
+
+  // Checks the root's `format` attribute and that `format_version` <= max_version.
+  void expect_format(const std::string& format, int64_t max_version) const;
+
+ private:
+  hid_t open_dataset(const std::string& dataset) const;
+  std::string path_;
+  hid_t id_ = -1;
+  const dist::Comm* comm_ = nullptr;
+};
+
+// Writes through `write` into "<path>.tmp", closes, then (rank 0) renames onto `path`: readers see the
+// old file or the complete new one, never a half-written one, even if the job is killed mid-write.
+template <typename WriteFn>
+void write_atomically(const std::string& path, const dist::Comm& comm, WriteFn&& write);
+void commit_atomic(const std::string& tmp_path, const std::string& path, const dist::Comm& comm);
+
+// Silences HDF5's automatic error printing for this process (we report errors ourselves).
+void quiet_hdf5_errors();
+
+// SHA-256 of a file's bytes, in hex (rank-local; no collective).
+std::string sha256_file(const std::string& path);
+
+template <typename WriteFn>
+void write_atomically(const std::string& path, const dist::Comm& comm, WriteFn&& write) {
+  // Not wrapped in Comm::collective: a failure inside a sequence of collective writes would leave the
+  // other ranks waiting in MPI-IO, so it must escape to run_main and abort the job (the target file is
+  // untouched; only the .tmp is left behind).
+  const std::string tmp = path + ".tmp";
+  File f = File::create(tmp, comm);
+  write(f);
+  f.close();
+  commit_atomic(tmp, path, comm);
+}
+
+}  // namespace relfm::h5

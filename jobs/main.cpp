@@ -1,0 +1,106 @@
+// The `relfm` command line. Every subcommand runs on every MPI rank (mpirun -n P relfm ...; srun relfm ...);
+// errors follow dist/runtime.hpp: one message, the same non-zero exit code on every rank, no hang.
+#include "dist/runtime.hpp"
+#include "jobs/config.hpp"
+#include "jobs/inspect_job.hpp"
+#include "jobs/shard_job.hpp"
+#include "jobs/train_gin.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+namespace {
+
+using namespace relfm;
+
+int dispatch(dist::Comm& comm, int argc, char** argv) {
+  CLI::App app{"relfm: graph-structured foundation-model training over MPI"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "relfm 0.1.0");
+
+  jobs::ShardOptions shard;
+  CLI::App* shard_cmd = app.add_subcommand("shard", "Featurise a SMILES CSV into a molecule shard (HDF5)");
+  shard_cmd->add_option("--dataset", shard.dataset, "MoleculeNet data set shipped in data/moleculenet (e.g. bbbp)");
+  shard_cmd->add_option("--csv", shard.csv, "Any CSV (optionally .gz): a SMILES column and label columns");
+  shard_cmd->add_option("--data-dir", shard.data_dir, "Folder of the MoleculeNet files (default: the repository's)");
+  shard_cmd->add_option("--task-type", shard.task_type, "With --csv: classification or regression");
+  shard_cmd->add_option("--metric", shard.metric, "With --csv: rocauc, ap, rmse or mae");
+  shard_cmd->add_option("--smiles-column", shard.smiles_column, "With --csv: 0-based index of the SMILES column");
+  shard_cmd->add_option("--split", shard.split, "auto (official files when they exist, else scaffold), official or scaffold");
+  shard_cmd->add_option("--out", shard.out, "Output shard file")->required();
+  shard_cmd->add_flag("--strict", shard.strict, "Fail on an unparsable SMILES instead of skipping it");
+  shard_cmd->add_flag("--quiet,-q", shard.quiet, "Print nothing on success");
+
+  std::string job_file;
+  std::vector<std::string> overrides;
+  std::string resume = "auto";
+  bool quiet = false;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train the model a job file describes");
+  train_cmd->add_option("job", job_file, "Job file (TOML), e.g. jobs/gin_bbbp.toml")->required();
+  train_cmd->add_option("--set", overrides, "Override a job key: --set train.lr=3e-4 (repeatable)");
+  train_cmd->add_option("--resume", resume, "auto: continue from output.dir/checkpoint.h5 if present; never; require")
+      ->check(CLI::IsMember({"auto", "never", "require"}));
+  train_cmd->add_flag("--quiet,-q", quiet, "No progress display (batch jobs); the final summary is still printed");
+
+  jobs::EvalOptions eval;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "Score a checkpoint's model on one split of a shard");
+  eval_cmd->add_option("checkpoint", eval.checkpoint, "checkpoint.h5 written by relfm train")->required();
+  eval_cmd->add_option("--shard", eval.shard, "Shard to score (default: the one the model was trained on)");
+  eval_cmd->add_option("--split", eval.split, "train, valid or test");
+  eval_cmd->add_option("--predictions", eval.predictions, "Also write per-molecule predictions to this HDF5 file");
+
+  std::string inspect_path;
+  bool inspect_all = false;
+  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Summarise a relfm file (shard, checkpoint, results, predictions)");
+  inspect_cmd->add_option("file", inspect_path, "HDF5 file")->required();
+  inspect_cmd->add_flag("--all", inspect_all, "Also list every group and dataset with its shape");
+
+  bool reference = false;
+  CLI::App* config_cmd = app.add_subcommand("config", "Show a job file's effective configuration, or the key reference");
+  config_cmd->add_option("job", job_file, "Job file (TOML)");
+  config_cmd->add_option("--set", overrides, "Override a job key (repeatable)");
+  config_cmd->add_flag("--reference", reference, "Print every job key with its type, default and meaning (Markdown)");
+
+  // Parse errors are the same on every rank; let rank 0 print them.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (!comm.is_root()) return e.get_exit_code() == 0 ? 0 : dist::kExitInputError;
+    const int code = app.exit(e);
+    return code == 0 ? 0 : dist::kExitInputError;
+  }
+
+  if (*shard_cmd) return jobs::run_shard(comm, shard);
+  if (*train_cmd) {
+    const jobs::JobConfig config =
+        comm.collective([&] { return jobs::JobConfig::load(job_file, overrides, jobs::train_schema()); });
+    jobs::TrainOptions options;
+    options.resume = resume == "never" ? jobs::ResumeMode::kNever
+                     : resume == "require" ? jobs::ResumeMode::kRequire
+                                           : jobs::ResumeMode::kAuto;
+    options.quiet = quiet;
+    return jobs::run_train(comm, config, options);
+  }
+  if (*eval_cmd) return jobs::run_eval(comm, eval);
+  if (*inspect_cmd) return jobs::run_inspect(comm, inspect_path, inspect_all);
+  if (*config_cmd) {
+    if (reference) {
+      if (comm.is_root()) std::printf("%s", jobs::train_schema().reference_markdown().c_str());
+      return 0;
+    }
+    const jobs::JobConfig config = comm.collective([&] {
+      if (job_file.empty()) fail_input("relfm config: give a job file or --reference");
+      return jobs::JobConfig::load(job_file, overrides, jobs::train_schema());
+    });
+    if (comm.is_root()) std::printf("%s", config.to_toml().c_str());
+    return 0;
+  }
+  return dist::kExitInputError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return relfm::dist::run_main(argc, argv, [&](relfm::dist::Comm& comm) { return dispatch(comm, argc, argv); });
+}

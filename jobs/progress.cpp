@@ -1,0 +1,65 @@
+#include "jobs/progress.hpp"
+
+#include "src/core/error.hpp"
+
+#include <cstdio>
+
+namespace relfm::jobs {
+
+ProgressMode parse_progress_mode(const std::string& name, bool is_root, bool stderr_is_terminal) {
+  if (!is_root || name == "none") return ProgressMode::kNone;
+  if (name == "bar") return ProgressMode::kBar;
+  if (name == "lines") return ProgressMode::kLines;
+  return stderr_is_terminal ? ProgressMode::kBar : ProgressMode::kLines;  // "auto"
+}
+
+void Progress::begin_epoch(int64_t seed, int64_t epoch, int64_t steps, int64_t molecules_per_epoch) {
+  seed_ = seed;
+  epoch_ = epoch;
+  steps_ = steps;
+  step_ = 0;
+  molecules_ = 0;
+  molecules_total_ = molecules_per_epoch;
+  start_ = last_draw_ = std::chrono::steady_clock::now();
+}
+
+void Progress::update(int64_t step_done, int64_t molecules_done, double loss) {
+  step_ = step_done;
+  molecules_ = molecules_done;
+  loss_ = loss;
+  if (mode_ != ProgressMode::kBar) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_draw_ < std::chrono::milliseconds(200) && step_ < steps_) return;
+  last_draw_ = now;
+  draw(false);
+}
+
+void Progress::draw(bool final_draw) {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double rate = elapsed > 0 ? static_cast<double>(molecules_) / elapsed : 0.0;
+  const double remaining = rate > 0 ? static_cast<double>(molecules_total_ - molecules_) / rate : 0.0;
+  constexpr int kWidth = 24;
+  const int filled = steps_ > 0 ? static_cast<int>(kWidth * step_ / steps_) : kWidth;
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(stderr, "\r  seed %lld epoch %lld/%lld [%s] %3lld%% %7.0f mol/s  ETA %4.0fs  loss %.4f%s",
+               static_cast<long long>(seed_), static_cast<long long>(epoch_), static_cast<long long>(total_epochs_),
+               bar.c_str(), static_cast<long long>(steps_ > 0 ? 100 * step_ / steps_ : 100), rate, remaining, loss_,
+               final_draw ? "" : "   ");
+  std::fflush(stderr);
+}
+
+void Progress::end_epoch(const std::string& summary) {
+  if (mode_ == ProgressMode::kNone) return;
+  if (mode_ == ProgressMode::kBar) std::fprintf(stderr, "\r\033[K");
+  std::fprintf(stderr, "  %s\n", summary.c_str());
+  std::fflush(stderr);
+}
+
+void Progress::message(const std::string& text) {
+  if (mode_ == ProgressMode::kNone) return;
+  std::fprintf(stderr, "%s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace relfm::jobs

@@ -1,0 +1,32 @@
+// Rank 0's view of training progress: a redrawn bar with throughput and ETA on a terminal, one line per
+// epoch in batch logs, or nothing (quiet). Redraws are throttled to a few per second.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace relfm::jobs {
+
+enum class ProgressMode { kBar, kLines, kNone };
+ProgressMode parse_progress_mode(const std::string& name, bool is_root, bool stderr_is_terminal);
+
+class Progress {
+ public:
+  Progress(ProgressMode mode, int64_t total_epochs) : mode_(mode), total_epochs_(total_epochs) {}
+  void begin_epoch(int64_t seed, int64_t epoch, int64_t steps, int64_t molecules_per_epoch);
+  void update(int64_t step_done, int64_t molecules_done, double loss);
+  // Prints the epoch's summary line (bar and lines modes).
+  void end_epoch(const std::string& summary);
+  void message(const std::string& text);  // a line of its own, any mode except none
+
+ private:
+  void draw(bool final_draw);
+  ProgressMode mode_;
+  int64_t total_epochs_;
+  int64_t seed_ = 0, epoch_ = 0, steps_ = 0, step_ = 0, molecules_ = 0, molecules_total_ = 0;
+  double loss_ = 0.0;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace relfm::jobs
