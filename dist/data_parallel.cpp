@@ -6,8 +6,9 @@
 
 namespace relfm::dist {
 
-void broadcast_parameters(const Comm& comm, ParamStore<float>& store, int root) {
-  for (Parameter<float>* p : store.all()) comm.broadcast(p->value.data(), static_cast<size_t>(p->value.size()), root);
+void broadcast_parameters(const Comm& comm, ParamStore<float>& store, int root, bool include_buffers) {
+  for (Parameter<float>* p : store.all())
+    if (p->trainable || include_buffers) comm.broadcast(p->value.data(), static_cast<size_t>(p->value.size()), root);
 }
 
 void average_buffers(const Comm& comm, ParamStore<float>& store) {

@@ -13,8 +13,9 @@
 
 namespace relfm::dist {
 
-// Copies every tensor of the store (parameters and buffers) from `root` to all ranks.
-void broadcast_parameters(const Comm& comm, ParamStore<float>& store, int root = 0);
+// Copies the trainable tensors (and, with include_buffers, the buffers too) from `root` to all ranks.
+// Buffers are left out when resuming: each rank then holds its own BatchNorm statistics.
+void broadcast_parameters(const Comm& comm, ParamStore<float>& store, int root = 0, bool include_buffers = true);
 
 // Replaces every non-trainable tensor (BatchNorm running statistics) by its mean over the ranks. Each
 // rank's running statistics follow its own local batches; averaging them before evaluation and

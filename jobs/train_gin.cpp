@@ -48,6 +48,7 @@ const Schema& train_schema() {
       {"checkpoint.every_epochs", ValueKind::kInt, "1", "Checkpoint after every N epochs (and always at the end); 0 disables periodic checkpoints.", {}},
       {"debug.stop_after_steps", ValueKind::kInt, "0", "Testing aid: behave as if SIGUSR1 arrived after this many global steps (0 = never).", {}},
       {"debug.crash_in_checkpoint", ValueKind::kInt, "0", "Testing aid: SIGKILL rank 0 in the middle of writing the N-th checkpoint (0 = never).", {}},
+      {"debug.nan_loss_at_step", ValueKind::kInt, "0", "Testing aid: make the loss NaN at this global step (0 = never), to exercise the divergence stop.", {}},
       {"debug.check_replicas", ValueKind::kBool, "false", "Verify after every epoch that all ranks hold bit-identical parameters.", {}},
       {"debug.profile", ValueKind::kBool, "false", "Print time per op kind (rank 0) at the end.", {}},
   });
@@ -423,7 +424,7 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
     SeedResults& rec = doc.seeds[static_cast<size_t>(si)];
     rec.rank_molecules = data.rank_train_molecules;
     rec.rank_atoms = data.rank_train_atoms;
-    dist::broadcast_parameters(comm, store);
+    dist::broadcast_parameters(comm, store, 0, /*include_buffers=*/!seed_resumed);
     dist::GradientAllReducer reducer(comm, store.trainable());
 
     const CounterRng dropout_base(seed, RngPurpose::kDropout);
@@ -456,6 +457,7 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
       double train_seconds = 0.0;
       int64_t molecules_seen = 0;
       const int64_t first_step = epoch == start_epoch ? start_step : 0;
+      bool stop_at_epoch_end = false;
       if (first_step == 0) {
         epoch_loss_sum = 0.0;
         epoch_loss_steps = 0;
@@ -491,6 +493,7 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
           }
           reducer.allreduce(1.0f);
           loss_value = comm.sum(loss_value);
+          if (config.get_int("debug.nan_loss_at_step") == global_step_total + 1) loss_value = std::nan("");
           if (!std::isfinite(loss_value))
             throw dist::CollectiveError(
                 fmt::format("training diverged: the loss is {} at seed {}, epoch {}, step {}. Nothing was written "
@@ -506,6 +509,10 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
         train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         molecules_seen += agree[2];
         progress.update(step + 1, molecules_seen, epoch_loss_steps > 0 ? epoch_loss_sum / epoch_loss_steps : 0.0);
+        if (agree[1] > 0 && step + 1 == steps) {
+          stop_at_epoch_end = true;  // finish this epoch (evaluation, epoch-boundary checkpoint) first
+          break;
+        }
         if (agree[1] > 0) {
           // Stop requested (signal or debug): checkpoint after this step and leave for a requeue.
           save_checkpoint(epoch, step + 1);
@@ -556,7 +563,7 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
       epoch_loss_steps = 0;
       const int64_t every = config.get_int("checkpoint.every_epochs");
       const bool last_of_job = epoch + 1 == epochs && si + 1 == static_cast<int64_t>(seeds.size());
-      if ((every > 0 && (epoch + 1) % every == 0) || last_of_job) {
+      if ((every > 0 && (epoch + 1) % every == 0) || last_of_job || stop_at_epoch_end) {
         // Position after this epoch: the next epoch of this seed, or the first epoch of the next seed.
         if (epoch + 1 == epochs) {
           TrainerState st = checkpoint_state(0, 0);
@@ -572,6 +579,12 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
         }
       }
       write_results(results_path, comm, doc);
+      if (stop_at_epoch_end && !last_of_job) {
+        progress.message(fmt::format("stopped at the end of epoch {} of seed {}; checkpoint '{}'; run the same command "
+                                     "again to resume",
+                                     epoch + 1, seeds[si], checkpoint_path));
+        return dist::kExitCheckpointed;
+      }
     }
     resuming = false;
   }

@@ -1,0 +1,114 @@
+// dist/ under real MPI ranks: collective error agreement, gradient all-reduce through small buckets,
+// parameter broadcast and buffer averaging, and METIS balance.
+#include "dist/data_parallel.hpp"
+#include "dist/partition.hpp"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+namespace relfm::dist {
+namespace {
+
+TEST(Collective, OneFailingRankMakesEveryRankThrowItsMessage) {
+  Comm comm;
+  const int culprit = comm.size() - 1;
+  try {
+    comm.collective([&] {
+      if (comm.rank() == culprit) fail_input("data.csv:7: expected 3 fields, found 2");
+    });
+    FAIL() << "no error raised on rank " << comm.rank();
+  } catch (const CollectiveError& e) {
+    EXPECT_EQ(std::string(e.what()), "data.csv:7: expected 3 fields, found 2");
+    EXPECT_EQ(e.kind(), CollectiveError::Kind::kInput);
+    EXPECT_EQ(e.origin_rank(), culprit);
+  }
+}
+
+TEST(Collective, LowestFailingRankWinsAndResultsPassThrough) {
+  Comm comm;
+  try {
+    comm.collective([&] { throw std::runtime_error("rank " + std::to_string(comm.rank())); });
+    FAIL();
+  } catch (const CollectiveError& e) {
+    EXPECT_EQ(std::string(e.what()), "rank 0");
+    EXPECT_EQ(e.kind(), CollectiveError::Kind::kInternal);
+  }
+  EXPECT_EQ(comm.collective([&] { return comm.rank() * 2; }), comm.rank() * 2);
+}
+
+TEST(Comm, GathersInRankOrder) {
+  Comm comm;
+  std::vector<int64_t> mine(static_cast<size_t>(comm.rank() + 1), comm.rank());
+  const auto all = comm.allgatherv(mine);
+  size_t k = 0;
+  for (int r = 0; r < comm.size(); ++r)
+    for (int i = 0; i <= r; ++i) EXPECT_EQ(all[k++], r);
+  EXPECT_EQ(k, all.size());
+  const auto words = comm.allgather_strings({"r" + std::to_string(comm.rank()), ""});
+  ASSERT_EQ(words.size(), 2u * comm.size());
+  EXPECT_EQ(words[2 * (comm.size() - 1)], "r" + std::to_string(comm.size() - 1));
+  EXPECT_EQ(comm.exclusive_scan(1), comm.rank());
+}
+
+TEST(GradientAllReducer, SumsAcrossBucketBoundariesAndScales) {
+  Comm comm;
+  ParamStore<float> store;
+  auto& a = store.add("a", MatF::Zero(3, 5));
+  auto& b = store.add("b", MatF::Zero(1, 7));
+  auto& c = store.add("c", MatF::Zero(2, 2));  // gets no gradient on any rank
+  store.add("buffer", MatF::Zero(1, 3), false);
+  const float r = static_cast<float>(comm.rank() + 1);
+  a.grad = MatF::Constant(3, 5, r);
+  a.grad(2, 4) = 100 * r;
+  a.has_grad = true;
+  b.grad = MatF::Constant(1, 7, -r);
+  b.has_grad = true;
+  GradientAllReducer reducer(comm, store.trainable(), 6 * sizeof(float));  // 6-float buckets: 27 floats -> 5
+  EXPECT_EQ(reducer.num_buckets(), 5);
+  reducer.allreduce(0.5f);
+  const float total = comm.size() * (comm.size() + 1) / 2.0f;
+  EXPECT_FLOAT_EQ(a.grad(0, 0), 0.5f * total);
+  EXPECT_FLOAT_EQ(a.grad(2, 4), 50.0f * total);
+  EXPECT_FLOAT_EQ(b.grad(0, 6), -0.5f * total);
+  ASSERT_TRUE(c.has_grad);
+  EXPECT_EQ(c.grad, MatF::Zero(2, 2));
+}
+
+TEST(DataParallel, BroadcastThenAverageMakesReplicasIdentical) {
+  Comm comm;
+  ParamStore<float> store;
+  auto& w = store.add("w", MatF::Constant(2, 2, static_cast<float>(comm.rank())));
+  auto& buf = store.add("running_mean", MatF::Constant(1, 2, static_cast<float>(comm.rank())), false);
+  broadcast_parameters(comm, store);
+  EXPECT_EQ(w.value, MatF::Zero(2, 2));
+  buf.value = MatF::Constant(1, 2, static_cast<float>(comm.rank()));
+  average_buffers(comm, store);
+  EXPECT_FLOAT_EQ(buf.value(0, 1), (comm.size() - 1) / 2.0f);
+  const auto prints = comm.allgather(parameter_fingerprint(store));
+  for (uint64_t p : prints) EXPECT_EQ(p, prints[0]);
+}
+
+TEST(Partition, BalancesAtomsAndMoleculesDeterministically) {
+  Comm comm;
+  std::vector<int64_t> atoms(1000);
+  for (size_t i = 0; i < atoms.size(); ++i) atoms[i] = 5 + static_cast<int64_t>((i * 7919) % 60);
+  const auto part = partition_molecules(comm, atoms, 1);
+  const auto again = partition_molecules(atoms, comm.size(), 1);
+  EXPECT_EQ(part, again);  // a pure function, identical on every rank
+  std::vector<int64_t> ones(atoms.size(), 1);
+  EXPECT_LE(imbalance(part, atoms, comm.size()), 1.01);
+  EXPECT_LE(imbalance(part, ones, comm.size()), 1.01);
+  for (int32_t p : part) {
+    EXPECT_GE(p, 0);
+    EXPECT_LT(p, comm.size());
+  }
+}
+
+TEST(Partition, SingleRankAndTooManyRanks) {
+  EXPECT_EQ(partition_molecules({3, 4, 5}, 1, 0), (std::vector<int32_t>{0, 0, 0}));
+  EXPECT_THROW(partition_molecules({3, 4}, 3, 0), InputError);
+}
+
+}  // namespace
+}  // namespace relfm::dist

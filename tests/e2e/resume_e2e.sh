@@ -1,0 +1,52 @@
+#!/bin/bash
+# Resume is bit-identical: a run stopped mid-epoch (as by Slurm's SIGUSR1) or killed while writing a
+# checkpoint, then resumed, ends with exactly the parameters and metrics of a run never interrupted.
+source "$(dirname "$0")/lib.sh" "$@"
+
+shard bbbp bbbp.h5
+ARGS=(train "$SOURCE_DIR/jobs/gin_bbbp.toml" --set data.shard=bbbp.h5 "${TINY[@]}" --set train.epochs=3 --set train.seeds=[0,1])
+STEPS_PER_EPOCH=13   # ceil(1631 / 128)
+
+run "$NP" "${ARGS[@]}" --set output.dir=straight > straight.log 2>&1 || { cat straight.log; fail "reference run"; }
+
+# (1) Stopped twice: mid-epoch in seed 0, then mid-epoch in seed 1; exit 75 each time, then resumed.
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=stopped --set debug.stop_after_steps=20 > s1.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat s1.log; fail "expected exit 75 after the stop, got $status"; }
+grep -q "checkpoint" s1.log || fail "no checkpoint message"
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=stopped --set debug.stop_after_steps=$((3 * STEPS_PER_EPOCH + 5)) > s2.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat s2.log; fail "expected exit 75 at the second stop, got $status"; }
+run "$NP" "${ARGS[@]}" --set output.dir=stopped > s3.log 2>&1 || { cat s3.log; fail "resume failed"; }
+h5 same straight/checkpoint.h5 stopped/checkpoint.h5 /params /optimizer
+h5 same straight/results.h5 stopped/results.h5 /summary
+for s in 0 1; do
+  "$PY" - <<PY || fail "metrics differ for seed $s"
+import h5py, numpy as np
+a, b = h5py.File("straight/results.h5"), h5py.File("stopped/results.h5")
+for k in ("train_loss", "valid_rocauc", "test_rocauc", "epoch"):
+    assert a["seeds/$s/" + k][()].tobytes() == b["seeds/$s/" + k][()].tobytes(), k
+PY
+done
+
+# (2) Killed (SIGKILL on rank 0) in the middle of writing the second checkpoint.
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=killed --set debug.crash_in_checkpoint=2 > k1.log 2>&1 || status=$?
+[[ $status -ne 0 ]] || fail "the crash run should not succeed"
+[[ -f killed/checkpoint.h5.tmp ]] || fail "expected the half-written killed/checkpoint.h5.tmp"
+run 1 inspect killed/checkpoint.h5 | grep -q "epoch 1, step in epoch 0" || fail "the previous checkpoint (after epoch 1) is not intact"
+run "$NP" "${ARGS[@]}" --set output.dir=killed > k2.log 2>&1 || { cat k2.log; fail "resume after the crash failed"; }
+h5 same straight/checkpoint.h5 killed/checkpoint.h5 /params /optimizer
+h5 same straight/results.h5 killed/results.h5 /summary
+
+# (3) Another rank count: refused mid-epoch (the batch order depends on it), allowed at an epoch boundary.
+other=$(( NP == 1 ? 2 : 1 ))
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=moved --set debug.stop_after_steps=5 > m1.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || fail "expected exit 75"
+expect_failure 2 "in the middle of an epoch" "$other" "${ARGS[@]}" --set output.dir=moved
+# A stop on an epoch's last step finishes the epoch first, so its checkpoint is at the boundary.
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=boundary --set train.epochs=2 --set train.seeds=[0] \
+  --set debug.stop_after_steps=$STEPS_PER_EPOCH > b1.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat b1.log; fail "expected exit 75 at the epoch boundary, got $status"; }
+run 1 inspect boundary/checkpoint.h5 | grep -q "epoch 1, step in epoch 0" || fail "boundary checkpoint not at epoch 1"
+run "$other" "${ARGS[@]}" --set output.dir=boundary --set train.epochs=2 --set train.seeds=[0] > b2.log 2>&1 || { cat b2.log; fail "epoch-boundary resume on $other ranks"; }
+grep -q "continuing on $other" b2.log || { cat b2.log; fail "no note about the rank change"; }
+h5 results boundary/results.h5 1 2
+echo "PASS resume_e2e np=$NP"

@@ -1,0 +1,135 @@
+// GIN end to end in double precision: every parameter's gradient (through embeddings, fused message
+// passing, fused batch norm with relu and dropout, pooling and the masked loss) against central
+// differences; determinism; the stable parameter names checkpoints rely on.
+#include "src/models/gin.hpp"
+#include "src/mol/molecule_set_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace relfm {
+namespace {
+
+GraphBatch tiny_batch() {
+  std::vector<MolGraph> graphs;
+  for (const char* s : {"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "[Na+].[Cl-]"}) graphs.push_back(*smiles_to_graph(s));
+  MatF labels(4, 2);
+  labels << 1, 0, 0, std::nanf(""), 1, 1, 0, 1;
+  const MoleculeSet set = build_molecule_set(graphs, labels);
+  const std::vector<int64_t> all{0, 1, 2, 3};
+  const std::vector<int> acols{0, 1}, bcols{0, 1};
+  return collate(set, all, acols, bcols);
+}
+
+GinConfig tiny_config() {
+  GinConfig c;
+  c.num_layers = 2;
+  c.hidden = 4;
+  c.dropout = 0.25;
+  c.atom_table_sizes = {119, 5};
+  c.bond_table_sizes = {5, 6};
+  c.num_tasks = 2;
+  return c;
+}
+
+double loss_of(const Gin<double>& model, const GraphBatch& batch, Tape<double>& tape, Var<double>* out = nullptr) {
+  ForwardOptions fo;
+  fo.training = true;
+  fo.dropout_rng = CounterRng(3, RngPurpose::kDropout, 1);
+  fo.update_running_stats = false;
+  const ConstMatPtr<double> labels = std::make_shared<const MatD>(batch.labels->cast<double>());
+  Var<double> loss = bce_with_logits(model.forward(tape, batch, fo), labels, static_cast<double>(count_labelled(*labels)));
+  if (out) *out = loss;
+  return loss.value()(0, 0);
+}
+
+TEST(Gin, EveryParameterGradientMatchesCentralDifferences) {
+  const GraphBatch batch = tiny_batch();
+  ParamStore<double> store;
+  Gin<double> model(store, tiny_config(), 5);
+  Tape<double> tape;
+  Var<double> loss;
+  loss_of(model, batch, tape, &loss);
+  store.zero_grad();
+  tape.backward(loss);
+  int checked = 0;
+  for (Parameter<double>* p : store.trainable()) {
+    ASSERT_TRUE(p->has_grad) << p->name << " received no gradient";
+    // Up to 6 entries per tensor, spread over it; embedding tables: the rows actually used.
+    const int64_t n = p->value.size();
+    for (int64_t s = 0; s < std::min<int64_t>(n, 6); ++s) {
+      int64_t k = s * (n / std::min<int64_t>(n, 6));
+      if (p->name.find("encoder") != std::string::npos) k = (5 + s % 2) * p->value.cols() + s;  // carbon/nitrogen rows
+      const double saved = p->value.data()[k];
+      const double h = 1e-6;
+      p->value.data()[k] = saved + h;
+      Tape<double> t1;
+      const double up = loss_of(model, batch, t1);
+      p->value.data()[k] = saved - h;
+      Tape<double> t2;
+      const double down = loss_of(model, batch, t2);
+      p->value.data()[k] = saved;
+      const double numeric = (up - down) / (2 * h), analytic = p->grad.data()[k];
+      EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric))) << p->name << "[" << k << "]";
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 40);
+}
+
+TEST(Gin, DeterministicPerSeedAndStableNames) {
+  const GraphBatch batch = tiny_batch();
+  ParamStore<float> a, b, c;
+  Gin<float> ma(a, tiny_config(), 1), mb(b, tiny_config(), 1), mc(c, tiny_config(), 2);
+  ForwardOptions fo;
+  fo.training = true;
+  Tape<float> ta, tb, tc;
+  const MatF ya = ma.forward(ta, batch, fo).value(), yb = mb.forward(tb, batch, fo).value(), yc = mc.forward(tc, batch, fo).value();
+  EXPECT_EQ(ya, yb);
+  EXPECT_NE(ya, yc);
+  for (const char* name : {"gin.atom_encoder.weight", "gin.layers.0.bond_encoder.weight", "gin.layers.1.eps",
+                           "gin.layers.0.mlp.0.linear.weight", "gin.layers.0.mlp.0.norm.running_mean",
+                           "gin.layers.1.mlp.1.linear.bias", "gin.layers.1.norm.running_var", "gin.head.weight"})
+    EXPECT_NE(a.find(name), nullptr) << name;
+  EXPECT_EQ(a.get("gin.layers.0.mlp.0.linear.weight").value.rows(), 4);
+  EXPECT_EQ(a.get("gin.layers.0.mlp.0.linear.weight").value.cols(), 8);
+}
+
+TEST(Gin, EvalModeIsDeterministicAndIgnoresDropout) {
+  const GraphBatch batch = tiny_batch();
+  ParamStore<float> store;
+  Gin<float> model(store, tiny_config(), 1);
+  ForwardOptions fo;
+  fo.training = false;
+  fo.dropout_rng = CounterRng(1, RngPurpose::kDropout, 1);
+  Tape<float> t1, t2;
+  const MatF y1 = model.forward(t1, batch, fo).value();
+  fo.dropout_rng = CounterRng(1, RngPurpose::kDropout, 2);
+  EXPECT_EQ(y1, model.forward(t2, batch, fo).value());
+}
+
+TEST(Gin, MatmulFlopCountMatchesTheLayerShapes) {
+  ParamStore<float> store;
+  GinConfig c = tiny_config();
+  c.hidden = 300;
+  c.num_layers = 5;
+  c.num_tasks = 12;
+  Gin<float> model(store, c, 0);
+  const double per_layer_forward = 2.0 * 1000 * 300 * 600 + 2.0 * 1000 * 600 * 300;
+  const double head_forward = 2.0 * 64 * 300 * 12;
+  EXPECT_DOUBLE_EQ(model.training_matmul_flops(1000, 64), 3.0 * (5 * per_layer_forward + head_forward));
+}
+
+TEST(Gin, RejectsBadConfiguration) {
+  ParamStore<float> store;
+  GinConfig c = tiny_config();
+  c.num_layers = 0;
+  EXPECT_THROW(Gin<float>(store, c, 0), InputError);
+  c = tiny_config();
+  c.dropout = 1.0;
+  EXPECT_THROW(Gin<float>(store, c, 0), InputError);
+}
+
+}  // namespace
+}  // namespace relfm

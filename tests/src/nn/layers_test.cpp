@@ -1,0 +1,81 @@
+// Layers: PyTorch-compatible initialisation and BatchNorm running-statistics semantics, stable names,
+// and loud errors for categories outside an embedding table.
+#include "src/nn/layers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace relfm {
+namespace {
+
+TEST(Linear, InitialisedWithinTorchBoundsAndKeyedByName) {
+  ParamStore<float> a, b;
+  Linear<float> la(a, "enc.proj", 300, 600, 7);
+  Linear<float> other(b, "zzz", 4, 4, 7);  // registered first in b: must not shift the next one
+  Linear<float> lb(b, "enc.proj", 300, 600, 7);
+  const float bound = 1.0f / std::sqrt(300.0f);
+  EXPECT_LE(la.weight()->value.cwiseAbs().maxCoeff(), bound);
+  EXPECT_GT(la.weight()->value.cwiseAbs().maxCoeff(), 0.99f * bound);
+  EXPECT_EQ(la.weight()->value, lb.weight()->value);
+  EXPECT_EQ(la.bias()->value, lb.bias()->value);
+  EXPECT_NE(la.weight()->value(0, 0), la.weight()->value(0, 1));
+  EXPECT_NE(a.find("enc.proj.weight"), nullptr);
+  EXPECT_NE(a.find("enc.proj.bias"), nullptr);
+  EXPECT_THROW(Linear<float>(a, "enc.proj", 2, 2, 1), Error);  // duplicate names are refused
+}
+
+TEST(BatchNorm, TrainingUpdatesRunningStatsLikePyTorchAndEvalUsesThem) {
+  ParamStore<double> store;
+  BatchNorm<double> bn(store, "bn", 2);
+  MatD x(4, 2);
+  x << 1, 10, 2, 20, 3, 30, 6, 40;
+  Tape<double> tape;
+  Var<double> y = bn(tape, tape.input(x), true);
+  // Training output uses the biased batch variance.
+  const double mean0 = 3.0, var0 = (4 + 1 + 0 + 9) / 4.0;
+  EXPECT_NEAR(y.value()(0, 0), (1 - mean0) / std::sqrt(var0 + 1e-5), 1e-12);
+  // Running stats: momentum 0.1, unbiased variance.
+  const MatD& rm = store.get("bn.running_mean").value;
+  const MatD& rv = store.get("bn.running_var").value;
+  EXPECT_NEAR(rm(0, 0), 0.1 * mean0, 1e-12);
+  EXPECT_NEAR(rv(0, 0), 0.9 + 0.1 * var0 * 4.0 / 3.0, 1e-12);
+  EXPECT_NEAR(rm(0, 1), 0.1 * 25.0, 1e-12);
+  Tape<double> eval;
+  Var<double> z = bn(eval, eval.input(x), false);
+  EXPECT_NEAR(z.value()(3, 0), (6 - rm(0, 0)) / std::sqrt(rv(0, 0) + 1e-5), 1e-12);
+  EXPECT_NEAR(rm(0, 0), 0.1 * mean0, 1e-12);  // eval leaves the buffers alone
+  EXPECT_FALSE(store.get("bn.running_mean").trainable);
+  EXPECT_TRUE(store.get("bn.weight").trainable);
+}
+
+TEST(EmbeddingSum, SumsOneRowPerFeatureAndRejectsOutOfRange) {
+  ParamStore<double> store;
+  EmbeddingSum<double> emb(store, "atom", {3, 2}, 4, 1);
+  IndexMat cats(2, 2);
+  cats << 2, 1, 0, 0;
+  Tape<double> tape;
+  Var<double> y = emb(tape, cats);
+  const MatD& t = store.get("atom.weight").value;
+  EXPECT_EQ(t.rows(), 5);
+  EXPECT_LT((y.value().row(0) - (t.row(2) + t.row(3 + 1))).norm(), 1e-15);
+  EXPECT_LT((y.value().row(1) - (t.row(0) + t.row(3))).norm(), 1e-15);
+  // Xavier bound of a 3-row table of width 4.
+  EXPECT_LE(t.topRows(3).cwiseAbs().maxCoeff(), std::sqrt(6.0 / (3 + 4)));
+  cats(1, 1) = 2;
+  EXPECT_THROW(emb(tape, cats), Error);
+}
+
+TEST(Mlp, NamesAndShape) {
+  ParamStore<float> store;
+  Mlp<float> mlp(store, "head", {8, 16, 3}, 0, true);
+  EXPECT_NE(store.find("head.0.linear.weight"), nullptr);
+  EXPECT_NE(store.find("head.0.norm.running_var"), nullptr);
+  EXPECT_NE(store.find("head.1.linear.bias"), nullptr);
+  EXPECT_EQ(store.find("head.1.norm.weight"), nullptr);  // no norm after the output layer
+  Tape<float> tape;
+  EXPECT_EQ(mlp(tape, tape.input(MatF::Random(5, 8)), true).cols(), 3);
+}
+
+}  // namespace
+}  // namespace relfm
