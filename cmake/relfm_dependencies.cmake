@@ -52,9 +52,9 @@ endif()
 
 find_package(ZLIB REQUIRED)       # gzip-compressed CSVs
 find_package(OpenSSL REQUIRED)    # SHA-256 checksums of source data
+find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
-find_package(spdlog REQUIRED)
 
 # Random123 is header-only and has no CMake config.
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)
@@ -63,7 +63,4 @@ target_include_directories(Random123::Random123 SYSTEM INTERFACE ${RANDOM123_INC
 
 if(RELFM_BUILD_TESTS)
   find_package(GTest REQUIRED)
-endif()
-if(RELFM_BUILD_BENCHMARKS)
-  find_package(benchmark REQUIRED)
 endif()

@@ -6,6 +6,7 @@
 // Index and structure arguments are shared_ptrs: the tape keeps them alive until backward is done.
 #pragma once
 
+#include "src/core/collective.hpp"
 #include "src/core/rng.hpp"
 #include "src/graph/csr.hpp"
 #include "src/tensor/tape.hpp"
@@ -103,6 +104,13 @@ template <typename T> Var<T> mse(Var<T> prediction, ConstMatPtr<T> labels, doubl
 // p may hold the candidates of every rank (all-gathered); positive[i] indexes p's rows.
 template <typename T>
 Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double normaliser);
+
+// ---- across ranks ------------------------------------------------------------------------------
+// Every rank's rows stacked in rank order (all ranks call it; column counts must agree). The gradient of a
+// rank's rows is the sum over ranks of the gradient reaching the gathered matrix there, so a loss summed
+// over ranks differentiates exactly as if computed in one process.
+template <typename T>
+Var<T> all_gather_rows(Var<T> x, std::shared_ptr<const Collective> collective);
 
 // Number of labelled entries (non-NaN) of a label matrix.
 template <typename T> int64_t count_labelled(const Mat<T>& labels);

@@ -1,7 +1,9 @@
 // dist/ under real MPI ranks: collective error agreement, gradient all-reduce through small buckets,
 // parameter broadcast and buffer averaging, and METIS balance.
 #include "dist/data_parallel.hpp"
+#include "dist/mpi_collective.hpp"
 #include "dist/partition.hpp"
+#include "src/tensor/ops.hpp"
 
 #include <gtest/gtest.h>
 
@@ -108,6 +110,46 @@ TEST(Partition, BalancesAtomsAndMoleculesDeterministically) {
 TEST(Partition, SingleRankAndTooManyRanks) {
   EXPECT_EQ(partition_molecules({3, 4, 5}, 1, 0), (std::vector<int32_t>{0, 0, 0}));
   EXPECT_THROW(partition_molecules({3, 4}, 3, 0), InputError);
+}
+
+// BatchSampler's loss: every rank's anchors against the candidates of all ranks. Summed over ranks, its
+// value and gradients must equal one process computing InfoNCE over the whole global batch.
+TEST(AllGatherRows, DistributedInfoNceEqualsTheSingleProcessLoss) {
+  Comm comm;
+  auto collective = std::make_shared<const MpiCollective>(comm);
+  const int64_t d = 5, n = 2 + comm.rank();  // unequal shares
+  const int64_t offset = comm.exclusive_scan(n), total = comm.sum(n);
+  auto random = [](int64_t rows, uint64_t stream) {
+    const CounterRng rng(21, RngPurpose::kTest, stream);
+    MatD m(rows, 5);
+    for (int64_t k = 0; k < m.size(); ++k) m.data()[k] = rng.normal(static_cast<uint64_t>(k));
+    return m;
+  };
+  const MatD z_local = random(n, 2 * comm.rank()), p_local = random(n, 2 * comm.rank() + 1);
+  auto positives = std::make_shared<std::vector<int64_t>>();
+  for (int64_t i = 0; i < n; ++i) positives->push_back(offset + i);
+
+  Tape<double> tape;
+  Var<double> z = tape.input(z_local, true), p = tape.input(p_local, true);
+  Var<double> loss = info_nce(z, all_gather_rows(p, collective), positives, 0.5, static_cast<double>(total));
+  tape.backward(loss);
+  const double distributed = comm.sum(loss.value()(0, 0));
+
+  // Oracle: gather everything, one tape.
+  auto gather = [&](const MatD& m) {
+    const std::vector<double> flat = comm.allgatherv(std::vector<double>(m.data(), m.data() + m.size()));
+    return MatD(Eigen::Map<const MatD>(flat.data(), total, d));
+  };
+  Tape<double> t;
+  Var<double> z_all = t.input(gather(z_local), true), p_all = t.input(gather(p_local), true);
+  auto all_positives = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(total));
+  std::iota(all_positives->begin(), all_positives->end(), 0);
+  Var<double> single = info_nce(z_all, p_all, all_positives, 0.5, static_cast<double>(total));
+  t.backward(single);
+
+  EXPECT_NEAR(distributed, single.value()(0, 0), 1e-12);
+  EXPECT_LT((z.grad() - z_all.grad().middleRows(offset, n)).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_LT((p.grad() - p_all.grad().middleRows(offset, n)).cwiseAbs().maxCoeff(), 1e-12);
 }
 
 }  // namespace

@@ -10,6 +10,18 @@ grep -q "test rocauc at the best validation epoch" train.log || { cat train.log;
 h5 results out/results.h5 2 3
 [[ $(h5 attr out/results.h5 world_size) == "$NP" ]] || fail "world_size attribute"
 
+# Same seed, same rank count: bit-identical parameters and metrics.
+run "$NP" train "$SOURCE_DIR/jobs/gin_bbbp.toml" --set data.shard=bbbp.h5 --set output.dir=again "${TINY[@]}" \
+  --set train.epochs=3 --set train.seeds=[0,1] --quiet > again.log 2>&1 || { cat again.log; fail "second run"; }
+h5 same out/checkpoint.h5 again/checkpoint.h5 /params /optimizer /rank_buffers
+"$PY" -c "
+import h5py
+a, b = h5py.File('out/results.h5'), h5py.File('again/results.h5')
+for s in ('0', '1'):
+    for k in ('train_loss', 'valid_rocauc', 'test_rocauc'):
+        assert a['seeds/'+s+'/'+k][()].tobytes() == b['seeds/'+s+'/'+k][()].tobytes(), k
+print('rerun identical')" || fail "a rerun with the same seed differs"
+
 # The checkpoint after the last epoch scores the test split exactly as the results recorded it.
 run "$NP" eval out/checkpoint.h5 --split test --predictions preds.h5 > eval.log
 recorded=$("$PY" -c "import h5py; f=h5py.File('out/results.h5'); print('%.4f' % f['seeds/1/test_rocauc'][-1])")

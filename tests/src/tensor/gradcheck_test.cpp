@@ -151,8 +151,16 @@ std::vector<GradCheckCase> all_cases() {
   auto reg = labels_with_missing(5, 2, false);
   cases.push_back(make("mse", {{5, 2}}, [=](auto&, const Inputs& x) { return mse(x[0], reg, 3.0); }));
   auto pos = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{2, 3, 4});
+  auto pos_same = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 1, 2});
   cases.push_back(make("info_nce", {{3, 4}, {6, 4}},
                        [=](auto&, const Inputs& x) { return info_nce(x[0], x[1], pos, 0.5, 3.0); }));
+
+  // Across ranks, in one process: gathering is the identity, InfoNCE over the gathered candidates.
+  // (tests/dist/dist_test.cpp checks the same against a single-process oracle on 2 and 4 ranks.)
+  auto local = std::make_shared<const LocalCollective>();
+  cases.push_back(make("all_gather_rows_info_nce", {{3, 4}, {3, 4}}, [=](auto&, const Inputs& x) {
+    return info_nce(x[0], all_gather_rows(x[1], local), pos_same, 0.7, 3.0);
+  }));
 
   // A GIN layer end to end, as the model composes it.
   auto brm = std::make_shared<Parameter<double>>();
