@@ -265,28 +265,36 @@ std::vector<int64_t> File::dims(const std::string& dataset) const {
   return std::vector<int64_t>(h.begin(), h.end());
 }
 
-template <typename T>
-void File::write_replicated(const std::string& dataset, const T* data, const std::vector<int64_t>& dims) {
-  if (parent_of(dataset) != "/") create_group(parent_of(dataset));
-  std::vector<hsize_t> h(dims.begin(), dims.end());
-  Handle space(H5Screate_simple(static_cast<int>(h.size()), h.data(), nullptr));
-  Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  if (!d.ok()) fail("'{}': cannot create dataset '{}'", path_, dataset);
+namespace {
+
+// Creates `dataset` and writes rank 0's `data` into all of it with one collective transfer (the other
+// ranks select nothing). `elements` = 0 creates an empty dataset without a transfer, which MPI-IO rejects.
+void write_from_root(hid_t file, const std::string& path, const dist::Comm& comm, const std::string& dataset,
+                     hid_t type, hid_t space, const void* data, int64_t elements) {
+  Handle d(H5Dcreate2(file, dataset.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!d.ok()) fail("'{}': cannot create dataset '{}'", path, dataset);
+  if (elements == 0) return;
   Handle mem(H5Scopy(space));
   Handle file_space(H5Scopy(space));
-  if (!comm_->is_root()) {
+  if (!comm.is_root()) {
     H5Sselect_none(mem);
     H5Sselect_none(file_space);
   }
   Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (H5Dwrite(d, type, mem, file_space, dxpl, data) < 0) fail("'{}': writing '{}' failed", path, dataset);
+}
+
+}  // namespace
+
+template <typename T>
+void File::write_replicated(const std::string& dataset, const T* data, const std::vector<int64_t>& dims) {
+  if (parent_of(dataset) != "/") create_group(parent_of(dataset));
+  std::vector<hsize_t> h(dims.begin(), dims.end());
+  Handle space(H5Screate_simple(static_cast<int>(h.size()), h.data(), nullptr));
   int64_t total = 1;
   for (int64_t x : dims) total *= x;
-  if (total == 0) return;  // nothing to write (and MPI-IO rejects an empty collective write)
-  // HDF5 rejects a null buffer even for an empty selection.
-  static const T dummy{};
-  if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, total > 0 && data ? data : &dummy) < 0)
-    fail("'{}': writing '{}' failed", path_, dataset);
+  write_from_root(id_, path_, *comm_, dataset, native_type<T>(), space, data, total);
 }
 
 template <typename T>
@@ -299,6 +307,7 @@ void File::write_rows(const std::string& dataset, const T* data, int64_t local_r
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
   Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   if (!d.ok()) fail("'{}': cannot create dataset '{}'", path_, dataset);
+  if (total == 0) return;  // MPI-IO rejects an empty collective write
   std::vector<hsize_t> start{static_cast<hsize_t>(offset)}, count{static_cast<hsize_t>(local_rows)};
   if (cols > 0) {
     start.push_back(0);
@@ -312,10 +321,9 @@ void File::write_rows(const std::string& dataset, const T* data, int64_t local_r
     H5Sselect_none(file_space);
     H5Sselect_none(mem);
   }
-  if (total == 0) return;
   Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  static const T dummy{};
+  static const T dummy{};  // HDF5 rejects a null buffer even for an empty selection
   if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, local_rows > 0 && data ? data : &dummy) < 0)
     fail("'{}': writing '{}' failed", path_, dataset);
 }
@@ -324,18 +332,8 @@ void File::write_text(const std::string& dataset, const std::string& text) {
   if (parent_of(dataset) != "/") create_group(parent_of(dataset));
   Handle type(string_type(text.size()));
   Handle space(H5Screate(H5S_SCALAR));
-  Handle d(H5Dcreate2(id_, dataset.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  if (!d.ok()) fail("'{}': cannot create dataset '{}'", path_, dataset);
-  Handle mem(H5Scopy(space));
-  Handle file_space(H5Scopy(space));
-  if (!comm_->is_root()) {
-    H5Sselect_none(mem);
-    H5Sselect_none(file_space);
-  }
-  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   const std::string padded = text.empty() ? std::string(1, '\0') : text;
-  if (H5Dwrite(d, type, mem, file_space, dxpl, padded.data()) < 0) fail("'{}': writing '{}' failed", path_, dataset);
+  write_from_root(id_, path_, *comm_, dataset, type, space, padded.data(), 1);
 }
 
 template <typename T>

@@ -1,5 +1,6 @@
 // Dense algebra, element-wise nonlinearities and reductions.
 #include "src/tensor/ops.hpp"
+#include "src/tensor/op_util.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -38,11 +39,7 @@ auto broadcast_to(const Mat<T>& m, int64_t rows, int64_t cols) {
   return m.replicate(rows / m.rows(), cols / m.cols());
 }
 
-template <typename T>
-Var<T> finish(Tape<T>* tape, Node<T>* node, std::initializer_list<Var<T>> inputs) {
-  tape->set_requires_grad(node, inputs);
-  return Var<T>(node, tape);
-}
+using detail::finish;
 
 // ---- matmul / linear ---------------------------------------------------------------------------
 

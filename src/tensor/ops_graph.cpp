@@ -2,15 +2,12 @@
 // fused GIN message passing and sparse products on a fixed pattern. The inner loops run over one
 // contiguous feature row at a time so the compiler vectorises them.
 #include "src/tensor/ops.hpp"
+#include "src/tensor/op_util.hpp"
 
 namespace relfm {
 namespace {
 
-template <typename T>
-Var<T> finish(Tape<T>* tape, Node<T>* node, std::initializer_list<Var<T>> inputs) {
-  tape->set_requires_grad(node, inputs);
-  return Var<T>(node, tape);
-}
+using detail::finish;
 
 template <typename T>
 inline void axpy_row(T* __restrict y, const T* __restrict x, T a, int64_t d) {

@@ -1,17 +1,14 @@
 // Losses. Each returns a 1x1 sum over its terms divided by a caller-given normaliser, so that a
 // data-parallel sum of per-rank losses equals the loss of the global batch.
 #include "src/tensor/ops.hpp"
+#include "src/tensor/op_util.hpp"
 
 #include <cmath>
 
 namespace relfm {
 namespace {
 
-template <typename T>
-Var<T> finish(Tape<T>* tape, Node<T>* node, std::initializer_list<Var<T>> inputs) {
-  tape->set_requires_grad(node, inputs);
-  return Var<T>(node, tape);
-}
+using detail::finish;
 
 template <typename T>
 struct MaskedLossNode final : Node<T> {

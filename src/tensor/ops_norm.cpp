@@ -1,5 +1,6 @@
 // Dropout, batch normalisation and layer normalisation.
 #include "src/tensor/ops.hpp"
+#include "src/tensor/op_util.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,11 +9,7 @@
 namespace relfm {
 namespace {
 
-template <typename T>
-Var<T> finish(Tape<T>* tape, Node<T>* node, std::initializer_list<Var<T>> inputs) {
-  tape->set_requires_grad(node, inputs);
-  return Var<T>(node, tape);
-}
+using detail::finish;
 
 template <typename T>
 struct DropoutNode final : Node<T> {
