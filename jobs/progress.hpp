@@ -13,7 +13,11 @@ ProgressMode parse_progress_mode(const std::string& name, bool is_root, bool std
 
 class Progress {
  public:
-  Progress(ProgressMode mode, int64_t total_epochs) : mode_(mode), total_epochs_(total_epochs) {}
+  // total_epochs per seed; total_runs = seeds (the job's ETA counts every epoch still to run).
+  Progress(ProgressMode mode, int64_t total_epochs, int64_t total_runs = 1)
+      : mode_(mode), total_epochs_(total_epochs), epochs_left_(total_epochs * total_runs) {}
+  // Epochs already done before this process started (resume), so the job ETA stays right.
+  void set_epochs_left(int64_t left) { epochs_left_ = left; }
   void begin_epoch(int64_t seed, int64_t epoch, int64_t steps, int64_t molecules_per_epoch);
   void update(int64_t step_done, int64_t molecules_done, double loss);
   // Prints the epoch's summary line (bar and lines modes).
@@ -26,6 +30,8 @@ class Progress {
   int64_t total_epochs_;
   int64_t seed_ = 0, epoch_ = 0, steps_ = 0, step_ = 0, molecules_ = 0, molecules_total_ = 0;
   double loss_ = 0.0;
+  int64_t epochs_left_ = 0, epochs_timed_ = 0;
+  double epoch_seconds_total_ = 0.0;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

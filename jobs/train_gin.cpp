@@ -335,7 +335,7 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
   const ProgressMode mode =
       options.quiet ? ProgressMode::kNone
                     : parse_progress_mode(config.get_string("output.progress"), comm.is_root(), dist::stderr_is_terminal());
-  Progress progress(mode, epochs);
+  Progress progress(mode, epochs, static_cast<int64_t>(seeds.size()));
   const std::string job_name = config.get_string("job.name").empty()
                                    ? std::filesystem::path(config.source()).stem().string()
                                    : config.get_string("job.name");
@@ -390,6 +390,9 @@ int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOption
   OpProfile profile;
   const bool profiling = config.get_bool("debug.profile");
   const int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : 0;
+  if (resuming)
+    progress.set_epochs_left((static_cast<int64_t>(seeds.size()) - start_seed_index) * epochs -
+                             (resume_state.get_int("seed_started") ? resume_state.get_int("epoch") : 0));
 
   for (int64_t si = start_seed_index; si < static_cast<int64_t>(seeds.size()); ++si) {
     const uint64_t seed = static_cast<uint64_t>(seeds[si]);

@@ -72,5 +72,6 @@ double Gin<T>::training_matmul_flops(int64_t num_nodes, int64_t num_graphs) cons
 
 template class Gin<float>;
 template class Gin<double>;
+template class Gin<Dual<double>>;
 
 }  // namespace relfm

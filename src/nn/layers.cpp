@@ -133,15 +133,21 @@ Var<T> Mlp<T>::operator()(Tape<T>& tape, Var<T> x, bool training, bool update_ru
 
 template Var<float> activate<float>(Var<float>, Activation);
 template Var<double> activate<double>(Var<double>, Activation);
+template Var<Dual<double>> activate<Dual<double>>(Var<Dual<double>>, Activation);
 template class Mlp<float>;
 template class Mlp<double>;
+template class Mlp<Dual<double>>;
 template class Linear<float>;
 template class Linear<double>;
+template class Linear<Dual<double>>;
 template class BatchNorm<float>;
 template class BatchNorm<double>;
+template class BatchNorm<Dual<double>>;
 template class LayerNorm<float>;
 template class LayerNorm<double>;
+template class LayerNorm<Dual<double>>;
 template class EmbeddingSum<float>;
 template class EmbeddingSum<double>;
+template class EmbeddingSum<Dual<double>>;
 
 }  // namespace relfm

@@ -9,6 +9,7 @@
 #include "src/core/collective.hpp"
 #include "src/core/rng.hpp"
 #include "src/graph/csr.hpp"
+#include "src/tensor/dual.hpp"
 #include "src/tensor/tape.hpp"
 
 #include <memory>

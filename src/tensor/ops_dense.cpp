@@ -41,6 +41,13 @@ auto broadcast_to(const Mat<T>& m, int64_t rows, int64_t cols) {
 
 using detail::finish;
 
+// erf for float, double and Dual (found by argument-dependent lookup).
+template <typename T>
+T erf_of(T v) {
+  using std::erf;
+  return erf(v);
+}
+
 // ---- matmul / linear ---------------------------------------------------------------------------
 
 template <typename T>
@@ -146,10 +153,10 @@ struct GeluNode final : Node<T> {
   Node<T>* x;
   explicit GeluNode(Node<T>* x_) : Node<T>(OpKind::kGelu), x(x_) {}
   void backward() override {
-    const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
-    const T inv_sqrt2pi = T(1) / std::sqrt(T(2) * std::numbers::pi_v<T>);
+    const T inv_sqrt2 = T(1.0 / std::numbers::sqrt2);
+    const T inv_sqrt2pi = T(1.0 / std::sqrt(2.0 * std::numbers::pi));
     const auto xv = x->value().array();
-    Mat<T> dydx = (T(0.5) * (T(1) + (xv * inv_sqrt2).unaryExpr([](T v) { return std::erf(v); })) + xv * inv_sqrt2pi * (-T(0.5) * xv.square()).exp()).matrix();
+    Mat<T> dydx = (T(0.5) * (T(1) + (xv * inv_sqrt2).unaryExpr([](T v) { return erf_of(v); })) + xv * inv_sqrt2pi * (-T(0.5) * xv.square()).exp()).matrix();
     x->accumulate_grad(dydx.cwiseProduct(this->grad()));
   }
 };
@@ -307,7 +314,7 @@ Var<T> gelu(Var<T> x) {
   auto* tape = x.tape();
   auto* n = tape->template push<GeluNode<T>>(x.node());
   const auto xv = x.value().array();
-  n->mutable_value() = (T(0.5) * xv * (T(1) + (xv / std::numbers::sqrt2_v<T>).unaryExpr([](T v) { return std::erf(v); }))).matrix();
+  n->mutable_value() = (T(0.5) * xv * (T(1) + (xv * T(1.0 / std::numbers::sqrt2)).unaryExpr([](T v) { return erf_of(v); }))).matrix();
   return finish(tape, n, {x});
 }
 
@@ -379,5 +386,6 @@ Var<T> mean(Var<T> x) {
 
 RELFM_INSTANTIATE_DENSE(float)
 RELFM_INSTANTIATE_DENSE(double)
+RELFM_INSTANTIATE_DENSE(Dual<double>)
 
 }  // namespace relfm

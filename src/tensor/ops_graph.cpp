@@ -403,5 +403,6 @@ Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b) {
 
 RELFM_INSTANTIATE_GRAPH(float)
 RELFM_INSTANTIATE_GRAPH(double)
+RELFM_INSTANTIATE_GRAPH(Dual<double>)
 
 }  // namespace relfm

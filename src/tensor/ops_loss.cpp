@@ -9,6 +9,12 @@ namespace relfm {
 namespace {
 
 using detail::finish;
+using std::abs;
+using std::exp;
+using std::isnan;
+using std::log;
+using std::log1p;
+using std::max;
 
 template <typename T>
 struct MaskedLossNode final : Node<T> {
@@ -27,10 +33,10 @@ struct MaskedLossNode final : Node<T> {
     for (int64_t k = 0; k < xv.size(); ++k) {
       const T yk = y.data()[k];
       const T xk = xv.data()[k];
-      if (std::isnan(yk)) {
+      if (isnan(yk)) {
         gx.data()[k] = T(0);
       } else if (bce) {
-        gx.data()[k] = g0 * (T(1) / (T(1) + std::exp(-xk)) - yk);
+        gx.data()[k] = g0 * (T(1) / (T(1) + exp(-xk)) - yk);
       } else {
         gx.data()[k] = g0 * T(2) * (xk - yk);
       }
@@ -52,10 +58,10 @@ Var<T> masked_loss(Var<T> x, ConstMatPtr<T> labels, double normaliser, bool bce)
   const Mat<T>& xv = x.value();
   for (int64_t k = 0; k < xv.size(); ++k) {
     const T yk = y.data()[k];
-    if (std::isnan(yk)) continue;
+    if (isnan(yk)) continue;
     const T xk = xv.data()[k];
     if (bce)
-      total += std::max(xk, T(0)) - xk * yk + std::log1p(std::exp(-std::abs(xk)));
+      total += max(xk, T(0)) - xk * yk + log1p(exp(-abs(xk)));
     else
       total += (xk - yk) * (xk - yk);
   }
@@ -111,7 +117,7 @@ Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double norm
   node->prob.resize(s.rows(), s.cols());
   for (int64_t i = 0; i < s.rows(); ++i) {
     const T mx = s.row(i).maxCoeff();
-    const T lse = mx + std::log((s.row(i).array() - mx).exp().sum());
+    const T lse = mx + log(T((s.row(i).array() - mx).exp().sum()));
     node->prob.row(i) = (s.row(i).array() - lse).exp();
     total += lse - s(i, (*positive)[i]);
   }
@@ -122,7 +128,7 @@ Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double norm
 template <typename T>
 int64_t count_labelled(const Mat<T>& labels) {
   int64_t n = 0;
-  for (int64_t k = 0; k < labels.size(); ++k) n += std::isnan(labels.data()[k]) ? 0 : 1;
+  for (int64_t k = 0; k < labels.size(); ++k) n += isnan(labels.data()[k]) ? 0 : 1;
   return n;
 }
 
@@ -134,5 +140,6 @@ int64_t count_labelled(const Mat<T>& labels) {
 
 RELFM_INSTANTIATE_LOSS(float)
 RELFM_INSTANTIATE_LOSS(double)
+RELFM_INSTANTIATE_LOSS(Dual<double>)
 
 }  // namespace relfm

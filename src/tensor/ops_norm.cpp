@@ -10,6 +10,11 @@ namespace relfm {
 namespace {
 
 using detail::finish;
+using std::sqrt;
+
+// Column statistics accumulate in double for float data; other scalars (double, Dual) use themselves.
+template <typename T>
+using Accumulator = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
 template <typename T>
 struct DropoutNode final : Node<T> {
@@ -202,34 +207,37 @@ Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const Bat
   node->mu.resize(m);
   node->inv_std.resize(m);
   if (training) {
-    // Sums in double: E[x^2] - E[x]^2 then loses nothing that matters for float activations.
-    std::vector<double> s1(static_cast<size_t>(m), 0.0), s2(static_cast<size_t>(m), 0.0);
+    // Sums in double for float data: E[x^2] - E[x]^2 then loses nothing that matters for activations.
+    using A = Accumulator<T>;
+    std::vector<A> s1(static_cast<size_t>(m), A(0)), s2(static_cast<size_t>(m), A(0));
     for (int64_t i = 0; i < n; ++i) {
       const T* __restrict xi = xv.row(i).data();
       for (int64_t j = 0; j < m; ++j) {
-        const double v = static_cast<double>(xi[j]);
+        const A v = static_cast<A>(xi[j]);
         s1[j] += v;
         s2[j] += v * v;
       }
     }
-    const double inv_n = 1.0 / static_cast<double>(n);
-    const double unbias = n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0;
+    const A inv_n = A(1.0 / static_cast<double>(n));
+    const A unbias = A(n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0);
+    const A momentum = A(state.momentum), keep_old = A(1.0 - state.momentum), eps = A(state.eps);
     auto& rm = state.running_mean->value;
     auto& rv = state.running_var->value;
     for (int64_t j = 0; j < m; ++j) {
-      const double mean = s1[j] * inv_n;
-      const double var = std::max(0.0, s2[j] * inv_n - mean * mean);
+      const A mean = s1[j] * inv_n;
+      A var = s2[j] * inv_n - mean * mean;
+      if (var < A(0)) var = A(0);
       node->mu[j] = static_cast<T>(mean);
-      node->inv_std[j] = static_cast<T>(1.0 / std::sqrt(var + state.eps));
+      node->inv_std[j] = static_cast<T>(A(1) / sqrt(var + eps));
       if (state.update_running_stats) {
-        rm(0, j) = static_cast<T>((1.0 - state.momentum) * static_cast<double>(rm(0, j)) + state.momentum * mean);
-        rv(0, j) = static_cast<T>((1.0 - state.momentum) * static_cast<double>(rv(0, j)) + state.momentum * var * unbias);
+        rm(0, j) = static_cast<T>(keep_old * static_cast<A>(rm(0, j)) + momentum * mean);
+        rv(0, j) = static_cast<T>(keep_old * static_cast<A>(rv(0, j)) + momentum * var * unbias);
       }
     }
   } else {
     for (int64_t j = 0; j < m; ++j) {
       node->mu[j] = state.running_mean->value(0, j);
-      node->inv_std[j] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(state.running_var->value(0, j)) + state.eps));
+      node->inv_std[j] = T(1) / sqrt(state.running_var->value(0, j) + T(state.eps));
     }
   }
   const bool drop = training && epilogue.dropout > 0.0;
@@ -297,7 +305,7 @@ Var<T> layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, double eps) {
   for (int64_t i = 0; i < n; ++i) {
     const T mu = xv.row(i).mean();
     const T var = (xv.row(i).array() - mu).square().mean();
-    node->inv_std[i] = T(1) / std::sqrt(var + static_cast<T>(eps));
+    node->inv_std[i] = T(1) / sqrt(var + static_cast<T>(eps));
     node->xhat.row(i) = (xv.row(i).array() - mu) * node->inv_std[i];
   }
   node->mutable_value() = (node->xhat.array().rowwise() * gamma.value().row(0).array()).rowwise() + beta.value().row(0).array();
@@ -313,5 +321,6 @@ Var<T> layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, double eps) {
 
 RELFM_INSTANTIATE_NORM(float)
 RELFM_INSTANTIATE_NORM(double)
+RELFM_INSTANTIATE_NORM(Dual<double>)
 
 }  // namespace relfm
