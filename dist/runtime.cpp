@@ -49,8 +49,9 @@ bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
 int run_main(int argc, char** argv, const std::function<int(Comm&)>& fn) {
   tune_malloc();
-  MPI_Init(&argc, &argv);
+  // Before MPI_Init, so that a stop request arriving while MPI starts up is remembered, not fatal.
   install_signal_handlers();
+  MPI_Init(&argc, &argv);
   int code = kExitOk;
   {
     Comm world(MPI_COMM_WORLD);
