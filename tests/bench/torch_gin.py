@@ -11,6 +11,15 @@ edges), message passing uses index_select + index_add_.
 
 Run with Debian's python (python3-torch 1.13 linked against OpenBLAS):
     /usr/bin/python3 tests/bench/torch_gin.py --shard /tmp/tox21_shard.h5 --threads 1 --json
+
+--evaluate turns it into an accuracy oracle for MolGroup's protocol instead:
+train --epochs epochs per seed, evaluate valid and test ROC-AUC after every
+epoch (model.eval(): BatchNorm running statistics, no dropout; OGB evaluator
+averaging over tasks with both classes labelled), report the test ROC-AUC at
+the first epoch with the best validation ROC-AUC, and mean +- population std
+over --seeds:
+    /usr/bin/python3 tests/bench/torch_gin.py --shard /tmp/bace.h5 --threads 1 \
+        --evaluate --epochs 50 --seeds 0 1 2 3 4 [--sampling replacement]
 """
 
 import argparse
@@ -42,6 +51,27 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print a single JSON line")
+    ev = ap.add_argument_group("accuracy oracle (--evaluate)")
+    ev.add_argument("--evaluate", action="store_true",
+                    help="train --epochs epochs per seed and report valid/test ROC-AUC "
+                         "(MolGroup protocol) instead of measuring throughput")
+    ev.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="seeds to run with --evaluate (default: --seed)")
+    ev.add_argument("--sampling", choices=("shuffle", "replacement"), default="shuffle",
+                    help="shuffle: a permutation per epoch, last partial batch kept; "
+                         "replacement: every slot drawn uniformly with replacement, "
+                         "epoch length = train size (MolGroup's MixedDataset with "
+                         "balance=True, which its train.py uses only when mixing several "
+                         "data sets; a single target data set gets balance=False = shuffle)")
+    ev.add_argument("--resample-train", type=int, default=None, metavar="N",
+                    help="replace the training split by a fixed multiset of N molecules drawn "
+                         "from it with replacement once (np.random.RandomState(0)), before any "
+                         "seed, like MolGroup's CustomPygDataset ('ct-' data sets, "
+                         "--n_train_graphs 5000); --sampling then applies to that multiset")
+    ev.add_argument("--eval-batch-size", type=int, default=256,
+                    help="batch size for evaluation (BN uses running stats, so only speed)")
+    ev.add_argument("--curves", default=None,
+                    help="append per-epoch records (seed, epoch, loss, valid, test) to this JSONL file")
     return ap.parse_args(argv)
 
 
@@ -114,7 +144,10 @@ class Shard:
 
     def __init__(self, path):
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != "relfm.molecule_shard":
+            fmt = f.attrs.get("format")
+            if isinstance(fmt, (bytes, np.bytes_)):  # `relfm shard` writes fixed-length strings
+                fmt = fmt.decode()
+            if fmt != "relfm.molecule_shard":
                 raise ValueError("%s: not a relfm.molecule_shard" % path)
             if int(f.attrs.get("format_version")) != 1:
                 raise ValueError("%s: unsupported format_version" % path)
@@ -128,6 +161,8 @@ class Shard:
             edge_src = g["edge_src"][:].astype(np.int64)
             edge_feats = g["edge_features"][:]
             self.train = f["split/train"][:].astype(np.int64)
+            self.valid = f["split/valid"][:].astype(np.int64)
+            self.test = f["split/test"][:].astype(np.int64)
 
         A = len(atom_feats)
         # Only the two "simple" columns are used; keep them contiguous and int64
@@ -385,7 +420,144 @@ def run(args):
     }
 
 
+# ------------------------------------------------------------------ accuracy oracle
+
+def binary_roc_auc(y, score):
+    """ROC-AUC of scores against 0/1 labels: the Mann-Whitney U statistic with
+    average ranks for tied scores (equal to sklearn's roc_auc_score)."""
+    y = np.asarray(y, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    order = np.argsort(score, kind="mergesort")
+    s_sorted = score[order]
+    ranks_sorted = np.empty(len(score), dtype=np.float64)
+    # Runs of equal scores get the mean of their 1-based ranks.
+    boundaries = np.flatnonzero(np.diff(s_sorted)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(score)]))
+    for a, b in zip(starts, ends):
+        ranks_sorted[a:b] = 0.5 * (a + 1 + b)
+    ranks = np.empty_like(ranks_sorted)
+    ranks[order] = ranks_sorted
+    pos = y == 1
+    n_pos = int(pos.sum())
+    n_neg = len(y) - n_pos
+    return (ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def ogb_rocauc(y_true, y_pred):
+    """OGB Evaluator's rocauc: mean over tasks that have both classes among the
+    labelled (non-NaN) entries; NaN if no task qualifies."""
+    aucs = []
+    for t in range(y_true.shape[1]):
+        labelled = ~np.isnan(y_true[:, t])
+        yt = y_true[labelled, t]
+        if np.sum(yt == 1) > 0 and np.sum(yt == 0) > 0:
+            aucs.append(binary_roc_auc(yt, y_pred[labelled, t]))
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+@torch.no_grad()
+def predict(model, shard, mols, batch_size):
+    model.eval()
+    out = []
+    for i in range(0, len(mols), batch_size):
+        b = mols[i:i + batch_size]
+        out.append(model(collate(shard, b), len(b)).numpy())
+    return np.concatenate(out, axis=0)
+
+
+def epoch_batches(train, batch_size, rng, sampling):
+    if sampling == "shuffle":
+        return batches(train, batch_size, rng)
+    # With replacement: len(train) slots, each an independent uniform draw.
+    draws = train[rng.integers(0, len(train), size=len(train))]
+    return (draws[i:i + batch_size] for i in range(0, len(draws), batch_size))
+
+
+def evaluate_seed(args, shard, seed, curves):
+    torch.manual_seed(seed)
+    model = GIN(args.hidden, args.layers, shard.num_tasks, args.dropout, args.native_dropout)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    rng = np.random.default_rng(seed)
+    best = dict(epoch=-1, valid=-np.inf, test=float("nan"))
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        loss_sum = 0.0
+        n_batches = 0
+        for mols in epoch_batches(shard.train, args.batch_size, rng, args.sampling):
+            g = collate(shard, mols)
+            loss = masked_bce(model(g, len(mols)), g["y"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss)
+            n_batches += 1
+        valid = ogb_rocauc(shard.labels[shard.valid],
+                           predict(model, shard, shard.valid, args.eval_batch_size))
+        test = ogb_rocauc(shard.labels[shard.test],
+                          predict(model, shard, shard.test, args.eval_batch_size))
+        if valid > best["valid"]:  # strictly greater: the first best epoch wins ties
+            best = dict(epoch=epoch, valid=valid, test=test)
+        rec = dict(seed=seed, epoch=epoch, loss=loss_sum / max(n_batches, 1),
+                   valid=valid, test=test, seconds=time.perf_counter() - t0)
+        history.append(rec)
+        if curves is not None:
+            curves.write(json.dumps(rec) + "\n")
+            curves.flush()
+        if not args.json:
+            print("seed %d epoch %3d  loss %.4f  valid %.4f  test %.4f  (%.0f s)"
+                  % (seed, epoch, rec["loss"], valid, test, rec["seconds"]),
+                  file=sys.stderr, flush=True)
+    tests = np.array([h["test"] for h in history])
+    return dict(seed=seed, best_epoch=best["epoch"], valid=best["valid"], test=best["test"],
+                last_test=float(tests[-1]),
+                mean_test_last10=float(np.mean(tests[-10:])),
+                seconds=time.perf_counter() - t0)
+
+
+def run_evaluate(args):
+    torch.set_num_threads(args.threads)
+    shard = Shard(args.shard)
+    if args.resample_train is not None:
+        pick = np.random.RandomState(0).choice(len(shard.train), args.resample_train)
+        shard.train = shard.train[pick]
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    curves = open(args.curves, "a") if args.curves else None
+    per_seed = []
+    try:
+        for seed in seeds:
+            r = evaluate_seed(args, shard, seed, curves)
+            per_seed.append(r)
+            print(json.dumps(dict(kind="seed", **r)), flush=True)
+    finally:
+        if curves is not None:
+            curves.close()
+    tests = np.array([r["test"] for r in per_seed])
+    valids = np.array([r["valid"] for r in per_seed])
+    with h5py.File(args.shard, "r") as f:
+        dataset = f.attrs.get("dataset")
+    dataset = dataset.decode() if isinstance(dataset, bytes) else str(dataset)
+    return dict(
+        kind="summary", impl="pytorch", dataset=dataset, shard=os.path.abspath(args.shard),
+        sampling=args.sampling, resample_train=args.resample_train, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+        seeds=seeds,
+        per_seed=[(r["seed"], r["best_epoch"], round(r["valid"], 4), round(r["test"], 4))
+                  for r in per_seed],
+        test_mean=float(tests.mean()), test_std=float(tests.std()),  # population std
+        valid_mean=float(valids.mean()), valid_std=float(valids.std()),
+        last_test_mean=float(np.mean([r["last_test"] for r in per_seed])),
+        mean_test_last10=float(np.mean([r["mean_test_last10"] for r in per_seed])),
+        torch=torch.__version__, threads=torch.get_num_threads(),
+    )
+
+
 def main():
+    if ARGS.evaluate:
+        print(json.dumps(run_evaluate(ARGS)), flush=True)
+        return 0
     res = run(ARGS)
     if ARGS.json:
         print(json.dumps(res), flush=True)

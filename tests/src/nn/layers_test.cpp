@@ -49,6 +49,30 @@ TEST(BatchNorm, TrainingUpdatesRunningStatsLikePyTorchAndEvalUsesThem) {
   EXPECT_TRUE(store.get("bn.weight").trainable);
 }
 
+TEST(BatchNorm, FloatStatisticsSurviveALargeOffset) {
+  // Activations with |mean| >> std: naive float E[x^2] - E[x]^2 would cancel to garbage. The result
+  // must match a double-precision reference to float accuracy, over more rows than one block.
+  ParamStore<float> store;
+  BatchNorm<float> bn(store, "bn", 3);
+  const int64_t n = 1000;
+  MatF x(n, 3);
+  MatD xd(n, 3);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < 3; ++j) {
+      xd(i, j) = 1e4 * static_cast<double>(j + 1) + std::sin(0.37 * static_cast<double>(i * (j + 2)));
+      x(i, j) = static_cast<float>(xd(i, j));
+      xd(i, j) = static_cast<double>(x(i, j));  // the reference sees exactly the float inputs
+    }
+  Tape<float> tape;
+  Var<float> y = bn(tape, tape.input(x), true);
+  for (int64_t j = 0; j < 3; ++j) {
+    const double mean = xd.col(j).mean();
+    const double var = (xd.col(j).array() - mean).square().mean();
+    for (int64_t i : {int64_t{0}, int64_t{511}, n - 1})
+      EXPECT_NEAR(y.value()(i, j), (xd(i, j) - mean) / std::sqrt(var + 1e-5), 5e-3) << "row " << i << " col " << j;
+  }
+}
+
 TEST(EmbeddingSum, SumsOneRowPerFeatureAndRejectsOutOfRange) {
   ParamStore<double> store;
   EmbeddingSum<double> emb(store, "atom", {3, 2}, 4, 1);
