@@ -207,31 +207,15 @@ Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const Bat
   node->mu.resize(m);
   node->inv_std.resize(m);
   if (training) {
-    // Shifted sums (x - x_0j, so E[x^2] - E[x]^2 does not cancel when |mean| >> std), accumulated in T
-    // over blocks of rows that stay in cache and folded into double totals for float data: the pass runs
-    // at the full vector width of T and loses nothing that matters for activations.
+    // Sums in double for float data: E[x^2] - E[x]^2 then loses nothing that matters for activations.
     using A = Accumulator<T>;
-    constexpr int64_t kBlock = 64;
     std::vector<A> s1(static_cast<size_t>(m), A(0)), s2(static_cast<size_t>(m), A(0));
-    std::vector<T> b1(static_cast<size_t>(m)), b2(static_cast<size_t>(m));
-    const T* __restrict shift = xv.row(0).data();
-    for (int64_t start = 0; start < n; start += kBlock) {
-      const int64_t end = std::min(n, start + kBlock);
-      std::fill(b1.begin(), b1.end(), T(0));
-      std::fill(b2.begin(), b2.end(), T(0));
-      T* __restrict p1 = b1.data();
-      T* __restrict p2 = b2.data();
-      for (int64_t i = start; i < end; ++i) {
-        const T* __restrict xi = xv.row(i).data();
-        for (int64_t j = 0; j < m; ++j) {
-          const T v = xi[j] - shift[j];
-          p1[j] += v;
-          p2[j] += v * v;
-        }
-      }
+    for (int64_t i = 0; i < n; ++i) {
+      const T* __restrict xi = xv.row(i).data();
       for (int64_t j = 0; j < m; ++j) {
-        s1[j] += static_cast<A>(p1[j]);
-        s2[j] += static_cast<A>(p2[j]);
+        const A v = static_cast<A>(xi[j]);
+        s1[j] += v;
+        s2[j] += v * v;
       }
     }
     const A inv_n = A(1.0 / static_cast<double>(n));
@@ -240,9 +224,8 @@ Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const Bat
     auto& rm = state.running_mean->value;
     auto& rv = state.running_var->value;
     for (int64_t j = 0; j < m; ++j) {
-      const A shifted_mean = s1[j] * inv_n;
-      A var = s2[j] * inv_n - shifted_mean * shifted_mean;
-      const A mean = static_cast<A>(shift[j]) + shifted_mean;
+      const A mean = s1[j] * inv_n;
+      A var = s2[j] * inv_n - mean * mean;
       if (var < A(0)) var = A(0);
       node->mu[j] = static_cast<T>(mean);
       node->inv_std[j] = static_cast<T>(A(1) / sqrt(var + eps));

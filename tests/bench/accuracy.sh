@@ -3,7 +3,8 @@
 # and FreeSolv (RMSE), 5 seeds x 50 epochs each, and the table of our numbers next to the paper's.
 #
 #   tests/bench/accuracy.sh [OUT_DIR]       env: RELFM (binary), NP (ranks per run, default 1),
-#                                           PARALLEL (runs at once, default 2), DATASETS (subset)
+#                                           PARALLEL (runs at once, default 2), DATASETS (subset),
+#                                           SEEDS (e.g. "5 6 7 8 9"; default the job file's 0-4)
 # One rank per run matches the paper's single-process BatchNorm statistics; two runs share the 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +13,8 @@ OUT=${1:-runs/accuracy}
 NP=${NP:-1}
 PARALLEL=${PARALLEL:-2}
 read -r -a DATASETS <<< "${DATASETS:-bbbp clintox tox21 bace freesolv}"
+SEED_ARGS=()
+if [[ -n "${SEEDS:-}" ]]; then SEED_ARGS=(--set "train.seeds=[$(echo $SEEDS | tr ' ' ',')]"); fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mkdir -p "$OUT/shards"
@@ -23,7 +26,7 @@ done
 train() {
   local d=$1
   mpirun -n "$NP" --bind-to none "$RELFM" train jobs/gin_molgroup.toml --quiet \
-    --set data.shard="$OUT/shards/$d.h5" --set output.dir="$OUT/$d" --set job.name="only_target_$d" > "$OUT/$d.log" 2>&1
+    --set data.shard="$OUT/shards/$d.h5" --set output.dir="$OUT/$d" --set job.name="only_target_$d" "${SEED_ARGS[@]}" > "$OUT/$d.log" 2>&1
   tail -1 "$OUT/$d.log"
 }
 running=0

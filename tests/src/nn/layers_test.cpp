@@ -50,8 +50,8 @@ TEST(BatchNorm, TrainingUpdatesRunningStatsLikePyTorchAndEvalUsesThem) {
 }
 
 TEST(BatchNorm, FloatStatisticsSurviveALargeOffset) {
-  // Activations with |mean| >> std: naive float E[x^2] - E[x]^2 would cancel to garbage. The result
-  // must match a double-precision reference to float accuracy, over more rows than one block.
+  // Activations with |mean| >> std: E[x^2] - E[x]^2 summed in float would cancel to garbage (relfm sums
+  // in double for float data). The result must match a double-precision reference to float accuracy.
   ParamStore<float> store;
   BatchNorm<float> bn(store, "bn", 3);
   const int64_t n = 1000;
