@@ -2,6 +2,10 @@
 
 #include <Random123/philox.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -86,6 +90,19 @@ typedef uint32_t U32x16 __attribute__((vector_size(64)));
 typedef uint64_t U64x8 __attribute__((vector_size(64)));
 
 // Full 32x32 -> 64-bit products of every lane with m: returns (low words, high words).
+#if defined(__AVX512F__)
+// vpmuludq multiplies the low 32 bits of each 64-bit lane; the generic form below makes GCC emit a full
+// 64x64 vpmullq (three uops) instead, which made Philox twice as slow.
+inline void mulhilo16(uint32_t m, U32x16 x, U32x16& lo, U32x16& hi) {
+  const __m512i xv = reinterpret_cast<__m512i>(x);
+  const __m512i mv = _mm512_set1_epi64(static_cast<long long>(m));
+  const __m512i even = _mm512_mul_epu32(xv, mv);                        // products of lanes 0, 2, 4, ...
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(xv, 32), mv);  // products of lanes 1, 3, 5, ...
+  constexpr __mmask16 kOddLanes = 0xAAAA;
+  lo = reinterpret_cast<U32x16>(_mm512_mask_blend_epi32(kOddLanes, even, _mm512_slli_epi64(odd, 32)));
+  hi = reinterpret_cast<U32x16>(_mm512_mask_blend_epi32(kOddLanes, _mm512_srli_epi64(even, 32), odd));
+}
+#else
 inline void mulhilo16(uint32_t m, U32x16 x, U32x16& lo, U32x16& hi) {
   const U64x8 wide = reinterpret_cast<U64x8>(x);
   const U64x8 low_mask = wide - wide + 0xffffffffULL;
@@ -94,6 +111,7 @@ inline void mulhilo16(uint32_t m, U32x16 x, U32x16& lo, U32x16& hi) {
   lo = reinterpret_cast<U32x16>((even & low_mask) | (odd << 32));
   hi = reinterpret_cast<U32x16>((even >> 32) | (odd & ~low_mask));
 }
+#endif
 
 void philox_lanes(uint64_t first_block, uint64_t stream, uint64_t key, U32x16 out[4]) {
   const U32x16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};

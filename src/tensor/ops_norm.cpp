@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <span>
 
 namespace relfm {
@@ -254,22 +255,30 @@ Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const Bat
   const bool relu = epilogue.relu;
   const T scale = node->scale;
   const float threshold = static_cast<float>(epilogue.dropout);
-  std::vector<float> u(drop ? static_cast<size_t>(m) : 0);
+  // Uniforms are drawn for a few rows at a time, chosen so every draw starts on a Philox group of 64
+  // (a draw starting mid-group computes the whole group and throws part of it away).
+  const int64_t rows_per_draw = drop ? 64 / std::gcd<int64_t>(m, 64) : n;
+  std::vector<float> u(drop ? static_cast<size_t>(rows_per_draw * m) : 0);
   uint8_t* keep = node->keep.data();
-  for (int64_t i = 0; i < n; ++i) {
-    const T* __restrict xi = xv.row(i).data();
-    T* __restrict yi = y.row(i).data();
-    for (int64_t j = 0; j < m; ++j) {
-      T v = gam[j] * ((xi[j] - mup[j]) * isd[j]) + bet[j];
-      yi[j] = relu && v < T(0) ? T(0) : v;
-    }
-    if (drop) {
-      // Element (i, j) uses stream index i * m + j, exactly as the standalone dropout op.
-      epilogue.dropout_rng.fill_uniform(u, static_cast<uint64_t>(i * m));
-      uint8_t* __restrict ki = keep + i * m;
+  for (int64_t i0 = 0; i0 < n; i0 += rows_per_draw) {
+    const int64_t i1 = std::min(n, i0 + rows_per_draw);
+    // Element (i, j) uses stream index i * m + j, exactly as the standalone dropout op.
+    if (drop) epilogue.dropout_rng.fill_uniform(std::span<float>(u.data(), static_cast<size_t>((i1 - i0) * m)),
+                                                static_cast<uint64_t>(i0 * m));
+    for (int64_t i = i0; i < i1; ++i) {
+      const T* __restrict xi = xv.row(i).data();
+      T* __restrict yi = y.row(i).data();
       for (int64_t j = 0; j < m; ++j) {
-        ki[j] = u[j] >= threshold;
-        yi[j] = ki[j] ? yi[j] * scale : T(0);
+        T v = gam[j] * ((xi[j] - mup[j]) * isd[j]) + bet[j];
+        yi[j] = relu && v < T(0) ? T(0) : v;
+      }
+      if (drop) {
+        const float* __restrict ui = u.data() + (i - i0) * m;
+        uint8_t* __restrict ki = keep + i * m;
+        for (int64_t j = 0; j < m; ++j) {
+          ki[j] = ui[j] >= threshold;
+          yi[j] = ki[j] ? yi[j] * scale : T(0);
+        }
       }
     }
   }

@@ -73,6 +73,32 @@ TEST(BatchNorm, FloatStatisticsSurviveALargeOffset) {
   }
 }
 
+TEST(BatchNorm, FusedEpilogueEqualsTheUnfusedOpsExactly) {
+  // The fused op draws its dropout uniforms several rows at a time; element (i, j) must still get the
+  // number the standalone dropout op gives it, for widths that do and do not divide Philox's groups of 64.
+  for (int64_t m : {300, 64, 7, 600}) {
+    const int64_t n = 37;
+    MatF x = MatF::Random(n, m);
+    Parameter<float> rm1, rv1, rm2, rv2;
+    rm1.value = rm2.value = MatF::Zero(1, m);
+    rv1.value = rv2.value = MatF::Ones(1, m);
+    MatF gamma = MatF::Random(1, m), beta = MatF::Random(1, m);
+    const CounterRng rng(5, RngPurpose::kDropout, 9);
+    Tape<float> tape;
+    BatchNormState<float> fused_state{&rm1, &rv1, 0.1, 1e-5, true};
+    BatchNormState<float> plain_state{&rm2, &rv2, 0.1, 1e-5, true};
+    BatchNormEpilogue ep;
+    ep.relu = true;
+    ep.dropout = 0.5;
+    ep.dropout_rng = rng;
+    Var<float> fused = batch_norm_act(tape.input(x), tape.input(gamma), tape.input(beta), fused_state, true, ep);
+    Var<float> plain =
+        dropout(relu(batch_norm(tape.input(x), tape.input(gamma), tape.input(beta), plain_state, true)), 0.5, rng, true);
+    EXPECT_EQ(fused.value(), plain.value()) << "width " << m;
+    EXPECT_GT((fused.value().array() == 0.0f).count(), n * m / 3) << "width " << m;  // dropout did act
+  }
+}
+
 TEST(EmbeddingSum, SumsOneRowPerFeatureAndRejectsOutOfRange) {
   ParamStore<double> store;
   EmbeddingSum<double> emb(store, "atom", {3, 2}, 4, 1);
