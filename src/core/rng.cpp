@@ -91,8 +91,9 @@ typedef uint64_t U64x8 __attribute__((vector_size(64)));
 
 // Full 32x32 -> 64-bit products of every lane with m: returns (low words, high words).
 #if defined(__AVX512F__)
-// vpmuludq multiplies the low 32 bits of each 64-bit lane; the generic form below makes GCC emit a full
-// 64x64 vpmullq (three uops) instead, which made Philox twice as slow.
+// vpmuludq multiplies the low 32 bits of each 64-bit lane. Given AVX-512DQ, GCC compiles the generic form
+// below to a full 64x64 vpmullq (three uops) instead, which made Philox twice as slow; without AVX-512 it
+// finds (v)pmuludq by itself.
 inline void mulhilo16(uint32_t m, U32x16 x, U32x16& lo, U32x16& hi) {
   const __m512i xv = reinterpret_cast<__m512i>(x);
   const __m512i mv = _mm512_set1_epi64(static_cast<long long>(m));
