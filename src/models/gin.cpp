@@ -27,6 +27,7 @@ Gin<T>::Gin(ParamStore<T>& store, const GinConfig& config, uint64_t seed, const 
 
 template <typename T>
 Var<T> Gin<T>::node_embeddings(Tape<T>& tape, const GraphBatch& batch, const ForwardOptions& options) const {
+  const size_t mark = tape.size();
   Var<T> h = atom_encoder_(tape, batch.atom_categories);
   // Every layer's bond table has the same layout, so the rows the bonds select are computed once.
   const IndexMatPtr bond_rows = layers_.front().bond_encoder.rows(batch.edge_categories);
@@ -43,6 +44,8 @@ Var<T> Gin<T>::node_embeddings(Tape<T>& tape, const GraphBatch& batch, const For
     out.dropout = config_.dropout;
     out.dropout_rng = options.dropout_rng.derive(l);
     h = layer.norm.act(tape, layer.mlp_out(tape, z), train, out, update);
+    // Inference keeps one layer's activations, not all of them (evaluation batches are large).
+    if (!tape.grad_enabled()) h = tape.compact_since(mark, h);
   }
   return h;
 }

@@ -187,6 +187,16 @@ class Tape {
 
   // Forgets every node (parameter gradients stay in the parameters).
   void clear() { nodes_.clear(); }
+  // Inference only (recording off): drops every node recorded since `mark` (an earlier size()) and
+  // returns a new leaf holding `keep`'s value, so a layer-by-layer forward holds one layer's activations
+  // instead of all of them. Vars to the dropped nodes become invalid; nodes before `mark` are untouched.
+  Var<T> compact_since(size_t mark, Var<T> keep) {
+    RELFM_CHECK(!grad_enabled_, "Tape::compact_since needs recording off");
+    RELFM_CHECK(mark <= nodes_.size(), "Tape::compact_since: mark {} beyond the tape's {} nodes", mark, nodes_.size());
+    Mat<T> value = keep.value();
+    nodes_.erase(nodes_.begin() + static_cast<std::ptrdiff_t>(mark), nodes_.end());
+    return input(std::move(value));
+  }
   size_t size() const { return nodes_.size(); }
   std::vector<OpKind> op_kinds() const {
     std::vector<OpKind> kinds;

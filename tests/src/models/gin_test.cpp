@@ -109,6 +109,28 @@ TEST(Gin, EvalModeIsDeterministicAndIgnoresDropout) {
   EXPECT_EQ(y1, model.forward(t2, batch, fo).value());
 }
 
+
+TEST(Gin, InferenceKeepsOneLayerOfActivationsAndGivesTheSameOutput) {
+  const GraphBatch batch = tiny_batch();
+  ParamStore<float> store;
+  GinConfig config = tiny_config();
+  config.num_layers = 4;
+  Gin<float> model(store, config, 1);
+  ForwardOptions fo;
+  fo.training = false;
+  Tape<float> recorded, inference;
+  Var<float> before = inference.input(MatF::Constant(1, 1, 7.0f));  // the caller's node survives
+  inference.set_grad_enabled(false);
+  const MatF y_recorded = model.forward(recorded, batch, fo).value();
+  const MatF y_inference = model.forward(inference, batch, fo).value();
+  EXPECT_EQ(y_recorded, y_inference);
+  // Recorded: every layer's nodes. Inference: the caller's leaf, the last layer's output as a leaf,
+  // and pooling + head.
+  EXPECT_LT(inference.size(), recorded.size() / 3) << recorded.size();
+  EXPECT_EQ(before.value()(0, 0), 7.0f);
+  Tape<float> recording;
+  EXPECT_THROW(recording.compact_since(0, recording.input(MatF::Zero(1, 1))), Error);
+}
 TEST(Gin, MatmulFlopCountMatchesTheLayerShapes) {
   ParamStore<float> store;
   GinConfig c = tiny_config();
