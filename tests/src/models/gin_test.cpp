@@ -2,7 +2,7 @@
 // passing, fused batch norm with relu and dropout, pooling and the masked loss) against central
 // differences; determinism; the stable parameter names checkpoints rely on.
 #include "src/models/gin.hpp"
-#include "src/mol/molecule_set_builder.hpp"
+#include "tests/src/models/gin_test_batch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,14 +12,7 @@ namespace relfm {
 namespace {
 
 GraphBatch tiny_batch() {
-  std::vector<MolGraph> graphs;
-  for (const char* s : {"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "[Na+].[Cl-]"}) graphs.push_back(*smiles_to_graph(s));
-  MatF labels(4, 2);
-  labels << 1, 0, 0, std::nanf(""), 1, 1, 0, 1;
-  const MoleculeSet set = build_molecule_set(graphs, labels);
-  const std::vector<int64_t> all{0, 1, 2, 3};
-  const std::vector<int> acols{0, 1}, bcols{0, 1};
-  return collate(set, all, acols, bcols);
+  return test::four_molecule_batch({"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "[Na+].[Cl-]"});
 }
 
 GinConfig tiny_config() {

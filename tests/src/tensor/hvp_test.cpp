@@ -3,7 +3,7 @@
 #include "src/tensor/hvp.hpp"
 
 #include "src/models/gin.hpp"
-#include "src/mol/molecule_set_builder.hpp"
+#include "tests/src/models/gin_test_batch.hpp"
 #include "src/tensor/ops.hpp"
 
 #include <gtest/gtest.h>
@@ -49,14 +49,7 @@ TEST(SecondOrder, HessianVectorProductOfAClosedFormLoss) {
 }
 
 GraphBatch batch() {
-  std::vector<MolGraph> graphs;
-  for (const char* s : {"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "OCC1OC(O)C(O)C1O"}) graphs.push_back(*smiles_to_graph(s));
-  MatF labels(4, 2);
-  labels << 1, 0, 0, std::nanf(""), 1, 1, 0, 1;
-  const MoleculeSet set = build_molecule_set(graphs, labels);
-  const std::vector<int64_t> all{0, 1, 2, 3};
-  const std::vector<int> acols{0, 1}, bcols{0, 1};
-  return collate(set, all, acols, bcols);
+  return test::four_molecule_batch({"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "OCC1OC(O)C(O)C1O"});
 }
 
 template <typename T>
