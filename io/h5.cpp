@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 
 #include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -133,6 +135,42 @@ bool File::exists(const std::string& object) const {
   }
 }
 
+bool File::is_group(const std::string& object) const {
+  if (!exists(object)) return false;
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(id_, object.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_GROUP;
+}
+
+std::vector<std::string> File::list(const std::string& group) const {
+  if (!is_group(group)) fail_input("'{}' has no group '{}'", path_, group);
+  Handle g(H5Gopen2(id_, group.c_str(), H5P_DEFAULT));
+  H5G_info_t info;
+  H5Gget_info(g, &info);
+  std::vector<std::string> out;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string name(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
+    H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, bool>> File::walk(const std::string& group) const {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const std::string& name : list(group)) {
+    const std::string child = (group == "/" ? "/" : group + "/") + name;
+    const bool dataset = !is_group(child);
+    out.emplace_back(child, dataset);
+    if (!dataset) {
+      auto below = walk(child);
+      out.insert(out.end(), below.begin(), below.end());
+    }
+  }
+  return out;
+}
+
 void File::create_group(const std::string& group) {
   if (exists(group)) return;
   if (parent_of(group) != "/") create_group(parent_of(group));
@@ -197,6 +235,32 @@ bool File::has_attr(const std::string& object, const std::string& name) const {
   return H5Aexists(o, name.c_str()) > 0;
 }
 
+std::vector<std::string> File::attr_names(const std::string& object) const {
+  Handle o(open_object(id_, path_, object));
+  H5O_info_t info;
+  H5Oget_info2(o, &info, H5O_INFO_NUM_ATTRS);
+  std::vector<std::string> out;
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    const ssize_t n = H5Aget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string name(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
+    H5Aget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+bool File::attr_is_integer(const std::string& object, const std::string& name) const {
+  Handle a(read_attribute(id_, path_, object, name));
+  Handle type(H5Aget_type(a));
+  return H5Tget_class(type) == H5T_INTEGER;
+}
+
+bool File::attr_is_string(const std::string& object, const std::string& name) const {
+  Handle a(read_attribute(id_, path_, object, name));
+  Handle type(H5Aget_type(a));
+  return H5Tget_class(type) == H5T_STRING;
+}
+
 std::string File::attr_string(const std::string& object, const std::string& name) const {
   Handle a(read_attribute(id_, path_, object, name));
   Handle type(H5Aget_type(a));
@@ -205,7 +269,8 @@ std::string File::attr_string(const std::string& object, const std::string& name
     char* text = nullptr;
     Handle mem(H5Tcopy(H5T_C_S1));
     H5Tset_size(mem, H5T_VARIABLE);
-    H5Aread(a, mem, &text);
+    H5Tset_cset(mem, H5Tget_cset(type));  // h5py writes UTF-8; HDF5 will not convert between character sets
+    if (H5Aread(a, mem, &text) < 0) fail_input("'{}': cannot read attribute '{}' of '{}'", path_, name, object);
     std::string out = text ? text : "";
     H5free_memory(text);
     return out;
@@ -397,6 +462,14 @@ void commit_atomic(const std::string& tmp_path, const std::string& path, const d
     std::error_code ec;
     std::filesystem::rename(tmp_path, path, ec);
     if (ec) fail("cannot rename '{}' to '{}': {}", tmp_path, path, ec.message());
+    // The rename itself lives in the directory: sync it too, or a power loss can bring back the old file.
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+      fsync(fd);
+      ::close(fd);
+    }
   }
   comm.barrier();
 }

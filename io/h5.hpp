@@ -44,6 +44,15 @@ class File {
   void close();  // flushes; collective
 
   bool exists(const std::string& object) const;  // "/a/b"; intermediate groups need not exist
+  bool is_group(const std::string& object) const;
+  // Names of a group's direct members, sorted (rank-local).
+  std::vector<std::string> list(const std::string& group) const;
+  // Every object below `group` ("/a/b" paths, depth first, sorted) with whether it is a dataset.
+  std::vector<std::pair<std::string, bool>> walk(const std::string& group = "/") const;
+  // Names of an object's attributes, sorted; and whether one holds an integer (else a float or a string).
+  std::vector<std::string> attr_names(const std::string& object) const;
+  bool attr_is_integer(const std::string& object, const std::string& name) const;
+  bool attr_is_string(const std::string& object, const std::string& name) const;
   void create_group(const std::string& group);   // creates missing parents
 
   // ---- attributes (on "/" or any group / dataset) ----

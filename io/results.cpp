@@ -1,6 +1,7 @@
 #include "io/results.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 namespace relfm {
 
@@ -15,62 +16,125 @@ SummaryStats summarize(const std::vector<double>& values) {
   return s;
 }
 
+SummaryStats summarize_report(const ResultsDocument& doc) {
+  std::vector<double> done;
+  for (const auto& s : doc.seeds)
+    if (s.completed) done.push_back(s.report_at_best);
+  return summarize(done);
+}
+
+void SeedResults::add_epoch(int64_t number, const std::map<std::string, double>& values,
+                            const std::map<std::string, std::vector<double>>& per_rank, const SummaryRule& rule) {
+  epoch.push_back(number);
+  for (const auto& [name, v] : values) series[name].push_back(v);
+  for (const auto& [name, v] : per_rank) rank_series[name].insert(rank_series[name].end(), v.begin(), v.end());
+  const auto pick = values.find(rule.select);
+  const auto report = values.find(rule.report);
+  if (pick == values.end() || report == values.end()) return;
+  const double candidate = pick->second;
+  const bool better = !std::isnan(candidate) &&
+                      (best_epoch == 0 || std::isnan(best_select) ||
+                       (rule.higher_is_better ? candidate > best_select : candidate < best_select));
+  if (better) {
+    best_select = candidate;
+    best_epoch = number;
+    report_at_best = report->second;
+  }
+}
+
 void write_results(const std::string& path, const dist::Comm& comm, const ResultsDocument& doc) {
   std::vector<int64_t> seeds, best_epoch, completed;
-  std::vector<double> best_valid, test_at_best, done_test, done_valid;
+  std::vector<double> best_select, report_at_best, done_report, done_select;
   for (const auto& s : doc.seeds) {
     seeds.push_back(s.seed);
     best_epoch.push_back(s.best_epoch);
     completed.push_back(s.completed ? 1 : 0);
-    best_valid.push_back(s.best_valid);
-    test_at_best.push_back(s.test_at_best);
+    best_select.push_back(s.best_select);
+    report_at_best.push_back(s.report_at_best);
     if (s.completed) {
-      done_test.push_back(s.test_at_best);
-      done_valid.push_back(s.best_valid);
+      done_report.push_back(s.report_at_best);
+      done_select.push_back(s.best_select);
     }
   }
-  const SummaryStats test = summarize(done_test), valid = summarize(done_valid);
+  const SummaryStats report = summarize(done_report), select = summarize(done_select);
   h5::write_atomically(path, comm, [&](h5::File& f) {
     f.set_attr("/", "format", std::string(kResultsFormat));
     f.set_attr("/", "format_version", kResultsFormatVersion);
     f.set_attr("/", "job", doc.job);
-    f.set_attr("/", "dataset", doc.dataset);
-    f.set_attr("/", "task_type", doc.task_type);
-    f.set_attr("/", "metric", doc.metric);
-    f.set_attr("/", "higher_is_better", static_cast<int64_t>(doc.higher_is_better));
+    f.set_attr("/", "job_kind", doc.job_kind);
     f.set_attr("/", "world_size", doc.world_size);
     f.set_attr("/", "num_seeds", static_cast<int64_t>(doc.seeds.size()));
-    f.set_attr("/", "seeds_completed", test.count);
-    f.set_attr("/", "test_mean", test.mean);
-    f.set_attr("/", "test_std", test.std);
-    f.set_attr("/", "valid_mean", valid.mean);
-    f.set_attr("/", "valid_std", valid.std);
+    f.set_attr("/", "seeds_completed", report.count);
+    f.set_attr("/", "select_series", doc.rule.select);
+    f.set_attr("/", "report_series", doc.rule.report);
+    f.set_attr("/", "higher_is_better", static_cast<int64_t>(doc.rule.higher_is_better));
+    f.set_attr("/", "summary_mean", report.mean);
+    f.set_attr("/", "summary_std", report.std);
+    f.set_attr("/", "select_mean", select.mean);
+    f.set_attr("/", "select_std", select.std);
+    for (const auto& [k, v] : doc.attrs) f.set_attr("/", k, v);
+    for (const auto& [k, v] : doc.number_attrs) f.set_attr("/", k, v);
     f.write_text("/config", doc.config);
     f.write_replicated("/summary/seed", seeds);
     f.write_replicated("/summary/best_epoch", best_epoch);
-    f.write_replicated("/summary/best_valid", best_valid);
-    f.write_replicated("/summary/test_at_best", test_at_best);
+    f.write_replicated("/summary/best_select", best_select);
+    f.write_replicated("/summary/report_at_best", report_at_best);
     f.write_replicated("/summary/completed", completed);
     for (const auto& s : doc.seeds) {
       const std::string g = "/seeds/" + std::to_string(s.seed);
       const int64_t e = static_cast<int64_t>(s.epoch.size());
       f.write_replicated(g + "/epoch", s.epoch);
-      f.write_replicated(g + "/train_loss", s.train_loss);
-      f.write_replicated(g + "/valid_" + doc.metric, s.valid_metric);
-      f.write_replicated(g + "/test_" + doc.metric, s.test_metric);
-      f.write_replicated(g + "/train_seconds", s.train_seconds);
-      f.write_replicated(g + "/eval_seconds", s.eval_seconds);
-      f.write_replicated(g + "/molecules_per_second", s.molecules_per_second);
-      f.write_replicated(g + "/rank_train_seconds", s.rank_train_seconds.data(), {e, doc.world_size});
-      f.write_replicated(g + "/rank_allreduce_seconds", s.rank_allreduce_seconds.data(), {e, doc.world_size});
-      f.write_replicated(g + "/rank_molecules", s.rank_molecules);
-      f.write_replicated(g + "/rank_atoms", s.rank_atoms);
+      for (const auto& [name, v] : s.series) f.write_replicated(g + "/" + name, v);
+      for (const auto& [name, v] : s.rank_series) f.write_replicated(g + "/" + name, v.data(), {e, doc.world_size});
+      for (const auto& [name, v] : s.rank_counts) f.write_replicated(g + "/" + name, v);
       f.set_attr(g, "best_epoch", s.best_epoch);
-      f.set_attr(g, "best_valid", s.best_valid);
-      f.set_attr(g, "test_at_best", s.test_at_best);
+      f.set_attr(g, "best_select", s.best_select);
+      f.set_attr(g, "report_at_best", s.report_at_best);
       f.set_attr(g, "completed", static_cast<int64_t>(s.completed));
     }
   });
+}
+
+void inspect_results(const h5::File& f) {
+  const std::string select = f.attr_string("/", "select_series"), report = f.attr_string("/", "report_series");
+  std::printf("results of job '%s' (kind %s, format_version %lld), %lld rank(s)\n", f.attr_string("/", "job").c_str(),
+              f.attr_string("/", "job_kind").c_str(), static_cast<long long>(f.attr_int("/", "format_version")),
+              static_cast<long long>(f.attr_int("/", "world_size")));
+  static const char* kFixed[] = {"format", "format_version", "job", "job_kind", "world_size", "num_seeds",
+                                 "seeds_completed", "select_series", "report_series", "higher_is_better",
+                                 "summary_mean", "summary_std", "select_mean", "select_std"};
+  for (const std::string& name : f.attr_names("/")) {
+    bool fixed = false;
+    for (const char* k : kFixed) fixed = fixed || name == k;
+    if (fixed) continue;
+    if (f.attr_is_string("/", name)) std::printf("  %-22s %s\n", name.c_str(), f.attr_string("/", name).c_str());
+    else if (f.attr_is_integer("/", name)) std::printf("  %-22s %lld\n", name.c_str(), static_cast<long long>(f.attr_int("/", name)));
+    else std::printf("  %-22s %g\n", name.c_str(), f.attr_double("/", name));
+  }
+  const auto seeds = f.read_rows<int64_t>("/summary/seed");
+  const auto best = f.read_rows<int64_t>("/summary/best_epoch");
+  const auto best_select = f.read_rows<double>("/summary/best_select");
+  const auto at_best = f.read_rows<double>("/summary/report_at_best");
+  const auto done = f.read_rows<int64_t>("/summary/completed");
+  std::printf("  %6s %8s %10s %16s %16s %14s\n", "seed", "epochs", "best epoch", select.c_str(), report.c_str(),
+              "items/s (mean)");
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    const std::string g = "/seeds/" + std::to_string(seeds[i]);
+    double mean_rate = 0;
+    size_t epochs = f.dims(g + "/epoch")[0];
+    for (const std::string& name : f.list(g)) {
+      if (name.size() < 11 || name.compare(name.size() - 11, 11, "_per_second") != 0) continue;
+      const auto rate = f.read_rows<double>(g + "/" + name);
+      for (double r : rate) mean_rate += r;
+      if (!rate.empty()) mean_rate /= static_cast<double>(rate.size());
+      break;
+    }
+    std::printf("  %6lld %8zu %10lld %16.4f %16.4f %14.0f%s\n", static_cast<long long>(seeds[i]), epochs,
+                static_cast<long long>(best[i]), best_select[i], at_best[i], mean_rate, done[i] ? "" : "  (incomplete)");
+  }
+  std::printf("  %s at the best %s: %.4f +/- %.4f over %lld completed seed(s)\n", report.c_str(), select.c_str(),
+              f.attr_double("/", "summary_mean"), f.attr_double("/", "summary_std"),
+              static_cast<long long>(f.attr_int("/", "seeds_completed")));
 }
 
 }  // namespace relfm

@@ -1,59 +1,70 @@
-// Results of a training job: per-epoch metrics, per-rank timings, the test score at the best validation
-// epoch of every seed, and the summary over seeds. Rewritten atomically after every epoch, so the file
-// on disk always describes the epochs completed so far.
+// Results of a job: per-seed series of any named metric, per-rank timings, and the summary over seeds by
+// the rule the job declares (e.g. the test metric at the epoch with the best validation metric).
+// Rewritten atomically after every epoch, so the file on disk always describes the epochs completed so
+// far. `relfm inspect` and io/analysis/plot_results.py read any job's results without knowing the job.
 //
-// Layout (format "relfm.results", format_version 1):
-//   /                          attributes: format, format_version, job, dataset, task_type, metric,
-//                              higher_is_better (0/1), world_size, num_seeds, seeds_completed,
-//                              test_mean, test_std (population std over completed seeds, as OGB's
-//                              examples report), valid_mean, valid_std
-//   /config                    scalar string: the job's effective config (TOML)
-//   /summary/seed              int64 [S]     seeds, in run order
-//   /summary/best_epoch        int64 [S]     1-based epoch with the best validation score
-//   /summary/best_valid        float64 [S]
-//   /summary/test_at_best      float64 [S]   the reported number
-//   /summary/completed         int64 [S]     1 when all epochs of the seed ran
-//   /seeds/<seed>/epoch        int64 [E]     1-based
-//   /seeds/<seed>/train_loss   float64 [E]   mean training loss over the epoch
-//   /seeds/<seed>/valid_<metric>, /seeds/<seed>/test_<metric>   float64 [E]
-//   /seeds/<seed>/train_seconds, eval_seconds, molecules_per_second   float64 [E]   (rank 0's clock)
-//   /seeds/<seed>/rank_train_seconds       float64 [E, P]  time each rank spent in training steps
-//   /seeds/<seed>/rank_allreduce_seconds   float64 [E, P]  of which in the gradient all-reduce
-//   /seeds/<seed>/rank_molecules, rank_atoms   int64 [P]   training molecules / atoms owned by each rank
+// Layout (format "relfm.results", format_version 2):
+//   /                      attributes: format, format_version, job, job_kind, world_size, num_seeds,
+//                          seeds_completed, select_series, report_series, higher_is_better (0/1),
+//                          summary_mean, summary_std (population std over completed seeds of the report
+//                          series at each seed's best epoch, as OGB's examples report), select_mean,
+//                          select_std; then the job's own descriptive attributes (e.g. dataset, metric)
+//                          and the run's environment (e.g. gemm_backend)
+//   /config                scalar string: the job's effective config (TOML)
+//   /summary/seed          int64 [S]     seeds, in run order
+//   /summary/best_epoch    int64 [S]     1-based epoch with the best select series (0 = none yet)
+//   /summary/best_select   float64 [S]   the select series there
+//   /summary/report_at_best float64 [S]  the report series there: the reported number
+//   /summary/completed     int64 [S]     1 when all epochs of the seed ran
+//   /seeds/<seed>/epoch    int64 [E]     1-based
+//   /seeds/<seed>/<name>   float64 [E]   every per-epoch series (train_loss, valid_rocauc, ...)
+//                          float64 [E, P] every per-rank series (rank_train_seconds, ...)
+//                          int64 [P]      every per-rank count (rank_molecules, ...)
+//   /seeds/<seed>          attributes best_epoch, best_select, report_at_best, completed
 #pragma once
 
 #include "io/h5.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
 namespace relfm {
 
 inline constexpr const char* kResultsFormat = "relfm.results";
-inline constexpr int64_t kResultsFormatVersion = 1;
+inline constexpr int64_t kResultsFormatVersion = 2;
+
+// Which epoch of a seed counts, and what is reported for it.
+struct SummaryRule {
+  std::string select;   // series that picks the epoch, e.g. "valid_rocauc"
+  std::string report;   // series reported at that epoch, e.g. "test_rocauc"
+  bool higher_is_better = true;
+};
 
 struct SeedResults {
   int64_t seed = 0;
   bool completed = false;
   std::vector<int64_t> epoch;
-  std::vector<double> train_loss, valid_metric, test_metric;
-  std::vector<double> train_seconds, eval_seconds, molecules_per_second;
-  std::vector<double> rank_train_seconds;      // row-major [E, P]
-  std::vector<double> rank_allreduce_seconds;  // row-major [E, P]
-  std::vector<int64_t> rank_molecules, rank_atoms;
+  std::map<std::string, std::vector<double>> series;        // [E]
+  std::map<std::string, std::vector<double>> rank_series;   // row-major [E, P]
+  std::map<std::string, std::vector<int64_t>> rank_counts;  // [P]
   int64_t best_epoch = 0;  // 1-based; 0 = none yet
-  double best_valid = 0.0;
-  double test_at_best = 0.0;
+  double best_select = 0.0;
+  double report_at_best = 0.0;
+
+  // Appends epoch `number`'s values and moves the best epoch by `rule` (a NaN select value never wins).
+  void add_epoch(int64_t number, const std::map<std::string, double>& values,
+                 const std::map<std::string, std::vector<double>>& per_rank, const SummaryRule& rule);
 };
 
 struct ResultsDocument {
   std::string job;
-  std::string dataset;
-  std::string task_type;
-  std::string metric;
-  bool higher_is_better = true;
+  std::string job_kind;
   int64_t world_size = 1;
   std::string config;
+  SummaryRule rule;
+  std::map<std::string, std::string> attrs;        // the job's and the run's descriptive attributes
+  std::map<std::string, double> number_attrs;
   std::vector<SeedResults> seeds;
 };
 
@@ -62,8 +73,13 @@ struct SummaryStats {
   int64_t count = 0;
 };
 SummaryStats summarize(const std::vector<double>& values);  // population std
+// The report values at the best epoch of every completed seed.
+SummaryStats summarize_report(const ResultsDocument& doc);
 
 // Collective; rank 0's document is written (atomically).
 void write_results(const std::string& path, const dist::Comm& comm, const ResultsDocument& doc);
+
+// `relfm inspect` summary of a results file (rank-local printing).
+void inspect_results(const h5::File& f);
 
 }  // namespace relfm

@@ -1,5 +1,7 @@
 #include "io/shard.hpp"
 
+#include <cstdio>
+
 #include <algorithm>
 
 namespace relfm {
@@ -159,5 +161,24 @@ MoleculeShard read_molecule_shard(const std::string& path, const dist::Comm& com
     return shard;
   });
 }
+
+void inspect_shard(const h5::File& f) {
+  auto i = [&](const char* k) { return static_cast<long long>(f.attr_int("/", k)); };
+  std::printf("molecule shard (format_version %lld)\n", i("format_version"));
+  std::printf("  dataset        %s (%s, metric %s)\n", f.attr_string("/", "dataset").c_str(),
+              f.attr_string("/", "task_type").c_str(), f.attr_string("/", "metric").c_str());
+  std::printf("  source         %s  sha256 %s\n", f.attr_string("/", "source_file").c_str(),
+              f.attr_string("/", "source_sha256").c_str());
+  std::printf("  molecules      %lld (%lld skipped as unparsable)\n", i("num_molecules"), i("num_skipped"));
+  std::printf("  atoms / edges  %lld / %lld directed\n", i("num_atoms"), i("num_edges"));
+  const auto tasks = f.attr_strings("/labels", "task_names");
+  std::string names;
+  for (size_t k = 0; k < tasks.size() && k < 6; ++k) names += (k ? ", " : "") + tasks[k];
+  std::printf("  tasks          %zu (%s%s)\n", tasks.size(), names.c_str(), tasks.size() > 6 ? ", ..." : "");
+  std::printf("  split          %s: train %lld, valid %lld, test %lld\n", f.attr_string("/", "split_method").c_str(),
+              static_cast<long long>(f.dims("/split/train")[0]), static_cast<long long>(f.dims("/split/valid")[0]),
+              static_cast<long long>(f.dims("/split/test")[0]));
+}
+
 
 }  // namespace relfm

@@ -71,4 +71,7 @@ struct MoleculeShard {
 // Collective; every rank gets the whole shard. Structural problems are InputErrors naming the file.
 MoleculeShard read_molecule_shard(const std::string& path, const dist::Comm& comm, bool with_smiles = false);
 
+// `relfm inspect` summary of a shard (rank-local printing).
+void inspect_shard(const h5::File& f);
+
 }  // namespace relfm

@@ -18,6 +18,23 @@ const char* kind_name(ValueKind kind) {
     case ValueKind::kReal: return "a number";
     case ValueKind::kString: return "a string";
     case ValueKind::kIntList: return "a list of integers";
+    case ValueKind::kRealList: return "a list of numbers";
+    case ValueKind::kStringList: return "a list of strings";
+    case ValueKind::kTableList: return "an array of tables ([[...]])";
+  }
+  return "?";
+}
+
+const char* type_label(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kBool: return "bool";
+    case ValueKind::kInt: return "int";
+    case ValueKind::kReal: return "real";
+    case ValueKind::kString: return "string";
+    case ValueKind::kIntList: return "int list";
+    case ValueKind::kRealList: return "real list";
+    case ValueKind::kStringList: return "string list";
+    case ValueKind::kTableList: return "table array";
   }
   return "?";
 }
@@ -57,35 +74,100 @@ Value convert(const KeySpec& spec, const toml::node& node, const std::string& or
   auto wrong = [&]() -> Value {
     fail_input("{}: key '{}' must be {}, not {}", origin, spec.key, kind_name(spec.kind), node_type_name(node));
   };
+  auto in_bounds = [&](double v) {
+    if ((spec.min && v < *spec.min) || (spec.max && v > *spec.max)) {
+      std::string range = spec.min && spec.max ? fmt::format("between {} and {}", *spec.min, *spec.max)
+                          : spec.min           ? fmt::format("at least {}", *spec.min)
+                                               : fmt::format("at most {}", *spec.max);
+      fail_input("{}: key '{}' must be {}, not {}", origin, spec.key, range, v);
+    }
+  };
+  auto chosen = [&](const std::string& s) {
+    if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
+      std::string list;
+      for (const auto& c : spec.choices) list += (list.empty() ? "" : ", ") + c;
+      fail_input("{}: key '{}' must be one of {}, not '{}'", origin, spec.key, list, s);
+    }
+  };
+  // A scalar where a list is expected is taken as a list of one.
+  auto items = [&](auto&& each) -> bool {
+    if (const toml::array* arr = node.as_array()) {
+      for (const auto& item : *arr) each(item);
+      return true;
+    }
+    if (node.is_table()) return false;
+    each(node);
+    return true;
+  };
   switch (spec.kind) {
     case ValueKind::kBool:
       if (auto v = node.value<bool>(); v && node.is_boolean()) return *v;
       return wrong();
     case ValueKind::kInt:
-      if (node.is_integer()) return *node.value<int64_t>();
-      return wrong();
-    case ValueKind::kReal:
-      if (node.is_integer()) return static_cast<double>(*node.value<int64_t>());
-      if (node.is_floating_point()) return *node.value<double>();
-      return wrong();
+      if (!node.is_integer()) return wrong();
+      in_bounds(static_cast<double>(*node.value<int64_t>()));
+      return *node.value<int64_t>();
+    case ValueKind::kReal: {
+      if (!node.is_integer() && !node.is_floating_point()) return wrong();
+      const double v = node.is_integer() ? static_cast<double>(*node.value<int64_t>()) : *node.value<double>();
+      in_bounds(v);
+      return v;
+    }
     case ValueKind::kString: {
       if (!node.is_string()) return wrong();
       std::string s = *node.value<std::string>();
-      if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
-        std::string list;
-        for (const auto& c : spec.choices) list += (list.empty() ? "" : ", ") + c;
-        fail_input("{}: key '{}' must be one of {}, not '{}'", origin, spec.key, list, s);
-      }
+      chosen(s);
       return s;
     }
     case ValueKind::kIntList: {
-      if (node.is_integer()) return std::vector<int64_t>{*node.value<int64_t>()};
+      std::vector<int64_t> out;
+      if (!items([&](const toml::node& item) {
+            if (!item.is_integer()) fail_input("{}: key '{}' must be a list of integers", origin, spec.key);
+            in_bounds(static_cast<double>(*item.value<int64_t>()));
+            out.push_back(*item.value<int64_t>());
+          }))
+        return wrong();
+      return out;
+    }
+    case ValueKind::kRealList: {
+      std::vector<double> out;
+      if (!items([&](const toml::node& item) {
+            if (!item.is_integer() && !item.is_floating_point())
+              fail_input("{}: key '{}' must be a list of numbers", origin, spec.key);
+            const double v = item.is_integer() ? static_cast<double>(*item.value<int64_t>()) : *item.value<double>();
+            in_bounds(v);
+            out.push_back(v);
+          }))
+        return wrong();
+      return out;
+    }
+    case ValueKind::kStringList: {
+      std::vector<std::string> out;
+      if (!items([&](const toml::node& item) {
+            if (!item.is_string()) fail_input("{}: key '{}' must be a list of strings", origin, spec.key);
+            chosen(*item.value<std::string>());
+            out.push_back(*item.value<std::string>());
+          }))
+        return wrong();
+      return out;
+    }
+    case ValueKind::kTableList: {
       const toml::array* arr = node.as_array();
       if (!arr) return wrong();
-      std::vector<int64_t> out;
+      std::vector<Table> out;
       for (const auto& item : *arr) {
-        if (!item.is_integer()) fail_input("{}: key '{}' must be a list of integers", origin, spec.key);
-        out.push_back(*item.value<int64_t>());
+        const toml::table* t = item.as_table();
+        if (!t) fail_input("{}: key '{}' must be an array of tables ([[{}]])", origin, spec.key, spec.key);
+        Table row;
+        for (const auto& [field, v] : *t) {
+          const std::string name(field.str());
+          if (v.is_boolean()) row[name] = *v.value<bool>();
+          else if (v.is_integer()) row[name] = *v.value<int64_t>();
+          else if (v.is_floating_point()) row[name] = *v.value<double>();
+          else if (v.is_string()) row[name] = *v.value<std::string>();
+          else fail_input("{}: field '{}' of '{}' must be a string, number or boolean", where(origin, v), name, spec.key);
+        }
+        out.push_back(std::move(row));
       }
       return out;
     }
@@ -111,23 +193,38 @@ toml::table parse_toml(const std::string& text, const std::string& source) {
   }
 }
 
+std::string scalar_to_toml(bool x) { return x ? "true" : "false"; }
+std::string scalar_to_toml(int64_t x) { return std::to_string(x); }
+std::string scalar_to_toml(double x) {
+  std::string s = fmt::format("{}", x);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+std::string scalar_to_toml(const std::string& x) {
+  std::ostringstream out;
+  out << toml::value<std::string>(x);
+  return out.str();
+}
+std::string scalar_to_toml(const Table& table) {
+  std::string s = "{";
+  bool first = true;
+  for (const auto& [k, v] : table) {
+    s += (first ? " " : ", ") + k + " = " + std::visit([](const auto& x) { return scalar_to_toml(x); }, v);
+    first = false;
+  }
+  return s + " }";
+}
+
 std::string value_to_toml(const Value& v) {
   return std::visit(
       [](const auto& x) -> std::string {
         using X = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<X, bool>) return x ? "true" : "false";
-        else if constexpr (std::is_same_v<X, int64_t>) return std::to_string(x);
-        else if constexpr (std::is_same_v<X, double>) {
-          std::string s = fmt::format("{}", x);
-          if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-          return s;
-        } else if constexpr (std::is_same_v<X, std::string>) {
-          std::ostringstream out;
-          out << toml::value<std::string>(x);
-          return out.str();
+        if constexpr (std::is_same_v<X, bool> || std::is_same_v<X, int64_t> || std::is_same_v<X, double> ||
+                      std::is_same_v<X, std::string>) {
+          return scalar_to_toml(x);
         } else {
           std::string s = "[";
-          for (size_t i = 0; i < x.size(); ++i) s += (i ? ", " : "") + std::to_string(x[i]);
+          for (size_t i = 0; i < x.size(); ++i) s += (i ? ", " : "") + scalar_to_toml(x[i]);
           return s + "]";
         }
       },
@@ -136,7 +233,17 @@ std::string value_to_toml(const Value& v) {
 
 }  // namespace
 
-Schema::Schema(std::vector<KeySpec> keys) : keys_(std::move(keys)) {}
+Schema::Schema(std::vector<KeySpec> keys) : keys_(std::move(keys)) {
+  for (size_t i = 0; i < keys_.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (keys_[i].key == keys_[j].key) fail("job schema: key '{}' declared twice", keys_[i].key);
+}
+
+Schema Schema::extended(const std::vector<KeySpec>& more) const {
+  std::vector<KeySpec> all = keys_;
+  all.insert(all.end(), more.begin(), more.end());
+  return Schema(std::move(all));
+}
 
 const KeySpec* Schema::find(const std::string& key) const {
   for (const auto& k : keys_)
@@ -160,20 +267,17 @@ std::string Schema::closest(const std::string& key) const {
 std::string Schema::reference_markdown() const {
   std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
   for (const auto& k : keys_) {
-    std::string type;
-    switch (k.kind) {
-      case ValueKind::kBool: type = "bool"; break;
-      case ValueKind::kInt: type = "int"; break;
-      case ValueKind::kReal: type = "real"; break;
-      case ValueKind::kString: type = "string"; break;
-      case ValueKind::kIntList: type = "int list"; break;
-    }
+    const std::string type = type_label(k.kind);
     std::string doc = k.doc;
+    if (k.min && k.max) doc += fmt::format(" Range {} to {}.", *k.min, *k.max);
+    else if (k.min) doc += fmt::format(" At least {}.", *k.min);
+    else if (k.max) doc += fmt::format(" At most {}.", *k.max);
     if (!k.choices.empty()) {
       std::string list;
       for (const auto& c : k.choices) list += (list.empty() ? "" : ", ") + ("`" + c + "`");
       doc += " One of " + list + ".";
     }
+    if (k.resume == Resume::kBlocks) doc += " Must match to resume.";
     out += fmt::format("| `{}` | {} | {} | {} |\n", k.key, type, k.default_value.empty() ? "(required)" : "`" + k.default_value + "`", doc);
   }
   return out;
@@ -248,19 +352,46 @@ const std::string& JobConfig::get_string(const std::string& key) const { return 
 const std::vector<int64_t>& JobConfig::get_int_list(const std::string& key) const {
   return std::get<std::vector<int64_t>>(get(key));
 }
+const std::vector<double>& JobConfig::get_real_list(const std::string& key) const {
+  return std::get<std::vector<double>>(get(key));
+}
+const std::vector<std::string>& JobConfig::get_string_list(const std::string& key) const {
+  return std::get<std::vector<std::string>>(get(key));
+}
+const std::vector<Table>& JobConfig::get_table_list(const std::string& key) const {
+  return std::get<std::vector<Table>>(get(key));
+}
+std::string JobConfig::value_text(const std::string& key) const { return value_to_toml(get(key)); }
+
+std::vector<std::string> JobConfig::resume_conflicts(const JobConfig& saved) const {
+  std::vector<std::string> out;
+  for (const KeySpec& spec : schema_->keys()) {
+    if (spec.resume != Resume::kBlocks) continue;
+    const std::string now = value_text(spec.key);
+    const std::string before = saved.values_.count(spec.key) ? saved.value_text(spec.key) : std::string("(absent)");
+    if (now != before) out.push_back(fmt::format("{} = {} in the checkpoint, {} now", spec.key, before, now));
+  }
+  return out;
+}
+
 bool JobConfig::is_set(const std::string& key) const { return explicitly_set_.count(key) > 0; }
 
 std::string JobConfig::to_toml() const {
-  std::string out = fmt::format("# effective configuration of {}\n", source_);
-  std::string section;
+  // Grouped by section in order of first appearance: a schema assembled from several parts may declare
+  // keys of one section in more than one place, and TOML allows each table header once.
+  std::vector<std::string> sections;
   for (const auto& spec : schema_->keys()) {
-    const auto dot = spec.key.find('.');
-    const std::string sec = spec.key.substr(0, dot);
-    if (sec != section) {
-      out += "\n[" + sec + "]\n";
-      section = sec;
+    const std::string sec = spec.key.substr(0, spec.key.find('.'));
+    if (std::find(sections.begin(), sections.end(), sec) == sections.end()) sections.push_back(sec);
+  }
+  std::string out = fmt::format("# effective configuration of {}\n", source_);
+  for (const std::string& sec : sections) {
+    out += "\n[" + sec + "]\n";
+    for (const auto& spec : schema_->keys()) {
+      const auto dot = spec.key.find('.');
+      if (spec.key.substr(0, dot) != sec) continue;
+      out += fmt::format("{} = {}\n", spec.key.substr(dot + 1), value_to_toml(values_.at(spec.key)));
     }
-    out += fmt::format("{} = {}\n", spec.key.substr(dot + 1), value_to_toml(values_.at(spec.key)));
   }
   return out;
 }

@@ -3,6 +3,9 @@
 // (`relfm config --reference`). An unknown key, a wrong type or a value outside its choices is an
 // InputError naming the key, the file and the line.
 //
+// Numbers carry optional bounds (checked with the key and line named), and keys that make a checkpoint
+// meaningless when changed say so (Resume::kBlocks), which is how a resume decides what must match.
+//
 // Overrides from the command line (`--set train.lr=3e-4`) use TOML value syntax; a value that is not
 // valid TOML is taken as a bare string, so `--set output.dir=runs/x` needs no quotes.
 #pragma once
@@ -16,21 +19,36 @@
 
 namespace relfm::jobs {
 
-enum class ValueKind { kBool, kInt, kReal, kString, kIntList };
+enum class ValueKind { kBool, kInt, kReal, kString, kIntList, kRealList, kStringList, kTableList };
+
+// How a key relates to resuming from a checkpoint written with another value of it.
+enum class Resume {
+  kFree,    // may change between runs (epochs, output, progress, debug aids)
+  kBlocks,  // a different value makes the checkpoint meaningless: resume is refused, naming the key
+};
 
 struct KeySpec {
   std::string key;            // "section.name"
   ValueKind kind;
   std::string default_value;  // TOML text; empty = required
   std::string doc;
-  std::vector<std::string> choices;  // for strings; empty = any
+  std::vector<std::string> choices = {};  // for strings and string lists; empty = any
+  std::optional<double> min = {};         // inclusive bounds for numbers and number lists
+  std::optional<double> max = {};
+  Resume resume = Resume::kFree;
 };
 
-using Value = std::variant<bool, int64_t, double, std::string, std::vector<int64_t>>;
+// One table of an array of tables (TOML `[[section.key]]`): field name -> scalar value.
+using TableScalar = std::variant<bool, int64_t, double, std::string>;
+using Table = std::map<std::string, TableScalar>;
+using Value = std::variant<bool, int64_t, double, std::string, std::vector<int64_t>, std::vector<double>,
+                           std::vector<std::string>, std::vector<Table>>;
 
 class Schema {
  public:
   explicit Schema(std::vector<KeySpec> keys);
+  // This schema's keys followed by `more` (a key declared twice is a programming error).
+  Schema extended(const std::vector<KeySpec>& more) const;
   const KeySpec* find(const std::string& key) const;
   const std::vector<KeySpec>& keys() const { return keys_; }
   // The closest known key by edit distance, for "did you mean" hints.
@@ -55,10 +73,20 @@ class JobConfig {
   double get_real(const std::string& key) const;
   const std::string& get_string(const std::string& key) const;
   const std::vector<int64_t>& get_int_list(const std::string& key) const;
+  const std::vector<double>& get_real_list(const std::string& key) const;
+  const std::vector<std::string>& get_string_list(const std::string& key) const;
+  const std::vector<Table>& get_table_list(const std::string& key) const;
+  // A key's effective value as TOML text (for messages and comparisons).
+  std::string value_text(const std::string& key) const;
+  const Schema& schema() const { return *schema_; }
   bool is_set(const std::string& key) const;  // given in the file or an override (not a default)
 
   // Every key with its effective value (defaults included), as a TOML document.
   std::string to_toml() const;
+
+  // The keys marked Resume::kBlocks whose values differ between `saved` and this configuration, as
+  // "key: saved -> now" lines (empty = resumable). Keys absent from `saved`'s schema count as differing.
+  std::vector<std::string> resume_conflicts(const JobConfig& saved) const;
   const std::string& source() const { return source_; }
 
  private:

@@ -4,7 +4,8 @@
 #include "jobs/config.hpp"
 #include "jobs/inspect_job.hpp"
 #include "jobs/shard_job.hpp"
-#include "jobs/train_gin.hpp"
+#include "io/checkpoint.hpp"
+#include "jobs/job_kinds.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -57,10 +58,12 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
   inspect_cmd->add_flag("--all", inspect_all, "Also list every group and dataset with its shape");
 
   bool reference = false;
+  std::string reference_kind;
   CLI::App* config_cmd = app.add_subcommand("config", "Show a job file's effective configuration, or the key reference");
   config_cmd->add_option("job", job_file, "Job file (TOML)");
   config_cmd->add_option("--set", overrides, "Override a job key (repeatable)");
   config_cmd->add_flag("--reference", reference, "Print every job key with its type, default and meaning (Markdown)");
+  config_cmd->add_option("--kind", reference_kind, "With --reference: the keys of this job kind (default: every kind)");
 
   // Parse errors are the same on every rank; let rank 0 print them.
   try {
@@ -73,25 +76,45 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
 
   if (*shard_cmd) return jobs::run_shard(comm, shard);
   if (*train_cmd) {
-    const jobs::JobConfig config =
-        comm.collective([&] { return jobs::JobConfig::load(job_file, overrides, jobs::train_schema()); });
-    jobs::TrainOptions options;
+    const jobs::JobConfig config = comm.collective([&] { return jobs::load_job_config(job_file, overrides); });
+    jobs::RunOptions options;
     options.resume = resume == "never" ? jobs::ResumeMode::kNever
                      : resume == "require" ? jobs::ResumeMode::kRequire
                                            : jobs::ResumeMode::kAuto;
     options.quiet = quiet;
-    return jobs::run_train(comm, config, options);
+    return jobs::run_job(comm, config, options);
   }
-  if (*eval_cmd) return jobs::run_eval(comm, eval);
+  if (*eval_cmd) {
+    // The checkpoint says which job wrote it and with which configuration.
+    CheckpointReader reader(eval.checkpoint, comm);
+    const CheckpointMeta meta = reader.meta();
+    reader.close();
+    std::vector<std::string> eval_overrides;
+    if (!eval.shard.empty()) eval_overrides.push_back("data.shard=" + eval.shard);
+    const jobs::JobConfig config = comm.collective(
+        [&] { return jobs::parse_job_config(meta.config, eval.checkpoint + " /config", eval_overrides); });
+    comm.collective([&] {
+      if (!jobs::job_kind(meta.job_kind).eval) fail_input("relfm eval: '{}' jobs have no evaluation", meta.job_kind);
+    });
+    return jobs::job_kind(meta.job_kind).eval(comm, config, eval);
+  }
   if (*inspect_cmd) return jobs::run_inspect(comm, inspect_path, inspect_all);
   if (*config_cmd) {
     if (reference) {
-      if (comm.is_root()) std::printf("%s", jobs::train_schema().reference_markdown().c_str());
+      const std::vector<std::string> kinds = comm.collective([&] {
+        if (reference_kind.empty()) return jobs::job_kind_names();
+        jobs::job_kind(reference_kind);  // an InputError naming the choices if unknown
+        return std::vector<std::string>{reference_kind};
+      });
+      if (comm.is_root())
+        for (const std::string& k : kinds)
+          std::printf("### job.kind = \"%s\"\n\n%s\n\n%s\n", k.c_str(), jobs::job_kind(k).doc.c_str(),
+                      jobs::job_schema(k).reference_markdown().c_str());
       return 0;
     }
     const jobs::JobConfig config = comm.collective([&] {
       if (job_file.empty()) fail_input("relfm config: give a job file or --reference");
-      return jobs::JobConfig::load(job_file, overrides, jobs::train_schema());
+      return jobs::load_job_config(job_file, overrides);
     });
     if (comm.is_root()) std::printf("%s", config.to_toml().c_str());
     return 0;

@@ -1,58 +1,55 @@
-#include "jobs/train_gin.hpp"
-
+// The GIN job: a GIN on a molecule shard, data-parallel over MPI ranks, reporting the test score at the
+// best validation epoch (MolGroup's "only-target" protocol, research/molgroup.md §1.6). Everything about
+// seeds, epochs, resume, stops and results is the Trainer's (jobs/trainer.hpp); this file is the task.
+//
+// Data parallelism: METIS splits each split's molecules over the ranks with balanced atoms and molecule
+// counts. Every epoch visits the training molecules in a global order keyed by (seed, epoch); each rank
+// walks its own molecules in that order, cut into ceil(train / batch_size) local batches of equal atom
+// counts, so every step costs every rank the same. A step's loss is the mean over the labelled entries
+// of the global batch (the per-rank counts travel in the step agreement and normalise the loss), so the
+// gradient equals the single-process gradient of the same global batch, up to BatchNorm, whose
+// statistics are per rank (as PyTorch DDP without SyncBN).
+//
+// `relfm eval` predictions file (format "relfm.predictions", format_version 1), rows stacked rank by rank:
+//   /            attributes: format, format_version, dataset, split, metric, value (the split's score),
+//                checkpoint (path it came from)
+//   /ids         int64 [n]        shard row of each molecule
+//   /predictions float32 [n, T]   logits (classification) or values (regression)
+//   /labels      float32 [n, T]   NaN = missing
 #include "dist/data_parallel.hpp"
 #include "dist/partition.hpp"
 #include "dist/runtime.hpp"
 #include "io/checkpoint.hpp"
-#include "io/results.hpp"
 #include "io/shard.hpp"
-#include "jobs/progress.hpp"
+#include "jobs/job_kinds.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/models/gin.hpp"
 #include "src/mol/featurize.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <numeric>
 
 namespace relfm::jobs {
 
-const Schema& train_schema() {
-  static const Schema schema({
-      {"job.name", ValueKind::kString, "\"\"", "Name shown in logs and stored in results; empty = the job file's stem.", {}},
-      {"data.shard", ValueKind::kString, "", "Molecule shard (HDF5) written by `relfm shard`; relative paths are from the working directory.", {}},
-      {"model.name", ValueKind::kString, "\"gin\"", "Model family.", {"gin"}},
-      {"model.layers", ValueKind::kInt, "5", "Number of GIN layers.", {}},
-      {"model.hidden", ValueKind::kInt, "300", "Hidden width (the GIN MLP is hidden -> 2*hidden -> hidden).", {}},
-      {"model.dropout", ValueKind::kReal, "0.5", "Dropout after every layer.", {}},
-      {"model.pool", ValueKind::kString, "\"mean\"", "Graph readout.", {"mean", "sum"}},
+std::vector<KeySpec> gin_keys() {
+  std::vector<KeySpec> keys = {
+      {"data.shard", ValueKind::kString, "", "Molecule shard (HDF5) written by `relfm shard`; relative paths are from the working directory.",
+       {}, {}, {}, Resume::kBlocks},
+      {"model.name", ValueKind::kString, "\"gin\"", "Model family.", {"gin"}, {}, {}, Resume::kBlocks},
+      {"model.layers", ValueKind::kInt, "5", "Number of GIN layers.", {}, 1, {}, Resume::kBlocks},
+      {"model.hidden", ValueKind::kInt, "300", "Hidden width (the GIN MLP is hidden -> 2*hidden -> hidden).", {}, 1, {}, Resume::kBlocks},
+      {"model.dropout", ValueKind::kReal, "0.5", "Dropout after every layer.", {}, 0.0, 1.0, Resume::kBlocks},
+      {"model.pool", ValueKind::kString, "\"mean\"", "Graph readout.", {"mean", "sum"}, {}, {}, Resume::kBlocks},
       {"model.features", ValueKind::kString, "\"simple\"",
        "Atom/bond features: `simple` = atomic number + chirality, bond type + stereo (MolGroup's default); `full` = all 9 + 3 OGB features.",
-       {"simple", "full"}},
-      {"train.epochs", ValueKind::kInt, "50", "Epochs per seed.", {}},
-      {"train.batch_size", ValueKind::kInt, "64", "Global batch size (molecules per step, summed over ranks).", {}},
-      {"train.seeds", ValueKind::kIntList, "[0]", "Seeds; each is an independent run (initialisation, order, dropout).", {}},
-      {"train.optimizer", ValueKind::kString, "\"adam\"", "Optimiser.", {"adam", "adamw", "sgd"}},
-      {"train.lr", ValueKind::kReal, "1e-3", "Learning rate.", {}},
-      {"train.weight_decay", ValueKind::kReal, "0.0", "Weight decay (L2 for adam/sgd, decoupled for adamw).", {}},
-      {"train.momentum", ValueKind::kReal, "0.0", "Momentum (sgd only).", {}},
-      {"eval.batch_size", ValueKind::kInt, "1024", "Molecules per forward pass when evaluating.", {}},
-      {"output.dir", ValueKind::kString, "", "Directory for results.h5 and checkpoint.h5 (created if missing).", {}},
-      {"output.progress", ValueKind::kString, "\"auto\"",
-       "Rank 0's progress display: `bar` redraws in place, `lines` prints a line per epoch, `auto` picks bar on a terminal.",
-       {"auto", "bar", "lines", "none"}},
-      {"checkpoint.every_epochs", ValueKind::kInt, "1", "Checkpoint after every N epochs (and always at the end); 0 disables periodic checkpoints.", {}},
-      {"debug.stop_after_steps", ValueKind::kInt, "0", "Testing aid: behave as if SIGUSR1 arrived after this many global steps (0 = never).", {}},
-      {"debug.crash_in_checkpoint", ValueKind::kInt, "0", "Testing aid: SIGKILL rank 0 in the middle of writing the N-th checkpoint (0 = never).", {}},
-      {"debug.nan_loss_at_step", ValueKind::kInt, "0", "Testing aid: make the loss NaN at this global step (0 = never), to exercise the divergence stop.", {}},
-      {"debug.check_replicas", ValueKind::kBool, "false", "Verify after every epoch that all ranks hold bit-identical parameters.", {}},
-      {"debug.profile", ValueKind::kBool, "false", "Print time per op kind (rank 0) at the end.", {}},
-  });
-  return schema;
+       {"simple", "full"}, {}, {}, Resume::kBlocks},
+      {"train.batch_size", ValueKind::kInt, "64", "Global batch size (molecules per step, summed over ranks).", {}, 1, {}, Resume::kBlocks},
+  };
+  for (auto& k : optimizer_keys("train", "the model")) keys.push_back(k);
+  keys.push_back({"eval.batch_size", ValueKind::kInt, "1024", "Molecules per forward pass when evaluating.", {}, 1});
+  return keys;
 }
 
 namespace {
@@ -140,7 +137,7 @@ Data load_data(const dist::Comm& comm, const JobConfig& config, const FeatureLay
 }
 
 // This rank's batches for one epoch, as positions into its local training set.
-std::vector<std::vector<int64_t>> plan_epoch(const Data& d, int64_t batch_size, uint64_t seed, int64_t epoch) {
+std::vector<std::vector<int64_t>> plan_gin_epoch(const Data& d, int64_t batch_size, uint64_t seed, int64_t epoch) {
   const std::vector<int64_t>& global_ids = d.shard.split.train;
   const int64_t n = static_cast<int64_t>(global_ids.size());
   const int64_t steps = (n + batch_size - 1) / batch_size;
@@ -183,7 +180,7 @@ MatF predict(const Gin<float>& model, const MoleculeSet& set, const FeatureLayou
 }
 
 // The split's metric over all ranks' predictions (every rank computes the same value).
-double evaluate(const dist::Comm& comm, const Gin<float>& model, const Data& d, const SplitPart& part,
+double evaluate_split(const dist::Comm& comm, const Gin<float>& model, const Data& d, const SplitPart& part,
                 const FeatureLayout& f, int64_t eval_batch) {
   const MatF local = predict(model, part.local, f, eval_batch);
   const std::vector<int64_t> ids = comm.allgatherv(part.local.ids);
@@ -201,88 +198,6 @@ double evaluate(const dist::Comm& comm, const Gin<float>& model, const Data& d, 
   return evaluate_metric(d.metric, pred, labels).value;
 }
 
-bool is_better(double candidate, double best, bool higher) {
-  if (std::isnan(candidate)) return false;
-  if (std::isnan(best)) return true;
-  return higher ? candidate > best : candidate < best;
-}
-
-// ---- checkpoint <-> results history ----------------------------------------------------------------
-
-void save_history(const ResultsDocument& doc, TrainerState& st) {
-  st.ints["num_seed_records"] = static_cast<int64_t>(doc.seeds.size());
-  for (size_t i = 0; i < doc.seeds.size(); ++i) {
-    const SeedResults& s = doc.seeds[i];
-    const std::string p = "seed" + std::to_string(i) + "_";
-    st.ints[p + "seed"] = s.seed;
-    st.ints[p + "completed"] = s.completed;
-    st.ints[p + "best_epoch"] = s.best_epoch;
-    st.reals[p + "best_valid"] = s.best_valid;
-    st.reals[p + "test_at_best"] = s.test_at_best;
-    st.arrays[p + "epoch"] = std::vector<double>(s.epoch.begin(), s.epoch.end());
-    st.arrays[p + "train_loss"] = s.train_loss;
-    st.arrays[p + "valid_metric"] = s.valid_metric;
-    st.arrays[p + "test_metric"] = s.test_metric;
-    st.arrays[p + "train_seconds"] = s.train_seconds;
-    st.arrays[p + "eval_seconds"] = s.eval_seconds;
-    st.arrays[p + "molecules_per_second"] = s.molecules_per_second;
-    st.arrays[p + "rank_train_seconds"] = s.rank_train_seconds;
-    st.arrays[p + "rank_allreduce_seconds"] = s.rank_allreduce_seconds;
-  }
-}
-
-void load_history(const TrainerState& st, ResultsDocument& doc) {
-  doc.seeds.clear();
-  const int64_t n = st.get_int("num_seed_records");
-  for (int64_t i = 0; i < n; ++i) {
-    const std::string p = "seed" + std::to_string(i) + "_";
-    SeedResults s;
-    s.seed = st.get_int(p + "seed");
-    s.completed = st.get_int(p + "completed") != 0;
-    s.best_epoch = st.get_int(p + "best_epoch");
-    s.best_valid = st.get_real(p + "best_valid");
-    s.test_at_best = st.get_real(p + "test_at_best");
-    for (double e : st.get_array(p + "epoch")) s.epoch.push_back(static_cast<int64_t>(e));
-    s.train_loss = st.get_array(p + "train_loss");
-    s.valid_metric = st.get_array(p + "valid_metric");
-    s.test_metric = st.get_array(p + "test_metric");
-    s.train_seconds = st.get_array(p + "train_seconds");
-    s.eval_seconds = st.get_array(p + "eval_seconds");
-    s.molecules_per_second = st.get_array(p + "molecules_per_second");
-    s.rank_train_seconds = st.get_array(p + "rank_train_seconds");
-    s.rank_allreduce_seconds = st.get_array(p + "rank_allreduce_seconds");
-    doc.seeds.push_back(std::move(s));
-  }
-}
-
-// Keys whose change makes a checkpoint meaningless for this job.
-void check_resumable(const std::string& checkpoint_path, const std::string& saved_config, const JobConfig& now) {
-  const JobConfig saved = JobConfig::parse(saved_config, checkpoint_path + " /config", {}, train_schema());
-  for (const KeySpec& spec : train_schema().keys()) {
-    const std::string& k = spec.key;
-    const bool relevant = k.rfind("data.", 0) == 0 || k.rfind("model.", 0) == 0 ||
-                          (k.rfind("train.", 0) == 0 && k != "train.epochs");
-    if (!relevant) continue;
-    auto text = [&](const JobConfig& c) {
-      switch (spec.kind) {
-        case ValueKind::kBool: return std::string(c.get_bool(k) ? "true" : "false");
-        case ValueKind::kInt: return std::to_string(c.get_int(k));
-        case ValueKind::kReal: return fmt::format("{}", c.get_real(k));
-        case ValueKind::kString: return c.get_string(k);
-        case ValueKind::kIntList: {
-          std::string s;
-          for (int64_t v : c.get_int_list(k)) s += std::to_string(v) + " ";
-          return s;
-        }
-      }
-      return std::string();
-    };
-    if (text(saved) != text(now))
-      fail_input("'{}' was written with {} = {}, but the job now has {}: resume with the same settings, "
-                 "or start afresh with --resume never (or another output.dir)",
-                 checkpoint_path, k, text(saved), text(now));
-  }
-}
 
 std::unique_ptr<Gin<float>> build_gin(ParamStore<float>& store, const JobConfig& config, const FeatureLayout& features,
                                      int64_t num_tasks, uint64_t seed) {
@@ -306,319 +221,139 @@ OptimizerConfig optimizer_config(const JobConfig& config) {
   return oc;
 }
 
+
+// The GIN task on the trainer.
+class GinJob final : public EpochJob {
+ public:
+  void setup(const dist::Comm& comm, const JobConfig& config) override {
+    comm_ = &comm;
+    config_ = &config;
+    features_ = comm.collective([&] { return feature_layout(config.get_string("model.features")); });
+    data_ = load_data(comm, config, features_);
+    batch_size_ = config.get_int("train.batch_size");
+    eval_batch_ = config.get_int("eval.batch_size");
+    metric_label_ = std::string(metric_name(data_.metric));
+  }
+
+  JobDescription describe() const override {
+    JobDescription d;
+    d.item_unit = "molecules";
+    d.items_per_epoch = data_.train.global_count;
+    d.step_counts = 1;  // labelled entries of the global batch
+    d.headline = fmt::format("{} ({}, {} molecules: {} train / {} valid / {} test)", data_.shard.info.dataset,
+                             metric_label_, data_.shard.molecules.size(), data_.train.global_count,
+                             data_.valid.global_count, data_.test.global_count);
+    d.rule = {"valid_" + metric_label_, "test_" + metric_label_, higher_is_better(data_.metric)};
+    d.summary_label = "test " + metric_label_ + " at the best validation epoch";
+    d.summary_scale = data_.metric == Metric::kRocAuc || data_.metric == Metric::kAveragePrecision ? 100.0 : 1.0;
+    d.attrs = {{"dataset", data_.shard.info.dataset},
+               {"task_type", data_.shard.info.task_type},
+               {"metric", metric_label_}};
+    return d;
+  }
+
+  void build(uint64_t seed) override {
+    reducer_.reset();
+    optimizer_.reset();
+    model_.reset();
+    store_ = std::make_unique<ParamStore<float>>();
+    model_ = build_gin(*store_, *config_, features_, data_.shard.molecules.labels.cols(), seed);
+    optimizer_ = make_optimizer(*store_, optimizer_config(*config_));
+    dropout_base_ = CounterRng(seed, RngPurpose::kDropout);
+  }
+
+  void start_seed(bool resumed) override {
+    // A resumed rank keeps its own BatchNorm statistics (they follow its local batches).
+    dist::broadcast_parameters(*comm_, *store_, 0, /*include_buffers=*/!resumed);
+    reducer_ = std::make_unique<dist::GradientAllReducer>(*comm_, store_->trainable());
+    reduce_before_ = 0.0;
+  }
+
+  int64_t plan_epoch(uint64_t seed, int64_t epoch) override {
+    batches_ = plan_gin_epoch(data_, batch_size_, seed, epoch);
+    reduce_before_ = reducer_->total_seconds();
+    return static_cast<int64_t>(batches_.size());
+  }
+
+  StepPlan prepare_step(const StepContext& ctx) override {
+    const std::vector<int64_t>& local = batches_[static_cast<size_t>(ctx.step)];
+    batch_ = GraphBatch{};
+    int64_t local_labelled = 0;
+    if (!local.empty()) {
+      batch_ = collate(data_.train.local, local, features_.atom_columns, features_.bond_columns);
+      local_labelled = count_labelled(*batch_.labels);
+    }
+    return StepPlan{{local_labelled}, static_cast<int64_t>(local.size())};
+  }
+
+  StepOutcome run_step(const StepContext& ctx, const std::vector<int64_t>& global_counts) override {
+    const int64_t labelled = global_counts[0];
+    const bool has_rows = !batches_[static_cast<size_t>(ctx.step)].empty();
+    double loss_value = 0.0;
+    store_->zero_grad();
+    if (labelled == 0) return {};
+    if (has_rows) {
+      Tape<float> tape;
+      if (ctx.profile) tape.set_profile(ctx.profile);
+      ForwardOptions fo;
+      fo.training = true;
+      fo.dropout_rng = dropout_base_.derive(static_cast<uint64_t>(ctx.global_step)).derive(static_cast<uint64_t>(comm_->rank()));
+      Var<float> logits = model_->forward(tape, batch_, fo);
+      Var<float> loss = data_.classification ? bce_with_logits(logits, batch_.labels, static_cast<double>(labelled))
+                                             : mse(logits, batch_.labels, static_cast<double>(labelled));
+      loss_value = loss.value()(0, 0);
+      tape.backward(loss);
+    }
+    reducer_->allreduce(1.0f);
+    loss_value = comm_->sum(loss_value);
+    if (std::isfinite(loss_value)) optimizer_->step();  // a diverged step is not applied (the trainer stops)
+    return {true, loss_value};
+  }
+
+  std::map<std::string, double> evaluate() override {
+    dist::average_buffers(*comm_, *store_);  // one set of BatchNorm statistics for evaluation and checkpoints
+    const double valid = evaluate_split(*comm_, *model_, data_, data_.valid, features_, eval_batch_);
+    const double test = evaluate_split(*comm_, *model_, data_, data_.test, features_, eval_batch_);
+    return {{"valid_" + metric_label_, valid}, {"test_" + metric_label_, test}};
+  }
+
+  std::map<std::string, double> epoch_rank_stats() override {
+    return {{"rank_allreduce_seconds", reducer_->total_seconds() - reduce_before_}};
+  }
+  std::map<std::string, int64_t> rank_counts() const override {
+    return {{"rank_molecules", data_.train.local.size()}, {"rank_atoms", data_.train.local.num_atoms()}};
+  }
+  const ParamStore<float>* replicated_params() const override { return store_.get(); }
+
+  void save(CheckpointWriter& writer) override {
+    writer.add_params("model", *store_);
+    writer.add_optimizer("optimizer", *optimizer_);
+  }
+  void load(CheckpointReader& reader) override {
+    reader.read_params("model", *store_);
+    reader.read_optimizer("optimizer", *optimizer_);
+  }
+
+ private:
+  const dist::Comm* comm_ = nullptr;
+  const JobConfig* config_ = nullptr;
+  FeatureLayout features_;
+  Data data_;
+  int64_t batch_size_ = 0, eval_batch_ = 0;
+  std::string metric_label_;
+  std::unique_ptr<ParamStore<float>> store_;
+  std::unique_ptr<Gin<float>> model_;
+  std::unique_ptr<Optimizer<float>> optimizer_;
+  std::unique_ptr<dist::GradientAllReducer> reducer_;
+  CounterRng dropout_base_{0, RngPurpose::kDropout};
+  std::vector<std::vector<int64_t>> batches_;
+  GraphBatch batch_;
+  double reduce_before_ = 0.0;
+};
+
 }  // namespace
 
-int run_train(const dist::Comm& comm, const JobConfig& config, const TrainOptions& options) {
-  const auto job_start = std::chrono::steady_clock::now();
-  const FeatureLayout features = comm.collective([&] { return feature_layout(config.get_string("model.features")); });
-  const int64_t epochs = config.get_int("train.epochs");
-  const int64_t batch_size = config.get_int("train.batch_size");
-  const int64_t eval_batch = config.get_int("eval.batch_size");
-  const std::vector<int64_t> seeds = config.get_int_list("train.seeds");
-  const std::string out_dir = config.get_string("output.dir");
-  const std::string checkpoint_path = out_dir + "/checkpoint.h5";
-  const std::string results_path = out_dir + "/results.h5";
-  comm.collective([&] {
-    if (epochs < 1) fail_input("{}: train.epochs must be at least 1", config.source());
-    if (batch_size < 1) fail_input("{}: train.batch_size must be at least 1", config.source());
-    if (eval_batch < 1) fail_input("{}: eval.batch_size must be at least 1", config.source());
-    if (seeds.empty()) fail_input("{}: train.seeds is empty", config.source());
-    if (config.get_int("checkpoint.every_epochs") < 0) fail_input("{}: checkpoint.every_epochs must be >= 0", config.source());
-    if (comm.is_root()) {
-      std::error_code ec;
-      std::filesystem::create_directories(out_dir, ec);
-      if (ec) fail_input("cannot create output.dir '{}': {}", out_dir, ec.message());
-    }
-  });
-  comm.barrier();
-
-  const ProgressMode mode =
-      options.quiet ? ProgressMode::kNone
-                    : parse_progress_mode(config.get_string("output.progress"), comm.is_root(), dist::stderr_is_terminal());
-  Progress progress(mode, epochs, static_cast<int64_t>(seeds.size()));
-  const std::string job_name = config.get_string("job.name").empty()
-                                   ? std::filesystem::path(config.source()).stem().string()
-                                   : config.get_string("job.name");
-
-  Data data = load_data(comm, config, features);
-  const bool higher = higher_is_better(data.metric);
-  const std::string metric_label(metric_name(data.metric));
-  progress.message(fmt::format("relfm train '{}': {} ({}, {} molecules: {} train / {} valid / {} test), {} rank{}, "
-                               "{} seed{}, {} epochs",
-                               job_name, data.shard.info.dataset, metric_label, data.shard.molecules.size(),
-                               data.train.global_count, data.valid.global_count, data.test.global_count, comm.size(),
-                               comm.size() > 1 ? "s" : "", seeds.size(), seeds.size() > 1 ? "s" : "", epochs));
-
-  ResultsDocument doc;
-  doc.job = job_name;
-  doc.dataset = data.shard.info.dataset;
-  doc.task_type = data.shard.info.task_type;
-  doc.metric = metric_label;
-  doc.higher_is_better = higher;
-  doc.world_size = comm.size();
-  doc.config = config.to_toml();
-
-  // ---- resume? ----
-  TrainerState resume_state;
-  CheckpointMeta resume_meta;
-  bool resuming = false;
-  const bool checkpoint_exists = comm.collective([&] { return std::filesystem::exists(checkpoint_path); });
-  if (options.resume == ResumeMode::kRequire && !checkpoint_exists)
-    throw dist::CollectiveError(fmt::format("--resume require: no checkpoint at '{}'", checkpoint_path),
-                                dist::CollectiveError::Kind::kInput, 0);
-  if (options.resume != ResumeMode::kNever && checkpoint_exists) {
-    read_checkpoint_header(checkpoint_path, comm, resume_state, resume_meta);
-    comm.collective([&] {
-      check_resumable(checkpoint_path, resume_meta.config, config);
-      const int64_t saved_world = resume_meta.world_size;
-      if (saved_world != comm.size() && resume_state.get_int("step_in_epoch") != 0)
-        fail_input("'{}' was written by {} ranks in the middle of an epoch; this run has {}. The data partition and "
-                   "batch order depend on the rank count, so resume with {} ranks (or from an epoch-boundary "
-                   "checkpoint, or start afresh with --resume never)",
-                   checkpoint_path, saved_world, comm.size(), saved_world);
-    });
-    if (resume_meta.world_size != comm.size())
-      progress.message(fmt::format("note: '{}' was written by {} ranks; continuing on {} from an epoch boundary "
-                                   "(results are valid but not bit-identical to an uninterrupted run)",
-                                   checkpoint_path, resume_meta.world_size, comm.size()));
-    load_history(resume_state, doc);
-    resuming = true;
-  }
-
-  int64_t checkpoints_written = 0;
-  int64_t global_step_total = resuming ? resume_state.get_int("global_step") : 0;
-  OpProfile profile;
-  const bool profiling = config.get_bool("debug.profile");
-  const int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : 0;
-  if (resuming)
-    progress.set_epochs_left((static_cast<int64_t>(seeds.size()) - start_seed_index) * epochs -
-                             (resume_state.get_int("seed_started") ? resume_state.get_int("epoch") : 0));
-
-  for (int64_t si = start_seed_index; si < static_cast<int64_t>(seeds.size()); ++si) {
-    const uint64_t seed = static_cast<uint64_t>(seeds[si]);
-    ParamStore<float> store;
-    const std::unique_ptr<Gin<float>> model_ptr = comm.collective(
-        [&] { return build_gin(store, config, features, data.shard.molecules.labels.cols(), seed); });
-    const Gin<float>& model = *model_ptr;
-    auto optimizer = comm.collective([&] { return make_optimizer(store, optimizer_config(config)); });
-
-    int64_t start_epoch = 0, start_step = 0;
-    double epoch_loss_sum = 0.0;
-    int64_t epoch_loss_steps = 0;
-    bool seed_resumed = false;
-    if (resuming && si == start_seed_index && resume_state.get_int("seed_started") != 0) {
-      TrainerState st;
-      CheckpointMeta meta;
-      read_checkpoint(checkpoint_path, comm, store, *optimizer, st, meta);
-      start_epoch = st.get_int("epoch");
-      start_step = st.get_int("step_in_epoch");
-      epoch_loss_sum = st.get_real("epoch_loss_sum");
-      epoch_loss_steps = st.get_int("epoch_loss_steps");
-      if (meta.world_size != comm.size()) start_step = 0;  // only allowed at an epoch boundary (checked above)
-      seed_resumed = true;
-    }
-    if (!seed_resumed) {
-      doc.seeds.resize(static_cast<size_t>(si));
-      SeedResults fresh;
-      fresh.seed = seeds[si];
-      fresh.best_valid = std::nan("");
-      doc.seeds.push_back(fresh);
-    }
-    SeedResults& rec = doc.seeds[static_cast<size_t>(si)];
-    rec.rank_molecules = data.rank_train_molecules;
-    rec.rank_atoms = data.rank_train_atoms;
-    dist::broadcast_parameters(comm, store, 0, /*include_buffers=*/!seed_resumed);
-    dist::GradientAllReducer reducer(comm, store.trainable());
-
-    const CounterRng dropout_base(seed, RngPurpose::kDropout);
-    const auto checkpoint_state = [&](int64_t epoch, int64_t step_in_epoch) {
-      TrainerState st;
-      st.ints["seed_index"] = si;
-      st.ints["seed_started"] = 1;
-      st.ints["epoch"] = epoch;
-      st.ints["step_in_epoch"] = step_in_epoch;
-      st.ints["global_step"] = global_step_total;
-      st.ints["epoch_loss_steps"] = epoch_loss_steps;
-      st.reals["epoch_loss_sum"] = epoch_loss_sum;
-      save_history(doc, st);
-      return st;
-    };
-    const auto save_checkpoint = [&](int64_t epoch, int64_t step_in_epoch) {
-      ++checkpoints_written;
-      std::function<void()> crash;
-      if (config.get_int("debug.crash_in_checkpoint") == checkpoints_written && comm.is_root())
-        crash = [] { std::raise(SIGKILL); };
-      write_checkpoint(checkpoint_path, comm, store, *optimizer, checkpoint_state(epoch, step_in_epoch),
-                       CheckpointMeta{comm.size(), config.to_toml()}, crash);
-    };
-
-    for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
-      const auto batches = plan_epoch(data, batch_size, seed, epoch);
-      const int64_t steps = static_cast<int64_t>(batches.size());
-      progress.begin_epoch(seeds[si], epoch + 1, steps, data.train.global_count);
-      const double reduce_before = reducer.total_seconds();
-      double train_seconds = 0.0;
-      int64_t molecules_seen = 0;
-      const int64_t first_step = epoch == start_epoch ? start_step : 0;
-      bool stop_at_epoch_end = false;
-      if (first_step == 0) {
-        epoch_loss_sum = 0.0;
-        epoch_loss_steps = 0;
-      }
-      for (int64_t step = first_step; step < steps; ++step) {
-        const auto t0 = std::chrono::steady_clock::now();
-        const std::vector<int64_t>& local = batches[static_cast<size_t>(step)];
-        GraphBatch batch;
-        int64_t local_labelled = 0;
-        if (!local.empty()) {
-          batch = collate(data.train.local, local, features.atom_columns, features.bond_columns);
-          local_labelled = count_labelled(*batch.labels);
-        }
-        const int64_t debug_stop = config.get_int("debug.stop_after_steps");
-        const bool stop_here = dist::stop_requested() || (debug_stop > 0 && global_step_total + 1 == debug_stop);
-        int64_t agree[3] = {local_labelled, stop_here ? 1 : 0, static_cast<int64_t>(local.size())};
-        comm.allreduce_sum(agree, 3);
-        const int64_t labelled = agree[0];
-        double loss_value = 0.0;
-        store.zero_grad();
-        if (labelled > 0) {
-          if (!local.empty()) {
-            Tape<float> tape;
-            if (profiling) tape.set_profile(&profile);
-            ForwardOptions fo;
-            fo.training = true;
-            fo.dropout_rng = dropout_base.derive(static_cast<uint64_t>(global_step_total)).derive(static_cast<uint64_t>(comm.rank()));
-            Var<float> logits = model.forward(tape, batch, fo);
-            Var<float> loss = data.classification ? bce_with_logits(logits, batch.labels, static_cast<double>(labelled))
-                                                  : mse(logits, batch.labels, static_cast<double>(labelled));
-            loss_value = loss.value()(0, 0);
-            tape.backward(loss);
-          }
-          reducer.allreduce(1.0f);
-          loss_value = comm.sum(loss_value);
-          if (config.get_int("debug.nan_loss_at_step") == global_step_total + 1) loss_value = std::nan("");
-          if (!std::isfinite(loss_value))
-            throw dist::CollectiveError(
-                fmt::format("training diverged: the loss is {} at seed {}, epoch {}, step {}. Nothing was written "
-                            "after the last good checkpoint{}; lower train.lr or check the labels",
-                            loss_value, seeds[si], epoch + 1, step + 1,
-                            checkpoints_written > 0 || resuming ? " ('" + checkpoint_path + "')" : " (none yet)"),
-                dist::CollectiveError::Kind::kDiverged, 0);
-          optimizer->step();
-          epoch_loss_sum += loss_value;
-          ++epoch_loss_steps;
-        }
-        ++global_step_total;
-        train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        molecules_seen += agree[2];
-        progress.update(step + 1, molecules_seen, epoch_loss_steps > 0 ? epoch_loss_sum / epoch_loss_steps : 0.0);
-        if (agree[1] > 0 && step + 1 == steps) {
-          stop_at_epoch_end = true;  // finish this epoch (evaluation, epoch-boundary checkpoint) first
-          break;
-        }
-        if (agree[1] > 0) {
-          // Stop requested (signal or debug): checkpoint after this step and leave for a requeue.
-          save_checkpoint(epoch, step + 1);
-          write_results(results_path, comm, doc);
-          progress.end_epoch(fmt::format("stopped after global step {} (seed {}, epoch {}, step {}/{}); checkpoint "
-                                         "'{}'; run the same command again to resume",
-                                         global_step_total, seeds[si], epoch + 1, step + 1, steps, checkpoint_path));
-          return dist::kExitCheckpointed;
-        }
-      }
-      dist::average_buffers(comm, store);  // one set of BatchNorm statistics for evaluation and checkpoints
-      const auto e0 = std::chrono::steady_clock::now();
-      const double valid = evaluate(comm, model, data, data.valid, features, eval_batch);
-      const double test = evaluate(comm, model, data, data.test, features, eval_batch);
-      const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
-      const std::vector<double> rank_train = comm.allgather(train_seconds);
-      const std::vector<double> rank_reduce = comm.allgather(reducer.total_seconds() - reduce_before);
-      const double slowest = *std::max_element(rank_train.begin(), rank_train.end());
-
-      rec.epoch.push_back(epoch + 1);
-      rec.train_loss.push_back(epoch_loss_steps > 0 ? epoch_loss_sum / static_cast<double>(epoch_loss_steps) : std::nan(""));
-      rec.valid_metric.push_back(valid);
-      rec.test_metric.push_back(test);
-      rec.train_seconds.push_back(slowest);
-      rec.eval_seconds.push_back(eval_seconds);
-      rec.molecules_per_second.push_back(slowest > 0 ? static_cast<double>(molecules_seen) / slowest : 0.0);
-      rec.rank_train_seconds.insert(rec.rank_train_seconds.end(), rank_train.begin(), rank_train.end());
-      rec.rank_allreduce_seconds.insert(rec.rank_allreduce_seconds.end(), rank_reduce.begin(), rank_reduce.end());
-      if (is_better(valid, rec.best_valid, higher)) {
-        rec.best_valid = valid;
-        rec.best_epoch = epoch + 1;
-        rec.test_at_best = test;
-      }
-      if (epoch + 1 == epochs) rec.completed = true;
-      progress.end_epoch(fmt::format("seed {} epoch {:>3}/{}  loss {:.4f}  valid {} {:.4f}  test {:.4f}  ({:.0f} mol/s, "
-                                     "all-reduce {:.1f}%)",
-                                     seeds[si], epoch + 1, epochs, rec.train_loss.back(), metric_label, valid, test,
-                                     rec.molecules_per_second.back(),
-                                     slowest > 0 ? 100.0 * rank_reduce[0] / rank_train[0] : 0.0));
-      if (config.get_bool("debug.check_replicas")) {
-        const std::vector<uint64_t> prints = comm.allgather(dist::parameter_fingerprint(store));
-        if (std::adjacent_find(prints.begin(), prints.end(), std::not_equal_to<>()) != prints.end())
-          throw dist::CollectiveError("replicas diverged: ranks hold different parameters after epoch " +
-                                          std::to_string(epoch + 1),
-                                      dist::CollectiveError::Kind::kInternal, 0);
-      }
-      epoch_loss_sum = 0.0;
-      epoch_loss_steps = 0;
-      const int64_t every = config.get_int("checkpoint.every_epochs");
-      const bool last_of_job = epoch + 1 == epochs && si + 1 == static_cast<int64_t>(seeds.size());
-      if ((every > 0 && (epoch + 1) % every == 0) || last_of_job || stop_at_epoch_end) {
-        // Position after this epoch: the next epoch of this seed, or the first epoch of the next seed.
-        if (epoch + 1 == epochs) {
-          TrainerState st = checkpoint_state(0, 0);
-          st.ints["seed_index"] = si + 1;
-          st.ints["seed_started"] = 0;  // the next seed starts from a fresh initialisation
-          ++checkpoints_written;
-          std::function<void()> crash;
-          if (config.get_int("debug.crash_in_checkpoint") == checkpoints_written && comm.is_root())
-            crash = [] { std::raise(SIGKILL); };
-          write_checkpoint(checkpoint_path, comm, store, *optimizer, st, CheckpointMeta{comm.size(), config.to_toml()}, crash);
-        } else {
-          save_checkpoint(epoch + 1, 0);
-        }
-      }
-      write_results(results_path, comm, doc);
-      if (stop_at_epoch_end && !last_of_job) {
-        progress.message(fmt::format("stopped at the end of epoch {} of seed {}; checkpoint '{}'; run the same command "
-                                     "again to resume",
-                                     epoch + 1, seeds[si], checkpoint_path));
-        return dist::kExitCheckpointed;
-      }
-    }
-    resuming = false;
-  }
-
-  write_results(results_path, comm, doc);
-
-  // ---- summary ----
-  std::vector<double> tests;
-  for (const auto& s : doc.seeds)
-    if (s.completed) tests.push_back(s.test_at_best);
-  const SummaryStats stats = summarize(tests);
-  if (comm.is_root()) {
-    const double scale = data.metric == Metric::kRocAuc || data.metric == Metric::kAveragePrecision ? 100.0 : 1.0;
-    std::printf("%s: test %s at the best validation epoch = %.2f +/- %.2f over %lld seed%s (%s)\n", job_name.c_str(),
-                metric_label.c_str(), scale * stats.mean, scale * stats.std, static_cast<long long>(stats.count),
-                stats.count == 1 ? "" : "s", results_path.c_str());
-    if (profiling) std::printf("%s", profile.table().c_str());
-    std::fflush(stdout);
-  }
-  (void)job_start;
-  return dist::kExitOk;
-}
-
-int run_eval(const dist::Comm& comm, const EvalOptions& options) {
-  TrainerState state;
-  CheckpointMeta meta;
-  read_checkpoint_header(options.checkpoint, comm, state, meta);
-  std::vector<std::string> overrides;
-  if (!options.shard.empty()) overrides.push_back("data.shard=" + options.shard);
-  const JobConfig config = comm.collective(
-      [&] { return JobConfig::parse(meta.config, options.checkpoint + " /config", overrides, train_schema()); });
+int run_gin_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
   const FeatureLayout features = comm.collective([&] { return feature_layout(config.get_string("model.features")); });
   comm.collective([&] {
     if (options.split != "train" && options.split != "valid" && options.split != "test")
@@ -628,10 +363,13 @@ int run_eval(const dist::Comm& comm, const EvalOptions& options) {
   ParamStore<float> store;
   const auto model = comm.collective([&] { return build_gin(store, config, features, data.shard.molecules.labels.cols(), 0); });
   auto optimizer = comm.collective([&] { return make_optimizer(store, optimizer_config(config)); });
-  read_checkpoint(options.checkpoint, comm, store, *optimizer, state, meta);
+  CheckpointReader reader(options.checkpoint, comm);
+  reader.read_params("model", store);
+  reader.read_optimizer("optimizer", *optimizer);
+  reader.close();
   const SplitPart& part = options.split == "train" ? data.train : options.split == "valid" ? data.valid : data.test;
   const int64_t eval_batch = config.get_int("eval.batch_size");
-  const double value = evaluate(comm, *model, data, part, features, eval_batch);
+  const double value = evaluate_split(comm, *model, data, part, features, eval_batch);
   if (!options.predictions.empty()) {
     const MatF local = predict(*model, part.local, features, eval_batch);
     MatF labels(part.local.size(), local.cols());
@@ -656,5 +394,9 @@ int run_eval(const dist::Comm& comm, const EvalOptions& options) {
   }
   return dist::kExitOk;
 }
+
+RELFM_REGISTER_JOB_KIND(JobKind{
+    "gin", "GIN on a molecule shard, data-parallel, test metric at the best validation epoch (MolGroup's only-target).",
+    gin_keys, [] { return std::make_unique<GinJob>(); }, run_gin_eval});
 
 }  // namespace relfm::jobs

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Learning curves from a relfm results file (io/results.hpp), as a PNG.
+"""Learning curves from any relfm results file (io/results.hpp), as a PNG.
 
     /usr/bin/python3 io/analysis/plot_results.py runs/gin_bbbp/results.h5 --out curves.png
 
-One column per seed: training loss (left axis) and the validation / test metric per epoch (right axis),
-with the best validation epoch marked. Needs Debian's python3-h5py and python3-matplotlib.
+One column per seed: the training loss (left axis) and, on the right axis, the series the job's summary
+rule selects by and reports (e.g. valid_rocauc and test_rocauc), with the selected epoch marked. Works for
+every job kind: the names come from the file's `select_series` and `report_series` attributes. Needs
+Debian's python3-h5py and python3-matplotlib.
 """
 import argparse
 
@@ -28,7 +30,10 @@ def main():
     with h5py.File(args.results, "r") as f:
         if text(f.attrs.get("format", "")) != "relfm.results":
             raise SystemExit(f"{args.results} is not a relfm results file")
-        metric = text(f.attrs["metric"])
+        if int(f.attrs.get("format_version", 0)) < 2:
+            raise SystemExit(f"{args.results} is a format_version 1 results file; this script reads version 2")
+        select, report = text(f.attrs["select_series"]), text(f.attrs["report_series"])
+        title = text(f.attrs.get("dataset", f.attrs["job_kind"]))
         seeds = list(f["summary/seed"][()])
         best = dict(zip(seeds, f["summary/best_epoch"][()]))
         fig, axes = plt.subplots(1, len(seeds), figsize=(4.2 * len(seeds), 3.4), squeeze=False)
@@ -39,16 +44,17 @@ def main():
             ax.set_xlabel("epoch")
             ax.set_ylabel("training loss")
             twin = ax.twinx()
-            twin.plot(epoch, g[f"valid_{metric}"][()], color="tab:blue", label=f"valid {metric}")
-            twin.plot(epoch, g[f"test_{metric}"][()], color="tab:orange", label=f"test {metric}")
+            for name, color in ((select, "tab:blue"), (report, "tab:orange")):
+                if name in g:
+                    twin.plot(epoch, g[name][()], color=color, label=name)
             if best[seed] > 0:
                 twin.axvline(best[seed], color="tab:blue", linestyle=":", linewidth=1)
-            twin.set_ylabel(metric)
-            ax.set_title(f"{text(f.attrs['dataset'])}, seed {seed}")
+            twin.set_ylabel(f"{select} / {report}")
+            ax.set_title(f"{title}, seed {seed}")
             lines = [l for l in ax.get_lines() + twin.get_lines() if not l.get_label().startswith("_")]
             ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="lower left")
-        fig.suptitle(f"{text(f.attrs['job'])}: test {metric} at best validation = "
-                     f"{float(f.attrs['test_mean']):.4f} ± {float(f.attrs['test_std']):.4f}", fontsize=9)
+        fig.suptitle(f"{text(f.attrs['job'])}: {report} at the best {select} = "
+                     f"{float(f.attrs['summary_mean']):.4f} ± {float(f.attrs['summary_std']):.4f}", fontsize=9)
         fig.tight_layout()
         fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

@@ -48,7 +48,7 @@ for d in names:
     with h5py.File(f"{out}/{d}/results.h5", "r") as f:
         metric = f.attrs["metric"].decode() if isinstance(f.attrs["metric"], bytes) else f.attrs["metric"]
         scale = 100.0 if metric == "rocauc" else 1.0
-        mean, std = scale * float(f.attrs["test_mean"]), scale * float(f.attrs["test_std"])
+        mean, std = scale * float(f.attrs["summary_mean"]), scale * float(f.attrs["summary_std"])
         n = int(f.attrs["seeds_completed"])
     pm, ps = paper[d]
     ok = "yes" if abs(mean - pm) <= ps else "no"

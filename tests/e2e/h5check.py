@@ -43,7 +43,7 @@ def results(path, seeds, epochs):
             assert g["rank_train_seconds"].shape == (epochs, int(f.attrs["world_size"]))
         config = f["config"][()]
         assert b"[train]" in (config if isinstance(config, bytes) else config.encode())
-        print(f"results ok: {seeds} seeds x {epochs} epochs, test {metric} {float(f.attrs['test_mean']):.4f}")
+        print(f"results ok: {seeds} seeds x {epochs} epochs, test {metric} {float(f.attrs['summary_mean']):.4f}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ grep -q "checkpoint" s1.log || fail "no checkpoint message"
 status=0; run "$NP" "${ARGS[@]}" --set output.dir=stopped --set debug.stop_after_steps=$((3 * STEPS_PER_EPOCH + 5)) > s2.log 2>&1 || status=$?
 [[ $status -eq 75 ]] || { cat s2.log; fail "expected exit 75 at the second stop, got $status"; }
 run "$NP" "${ARGS[@]}" --set output.dir=stopped > s3.log 2>&1 || { cat s3.log; fail "resume failed"; }
-h5 same straight/checkpoint.h5 stopped/checkpoint.h5 /params /optimizer
+h5 same straight/checkpoint.h5 stopped/checkpoint.h5 /sections/model /sections/optimizer
 h5 same straight/results.h5 stopped/results.h5 /summary
 for s in 0 1; do
   "$PY" - <<PY || fail "metrics differ for seed $s"
@@ -33,7 +33,7 @@ status=0; run "$NP" "${ARGS[@]}" --set output.dir=killed --set debug.crash_in_ch
 [[ -f killed/checkpoint.h5.tmp ]] || fail "expected the half-written killed/checkpoint.h5.tmp"
 run 1 inspect killed/checkpoint.h5 | grep -q "epoch 1, step in epoch 0" || fail "the previous checkpoint (after epoch 1) is not intact"
 run "$NP" "${ARGS[@]}" --set output.dir=killed > k2.log 2>&1 || { cat k2.log; fail "resume after the crash failed"; }
-h5 same straight/checkpoint.h5 killed/checkpoint.h5 /params /optimizer
+h5 same straight/checkpoint.h5 killed/checkpoint.h5 /sections/model /sections/optimizer
 h5 same straight/results.h5 killed/results.h5 /summary
 
 # (3) Another rank count: refused mid-epoch (the batch order depends on it), allowed at an epoch boundary.

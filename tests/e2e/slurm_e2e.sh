@@ -187,14 +187,14 @@ with h5py.File(path, "r") as f:
     check(int(a.get("seeds_completed", -1)) == 1, f"seeds_completed = {a.get('seeds_completed')}")
     check(int(a.get("num_seeds", -1)) == 1, f"num_seeds = {a.get('num_seeds')}")
     check(int(a.get("world_size", -1)) == 2, f"world_size = {a.get('world_size')}")
-    for k in ("test_mean", "test_std"):
+    for k in ("summary_mean", "summary_std"):
         v = float(a.get(k, np.nan))
         check(np.isfinite(v), f"{k} = {v}")
-    check(0.0 <= float(a.get("test_mean", np.nan)) <= 1.0, f"test_mean = {a.get('test_mean')} outside [0,1]")
+    check(0.0 <= float(a.get("summary_mean", np.nan)) <= 1.0, f"summary_mean = {a.get('summary_mean')} outside [0,1]")
     check(list(f["/summary/seed"][()]) == [seed], f"/summary/seed = {list(f['/summary/seed'][()])}, expected [{seed}]")
     check(list(f["/summary/completed"][()]) == [1], f"/summary/completed = {list(f['/summary/completed'][()])}")
-    t = f["/summary/test_at_best"][()]
-    check(t.shape == (1,) and np.all(np.isfinite(t)) and np.all((0 <= t) & (t <= 1)), f"/summary/test_at_best = {t}")
+    t = f["/summary/report_at_best"][()]
+    check(t.shape == (1,) and np.all(np.isfinite(t)) and np.all((0 <= t) & (t <= 1)), f"/summary/report_at_best = {t}")
     g = f[f"/seeds/{seed}"]
     ep = g["epoch"][()]
     check(list(ep) == list(range(1, epochs + 1)), f"epochs recorded: {list(ep)}, expected 1..{epochs}")
@@ -270,7 +270,7 @@ log "(b) ok: SIGUSR1 -> checkpoint (exit 75) -> requeued (Restarts=$restarts) ->
 import sys, h5py, numpy as np
 ref_path, got_path = sys.argv[1:3]
 names = ["seeds/0/epoch", "seeds/0/train_loss", "seeds/0/valid_rocauc", "seeds/0/test_rocauc",
-         "summary/seed", "summary/completed", "summary/best_epoch", "summary/best_valid", "summary/test_at_best"]
+         "summary/seed", "summary/completed", "summary/best_epoch", "summary/best_select", "summary/report_at_best"]
 bad = []
 with h5py.File(ref_path, "r") as ref, h5py.File(got_path, "r") as got:
     for n in names:
@@ -285,7 +285,7 @@ with h5py.File(ref_path, "r") as ref, h5py.File(got_path, "r") as got:
                 idx = [i for i in range(len(x)) if x[i:i+1].tobytes() != y[i:i+1].tobytes()]
                 where = f" at index {idx[:10]}" + (f", e.g. {x[idx[0]]!r} vs {y[idx[0]]!r}" if idx else "")
             bad.append(f"{n}: differs{where}")
-    for k in ("test_mean", "test_std", "valid_mean", "valid_std", "seeds_completed"):
+    for k in ("summary_mean", "summary_std", "select_mean", "select_std", "seeds_completed"):
         if k in ref.attrs and np.asarray(ref.attrs[k]).tobytes() != np.asarray(got.attrs.get(k)).tobytes():
             bad.append(f"@{k}: {ref.attrs[k]!r} vs {got.attrs.get(k)!r}")
 if bad:

@@ -13,7 +13,7 @@ h5 results out/results.h5 2 3
 # Same seed, same rank count: bit-identical parameters and metrics.
 run "$NP" train "$SOURCE_DIR/jobs/gin_bbbp.toml" --set data.shard=bbbp.h5 --set output.dir=again "${TINY[@]}" \
   --set train.epochs=3 --set train.seeds=[0,1] --quiet > again.log 2>&1 || { cat again.log; fail "second run"; }
-h5 same out/checkpoint.h5 again/checkpoint.h5 /params /optimizer /rank_buffers
+h5 same out/checkpoint.h5 again/checkpoint.h5 /sections/model /sections/optimizer
 "$PY" -c "
 import h5py
 a, b = h5py.File('out/results.h5'), h5py.File('again/results.h5')

@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 namespace relfm {
@@ -154,7 +156,16 @@ struct Model {
   }
 };
 
-TEST(Checkpoint, RoundTripsParametersOptimiserStateAndPerRankBuffers) {
+void write_one(const std::string& path, const Comm& comm, Model& m, StateSection st,
+               const std::function<void()>& before_commit = {}) {
+  CheckpointWriter w(comm, CheckpointMeta{comm.size(), "[train]\nlr = 1e-3\n", "test_kind"});
+  w.add_state("trainer", std::move(st));
+  w.add_params("model", m.store);
+  w.add_optimizer("optimizer", *m.opt);
+  w.write(path, before_commit);
+}
+
+TEST(Checkpoint, RoundTripsSectionsParametersOptimiserStateAndPerRankBuffers) {
   Comm comm;
   const std::string path = testing::scratch_path(comm, "ckpt.h5");
   Model a(1.0f);
@@ -162,44 +173,65 @@ TEST(Checkpoint, RoundTripsParametersOptimiserStateAndPerRankBuffers) {
   a.store.get("layer.weight").has_grad = true;
   a.opt->step();
   a.store.get("layer.running_mean").value = MatF::Constant(1, 4, static_cast<float>(comm.rank()));
-  TrainerState st;
+  StateSection st;
   st.ints["epoch"] = 3;
   st.reals["loss"] = 0.25;
+  st.texts["sampler"] = "walk";
   st.arrays["history"] = {0.5, 0.4, 0.3};
-  write_checkpoint(path, comm, a.store, *a.opt, st, CheckpointMeta{comm.size(), "[train]\nlr = 1e-3\n"});
-
-  Model b(0.0f);
-  TrainerState got;
-  CheckpointMeta meta;
-  read_checkpoint(path, comm, b.store, *b.opt, got, meta);
+  // Per-rank state of different lengths per rank (a queue position, a walker pool).
+  StateSection mine;
+  mine.arrays["queue"] = std::vector<double>(static_cast<size_t>(comm.rank() + 1), 10.0 * comm.rank());
+  // Two parameter stores and two optimisers, as a bi-level job has.
+  Model router(3.0f);
+  {
+    CheckpointWriter w(comm, CheckpointMeta{comm.size(), "[train]\nlr = 1e-3\n", "test_kind"});
+    w.add_state("trainer", st);
+    w.add_params("model", a.store);
+    w.add_optimizer("optimizer", *a.opt);
+    w.add_params("router", router.store);
+    w.add_optimizer("router_optimizer", *router.opt);
+    w.add_rank_state("queue", mine);
+    w.write(path);
+  }
+  Model b(0.0f), router_b(0.0f);
+  CheckpointReader r(path, comm);
+  EXPECT_EQ(r.meta().world_size, comm.size());
+  EXPECT_EQ(r.meta().job_kind, "test_kind");
+  EXPECT_EQ(r.meta().config, "[train]\nlr = 1e-3\n");
+  EXPECT_TRUE(r.has_section("router"));
+  EXPECT_FALSE(r.has_section("sampler"));
+  r.read_params("model", b.store);
+  r.read_optimizer("optimizer", *b.opt);
+  r.read_params("router", router_b.store);
+  const StateSection got = r.read_state("trainer");
+  const StateSection queue = r.read_rank_state("queue");
+  r.close();
   EXPECT_EQ(b.store.get("layer.weight").value, a.store.get("layer.weight").value);
   EXPECT_EQ(b.store.get("layer.running_mean").value, MatF::Constant(1, 4, static_cast<float>(comm.rank())));
+  EXPECT_EQ(router_b.store.get("layer.weight").value, MatF::Constant(3, 4, 3.0f));
   EXPECT_EQ(b.opt->steps(), 1);
   for (size_t i = 0; i < a.opt->state().size(); ++i) EXPECT_EQ(*b.opt->state()[i].second, *a.opt->state()[i].second);
   EXPECT_EQ(got.get_int("epoch"), 3);
   EXPECT_EQ(got.get_real("loss"), 0.25);
+  EXPECT_EQ(got.get_text("sampler"), "walk");
   EXPECT_EQ(got.get_array("history"), (std::vector<double>{0.5, 0.4, 0.3}));
-  EXPECT_EQ(meta.world_size, comm.size());
-  EXPECT_EQ(meta.config, "[train]\nlr = 1e-3\n");
+  EXPECT_EQ(queue.get_array("queue"), mine.arrays["queue"]);
 }
 
 TEST(Checkpoint, AnInterruptedWriteLeavesThePreviousOneLoadable) {
   Comm comm;
   const std::string path = testing::scratch_path(comm, "ckpt_interrupted.h5");
   Model first(1.0f), second(2.0f);
-  TrainerState st;
+  StateSection st;
   st.ints["epoch"] = 1;
-  write_checkpoint(path, comm, first.store, *first.opt, st, CheckpointMeta{comm.size(), ""});
+  write_one(path, comm, first, st);
   st.ints["epoch"] = 2;
-  EXPECT_THROW(write_checkpoint(path, comm, second.store, *second.opt, st, CheckpointMeta{comm.size(), ""},
-                                [] { throw std::runtime_error("killed mid-write"); }),
-               std::runtime_error);
+  EXPECT_THROW(write_one(path, comm, second, st, [] { throw std::runtime_error("killed mid-write"); }), std::runtime_error);
   comm.barrier();
   Model loaded(0.0f);
-  TrainerState got;
-  CheckpointMeta meta;
-  read_checkpoint(path, comm, loaded.store, *loaded.opt, got, meta);
-  EXPECT_EQ(got.get_int("epoch"), 1);
+  CheckpointReader r(path, comm);
+  r.read_params("model", loaded.store);
+  EXPECT_EQ(r.read_state("trainer").get_int("epoch"), 1);
   EXPECT_EQ(loaded.store.get("layer.weight").value, MatF::Constant(3, 4, 1.0f));
 }
 
@@ -207,50 +239,112 @@ TEST(Checkpoint, ADifferentModelIsAnInputErrorNamingTheTensor) {
   Comm comm;
   const std::string path = testing::scratch_path(comm, "ckpt_model.h5");
   Model a(1.0f);
-  write_checkpoint(path, comm, a.store, *a.opt, TrainerState{}, CheckpointMeta{comm.size(), ""});
+  write_one(path, comm, a, StateSection{});
   ParamStore<float> other;
   other.add("layer.weight", MatF::Zero(3, 5));
-  auto opt = make_optimizer(other, OptimizerConfig{});
-  TrainerState st;
-  CheckpointMeta meta;
+  CheckpointReader r(path, comm);
   try {
-    read_checkpoint(path, comm, other, *opt, st, meta);
+    r.read_params("model", other);
     FAIL();
   } catch (const CollectiveError& e) {
     EXPECT_EQ(e.kind(), CollectiveError::Kind::kInput);
     EXPECT_NE(std::string(e.what()).find("layer.weight"), std::string::npos) << e.what();
   }
+  try {
+    r.read_state("sampler");
+    FAIL();
+  } catch (const CollectiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("no section 'sampler'"), std::string::npos) << e.what();
+  }
+  try {
+    r.read_state("model");  // a params section read as state
+    FAIL();
+  } catch (const CollectiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds params"), std::string::npos) << e.what();
+  }
 }
 
-TEST(Results, WritesSummaryOverCompletedSeeds) {
+TEST(Checkpoint, AVersionOneCheckpointIsRefusedNamingBothVersions) {
+  Comm comm;
+  const std::string path = testing::scratch_path(comm, "ckpt_v1.h5");
+  h5::write_atomically(path, comm, [&](h5::File& f) {
+    f.set_attr("/", "format", std::string(kCheckpointFormat));
+    f.set_attr("/", "format_version", int64_t{1});
+    f.set_attr("/", "world_size", int64_t{comm.size()});
+    f.write_text("/config", "");
+  });
+  try {
+    CheckpointReader r(path, comm);
+    FAIL();
+  } catch (const CollectiveError& e) {
+    EXPECT_EQ(e.kind(), CollectiveError::Kind::kInput);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("format_version 1"), std::string::npos) << m;
+    EXPECT_NE(m.find("format_version 2"), std::string::npos) << m;
+  }
+}
+
+TEST(H5, ListsGroupsAttributesAndTheirTypes) {
+  Comm comm;
+  const std::string path = testing::scratch_path(comm, "list.h5");
+  h5::write_atomically(path, comm, [&](h5::File& f) {
+    f.write_replicated("/a/x", std::vector<double>{1.0});
+    f.write_replicated("/a/b/y", std::vector<int64_t>{2});
+    f.set_attr("/a", "n", int64_t{3});
+    f.set_attr("/a", "r", 0.5);
+    f.set_attr("/a", "s", std::string("text"));
+  });
+  h5::File f = h5::File::open(path, comm);
+  EXPECT_EQ(f.list("/a"), (std::vector<std::string>{"b", "x"}));
+  EXPECT_TRUE(f.is_group("/a/b"));
+  EXPECT_FALSE(f.is_group("/a/x"));
+  const auto all = f.walk("/");
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0], (std::pair<std::string, bool>{"/a", false}));
+  EXPECT_EQ(all[2], (std::pair<std::string, bool>{"/a/b/y", true}));
+  EXPECT_EQ(f.attr_names("/a"), (std::vector<std::string>{"n", "r", "s"}));
+  EXPECT_TRUE(f.attr_is_integer("/a", "n"));
+  EXPECT_FALSE(f.attr_is_integer("/a", "r"));
+  EXPECT_TRUE(f.attr_is_string("/a", "s"));
+  f.close();
+}
+
+TEST(Results, WritesAnyJobsSeriesAndTheDeclaredSummary) {
   Comm comm;
   const std::string path = testing::scratch_path(comm, "results.h5");
   ResultsDocument doc;
   doc.job = "t";
-  doc.metric = "rocauc";
+  doc.job_kind = "test_kind";
+  doc.rule = {"valid_rmse", "test_rmse", false};  // lower is better
+  doc.attrs["dataset"] = "toy";
   doc.world_size = comm.size();
   for (int s = 0; s < 3; ++s) {
     SeedResults r;
     r.seed = s;
+    r.best_select = std::nan("");
+    for (int e = 1; e <= 3; ++e) {
+      const std::map<std::string, double> values = {{"valid_rmse", e == 2 ? 0.1 : 0.5 + e},
+                                                    {"test_rmse", 1.0 + s + 0.01 * e},
+                                                    {"train_loss", 1.0 / e}};
+      r.add_epoch(e, values, {{"rank_train_seconds", std::vector<double>(static_cast<size_t>(comm.size()), 1.0)}}, doc.rule);
+    }
+    r.rank_counts["rank_items"] = std::vector<int64_t>(static_cast<size_t>(comm.size()), 7);
     r.completed = s < 2;
-    r.epoch = {1, 2};
-    r.valid_metric = {0.5, 0.6};
-    r.test_metric = {0.4, 0.7 + 0.1 * s};
-    r.train_loss = r.train_seconds = r.eval_seconds = r.molecules_per_second = {1, 1};
-    r.rank_train_seconds.assign(2 * static_cast<size_t>(comm.size()), 1.0);
-    r.rank_allreduce_seconds = r.rank_train_seconds;
-    r.best_epoch = 2;
-    r.test_at_best = r.test_metric[1];
     doc.seeds.push_back(r);
   }
+  EXPECT_EQ(doc.seeds[0].best_epoch, 2);
   write_results(path, comm, doc);
   h5::File f = h5::File::open(path, comm);
   EXPECT_EQ(f.attr_string("/", "format"), kResultsFormat);
   EXPECT_EQ(f.attr_int("/", "seeds_completed"), 2);
-  EXPECT_NEAR(f.attr_double("/", "test_mean"), 0.75, 1e-12);
-  EXPECT_NEAR(f.attr_double("/", "test_std"), 0.05, 1e-12);
-  EXPECT_EQ(f.dims("/seeds/1/rank_train_seconds"), (std::vector<int64_t>{2, comm.size()}));
-  EXPECT_DOUBLE_EQ(f.read_rows<double>("/seeds/2/test_rocauc")[1], 0.7 + 0.1 * 2);
+  EXPECT_EQ(f.attr_string("/", "report_series"), "test_rmse");
+  EXPECT_EQ(f.attr_string("/", "dataset"), "toy");
+  EXPECT_NEAR(f.attr_double("/", "summary_mean"), (1.02 + 2.02) / 2, 1e-12);
+  EXPECT_NEAR(f.attr_double("/", "summary_std"), 0.5, 1e-12);
+  EXPECT_EQ(f.dims("/seeds/1/rank_train_seconds"), (std::vector<int64_t>{3, comm.size()}));
+  EXPECT_EQ(f.read_rows<int64_t>("/summary/best_epoch"), (std::vector<int64_t>{2, 2, 2}));
+  EXPECT_DOUBLE_EQ(f.read_rows<double>("/seeds/2/test_rmse")[1], 1.0 + 2 + 0.02);
+  EXPECT_EQ(f.read_rows<int64_t>("/seeds/0/rank_items")[0], 7);
   f.close();
 }
 

@@ -1,0 +1,111 @@
+#include "jobs/job_kinds.hpp"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace relfm::jobs {
+namespace {
+
+std::map<std::string, JobKind>& registry() {
+  static std::map<std::string, JobKind> kinds;
+  return kinds;
+}
+
+std::string choices_text() {
+  std::string list;
+  for (const auto& name : job_kind_names()) list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
+std::vector<KeySpec> shared_keys() {
+  return {
+      {"job.kind", ValueKind::kString, "\"gin\"", "Job kind: which registered job runs.", job_kind_names(), {}, {},
+       Resume::kBlocks},
+      {"job.name", ValueKind::kString, "\"\"", "Name shown in logs and stored in results; empty = the job file's stem."},
+  };
+}
+
+// job.kind before the full parse: the last --set wins over the file; the line is named when it is wrong.
+std::string peek_kind(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+  std::string kind = "gin";
+  std::string origin = source;
+  toml::table table;
+  try {
+    table = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    fail_input("{}, line {}, column {}: {}", source, e.source().begin.line, e.source().begin.column, e.description());
+  }
+  if (const toml::node* node = table.at_path("job.kind").node()) {
+    if (!node->is_string()) fail_input("{}, line {}: key 'job.kind' must be a string", source, node->source().begin.line);
+    kind = *node->value<std::string>();
+    origin = fmt::format("{}, line {}", source, node->source().begin.line);
+  }
+  for (const std::string& item : overrides)
+    if (item.rfind("job.kind=", 0) == 0) {
+      kind = item.substr(9);
+      if (kind.size() >= 2 && kind.front() == '"' && kind.back() == '"') kind = kind.substr(1, kind.size() - 2);
+      origin = "--set " + item;
+    }
+  if (!registry().count(kind)) fail_input("{}: key 'job.kind' must be one of {}, not '{}'", origin, choices_text(), kind);
+  return kind;
+}
+
+}  // namespace
+
+bool register_job_kind(JobKind kind) {
+  const std::string name = kind.name;
+  if (registry().count(name)) fail("job kind '{}' registered twice", name);
+  registry().emplace(name, std::move(kind));
+  return true;
+}
+
+std::vector<std::string> job_kind_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, kind] : registry()) names.push_back(name);
+  return names;
+}
+
+const JobKind& job_kind(const std::string& name) {
+  auto it = registry().find(name);
+  if (it == registry().end()) fail_input("unknown job kind '{}' (one of {})", name, choices_text());
+  return it->second;
+}
+
+const Schema& job_schema(const std::string& kind) {
+  static std::map<std::string, std::unique_ptr<Schema>> schemas;
+  auto it = schemas.find(kind);
+  if (it != schemas.end()) return *it->second;
+  const JobKind& k = job_kind(kind);
+  std::vector<KeySpec> keys = shared_keys();
+  if (k.make_epoch_job)
+    for (auto& spec : epoch_trainer_keys()) keys.push_back(spec);
+  for (auto& spec : k.keys()) keys.push_back(spec);
+  return *schemas.emplace(kind, std::make_unique<Schema>(std::move(keys))).first->second;
+}
+
+JobConfig parse_job_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+  return JobConfig::parse(text, source, overrides, job_schema(peek_kind(text, source, overrides)));
+}
+
+JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) fail_input("cannot read job file '{}'", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_job_config(text.str(), path, overrides);
+}
+
+int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& options) {
+  const JobKind& kind = job_kind(config.get_string("job.kind"));
+  if (kind.make_epoch_job) {
+    std::unique_ptr<EpochJob> job = comm.collective([&] { return kind.make_epoch_job(); });
+    return run_epochs(comm, config, options, *job);
+  }
+  fail("job kind '{}' has no runner", kind.name);
+}
+
+std::map<std::string, std::string> run_environment_attrs() { return {}; }
+
+}  // namespace relfm::jobs

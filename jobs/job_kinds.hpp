@@ -1,0 +1,56 @@
+// The registry of job kinds. `job.kind` in a job file picks one (default `gin`, so job files written
+// before kinds existed stay valid). A kind declares its own keys on top of the shared ones (job.*, and
+// the epoch trainer's train loop, output, checkpoint and debug keys) and how to make the job; adding a
+// kind is one driver file that calls RELFM_REGISTER_JOB_KIND, listed in jobs/CMakeLists.txt.
+#pragma once
+
+#include "dist/comm.hpp"
+#include "jobs/config.hpp"
+#include "jobs/trainer.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace relfm::jobs {
+
+struct EvalOptions {
+  std::string checkpoint;
+  std::string shard;           // empty = the data named in the checkpoint's config
+  std::string split = "test";  // train | valid | test
+  std::string predictions;     // optional output file
+};
+
+struct JobKind {
+  std::string name;
+  std::string doc;  // one line for `relfm config --reference`
+  std::function<std::vector<KeySpec>()> keys;
+  // Epoch jobs run on the Trainer (jobs/trainer.hpp).
+  std::function<std::unique_ptr<EpochJob>()> make_epoch_job;
+  // Optional: `relfm eval` of this kind's checkpoints.
+  std::function<int(const dist::Comm&, const JobConfig&, const EvalOptions&)> eval;
+};
+
+// Adds a kind (at static initialisation); returns true so that it can initialise a static.
+bool register_job_kind(JobKind kind);
+#define RELFM_REGISTER_JOB_KIND(...) \
+  static const bool relfm_job_kind_registered_ = ::relfm::jobs::register_job_kind(__VA_ARGS__)
+
+std::vector<std::string> job_kind_names();
+const JobKind& job_kind(const std::string& name);  // an InputError naming the choices if unknown
+// The full schema of a kind: the shared keys, the trainer's, then the kind's own (built once, kept).
+const Schema& job_schema(const std::string& kind);
+
+// Reads a job file: finds job.kind (file or --set), then validates everything against that kind's schema.
+JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides);
+JobConfig parse_job_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides);
+
+// Runs the job the configuration describes.
+int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& options);
+
+// What this process runs on, recorded in every results file (e.g. the GEMM backend and kernel).
+std::map<std::string, std::string> run_environment_attrs();
+
+}  // namespace relfm::jobs

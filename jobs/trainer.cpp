@@ -1,0 +1,372 @@
+#include "jobs/trainer.hpp"
+
+#include "dist/data_parallel.hpp"
+#include "dist/runtime.hpp"
+#include "jobs/job_kinds.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+namespace relfm::jobs {
+
+std::vector<KeySpec> epoch_trainer_keys() {
+  return {
+      {"train.epochs", ValueKind::kInt, "50", "Epochs per seed.", {}, 1},
+      {"train.seeds", ValueKind::kIntList, "[0]", "Seeds; each is an independent run (initialisation, order, dropout).",
+       {}, 0, {}, Resume::kBlocks},
+      {"output.dir", ValueKind::kString, "", "Directory for results.h5 and checkpoint.h5 (created if missing)."},
+      {"output.progress", ValueKind::kString, "\"auto\"",
+       "Rank 0's progress display: `bar` redraws in place, `lines` prints a line per epoch, `auto` picks bar on a terminal.",
+       {"auto", "bar", "lines", "none"}},
+      {"checkpoint.every_epochs", ValueKind::kInt, "1",
+       "Checkpoint after every N epochs (and always at the end); 0 disables periodic checkpoints.", {}, 0},
+      {"debug.stop_after_steps", ValueKind::kInt, "0",
+       "Testing aid: behave as if SIGUSR1 arrived after this many global steps (0 = never).", {}, 0},
+      {"debug.crash_in_checkpoint", ValueKind::kInt, "0",
+       "Testing aid: SIGKILL rank 0 in the middle of writing the N-th checkpoint (0 = never).", {}, 0},
+      {"debug.nan_loss_at_step", ValueKind::kInt, "0",
+       "Testing aid: make the loss NaN at this global step (0 = never), to exercise the divergence stop.", {}, 0},
+      {"debug.check_replicas", ValueKind::kBool, "false",
+       "Verify after every epoch that all ranks hold bit-identical parameters."},
+      {"debug.profile", ValueKind::kBool, "false", "Print time per op kind (rank 0) at the end."},
+  };
+}
+
+std::vector<KeySpec> optimizer_keys(const std::string& prefix, const std::string& what) {
+  return {
+      {prefix + ".optimizer", ValueKind::kString, "\"adam\"", "Optimiser of " + what + ".", {"adam", "adamw", "sgd"},
+       {}, {}, Resume::kBlocks},
+      {prefix + ".lr", ValueKind::kReal, "1e-3", "Learning rate of " + what + ".", {}, 0.0, {}, Resume::kBlocks},
+      {prefix + ".weight_decay", ValueKind::kReal, "0.0",
+       "Weight decay of " + what + " (L2 for adam/sgd, decoupled for adamw).", {}, 0.0, {}, Resume::kBlocks},
+      {prefix + ".momentum", ValueKind::kReal, "0.0", "Momentum of " + what + " (sgd only).", {}, 0.0, 1.0,
+       Resume::kBlocks},
+  };
+}
+
+namespace {
+
+// ---- the results history inside the checkpoint's "trainer" section ----
+
+void save_history(const ResultsDocument& doc, StateSection& st) {
+  st.ints["num_seed_records"] = static_cast<int64_t>(doc.seeds.size());
+  for (size_t i = 0; i < doc.seeds.size(); ++i) {
+    const SeedResults& s = doc.seeds[i];
+    const std::string p = "seed" + std::to_string(i) + ".";
+    st.ints[p + "seed"] = s.seed;
+    st.ints[p + "completed"] = s.completed;
+    st.ints[p + "best_epoch"] = s.best_epoch;
+    st.reals[p + "best_select"] = s.best_select;
+    st.reals[p + "report_at_best"] = s.report_at_best;
+    st.arrays[p + "epoch"] = std::vector<double>(s.epoch.begin(), s.epoch.end());
+    for (const auto& [name, v] : s.series) st.arrays[p + "series." + name] = v;
+    for (const auto& [name, v] : s.rank_series) st.arrays[p + "rank_series." + name] = v;
+  }
+}
+
+void load_history(const StateSection& st, ResultsDocument& doc) {
+  doc.seeds.clear();
+  const int64_t n = st.get_int("num_seed_records");
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string p = "seed" + std::to_string(i) + ".";
+    SeedResults s;
+    s.seed = st.get_int(p + "seed");
+    s.completed = st.get_int(p + "completed") != 0;
+    s.best_epoch = st.get_int(p + "best_epoch");
+    s.best_select = st.get_real(p + "best_select");
+    s.report_at_best = st.get_real(p + "report_at_best");
+    for (double e : st.get_array(p + "epoch")) s.epoch.push_back(static_cast<int64_t>(e));
+    for (const auto& [key, v] : st.arrays) {
+      if (key.rfind(p + "series.", 0) == 0) s.series[key.substr(p.size() + 7)] = v;
+      if (key.rfind(p + "rank_series.", 0) == 0) s.rank_series[key.substr(p.size() + 12)] = v;
+    }
+    doc.seeds.push_back(std::move(s));
+  }
+}
+
+std::string job_name_of(const JobConfig& config) {
+  return config.get_string("job.name").empty() ? std::filesystem::path(config.source()).stem().string()
+                                                : config.get_string("job.name");
+}
+
+}  // namespace
+
+int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions& options, EpochJob& job) {
+  const int64_t epochs = config.get_int("train.epochs");
+  const std::vector<int64_t> seeds = config.get_int_list("train.seeds");
+  const std::string out_dir = config.get_string("output.dir");
+  const std::string checkpoint_path = out_dir + "/checkpoint.h5";
+  const std::string results_path = out_dir + "/results.h5";
+  const std::string kind = config.get_string("job.kind");
+  comm.collective([&] {
+    if (seeds.empty()) fail_input("{}: train.seeds is empty", config.source());
+    if (comm.is_root()) {
+      std::error_code ec;
+      std::filesystem::create_directories(out_dir, ec);
+      if (ec) fail_input("cannot create output.dir '{}': {}", out_dir, ec.message());
+    }
+  });
+  comm.barrier();
+
+  const ProgressMode mode =
+      options.quiet ? ProgressMode::kNone
+                    : parse_progress_mode(config.get_string("output.progress"), comm.is_root(), dist::stderr_is_terminal());
+  Progress progress(mode, epochs, static_cast<int64_t>(seeds.size()));
+  const std::string job_name = job_name_of(config);
+
+  job.setup(comm, config);
+  const JobDescription desc = job.describe();
+  progress.message(fmt::format("relfm train '{}' ({}): {}, {} rank{}, {} seed{}, {} epochs", job_name, kind,
+                               desc.headline, comm.size(), comm.size() > 1 ? "s" : "", seeds.size(),
+                               seeds.size() > 1 ? "s" : "", epochs));
+
+  ResultsDocument doc;
+  doc.job = job_name;
+  doc.job_kind = kind;
+  doc.world_size = comm.size();
+  doc.config = config.to_toml();
+  doc.rule = desc.rule;
+  doc.attrs = desc.attrs;
+  for (const auto& [k, v] : run_environment_attrs()) doc.attrs[k] = v;
+
+  // ---- resume? ----
+  StateSection resume_state;
+  CheckpointMeta resume_meta;
+  bool resuming = false;
+  const bool checkpoint_exists = comm.collective([&] { return std::filesystem::exists(checkpoint_path); });
+  if (options.resume == ResumeMode::kRequire && !checkpoint_exists)
+    throw dist::CollectiveError(fmt::format("--resume require: no checkpoint at '{}'", checkpoint_path),
+                                dist::CollectiveError::Kind::kInput, 0);
+  if (options.resume != ResumeMode::kNever && checkpoint_exists) {
+    CheckpointReader reader(checkpoint_path, comm);
+    resume_meta = reader.meta();
+    comm.collective([&] {
+      if (resume_meta.job_kind != kind)
+        fail_input("'{}' was written by a '{}' job; this job is '{}': use another output.dir, or --resume never",
+                   checkpoint_path, resume_meta.job_kind, kind);
+    });
+    resume_state = reader.read_state("trainer");
+    reader.close();
+    comm.collective([&] {
+      const JobConfig saved = JobConfig::parse(resume_meta.config, checkpoint_path + " /config", {}, config.schema());
+      const std::vector<std::string> conflicts = config.resume_conflicts(saved);
+      if (!conflicts.empty())
+        fail_input("'{}' was written with {}: resume with the same settings, or start afresh with --resume never "
+                   "(or another output.dir)",
+                   checkpoint_path, conflicts.front());
+      if (resume_meta.world_size != comm.size() && resume_state.get_int("step_in_epoch") != 0)
+        fail_input("'{}' was written by {} ranks in the middle of an epoch; this run has {}. The data partition and "
+                   "batch order depend on the rank count, so resume with {} ranks (or from an epoch-boundary "
+                   "checkpoint, or start afresh with --resume never)",
+                   checkpoint_path, resume_meta.world_size, comm.size(), resume_meta.world_size);
+    });
+    if (resume_meta.world_size != comm.size())
+      progress.message(fmt::format("note: '{}' was written by {} ranks; continuing on {} from an epoch boundary "
+                                   "(results are valid but not bit-identical to an uninterrupted run)",
+                                   checkpoint_path, resume_meta.world_size, comm.size()));
+    load_history(resume_state, doc);
+    resuming = true;
+  }
+
+  int64_t checkpoints_written = 0;
+  int64_t global_step_total = resuming ? resume_state.get_int("global_step") : 0;
+  OpProfile profile;
+  const bool profiling = config.get_bool("debug.profile");
+  const int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : 0;
+  if (resuming)
+    progress.set_epochs_left((static_cast<int64_t>(seeds.size()) - start_seed_index) * epochs -
+                             (resume_state.get_int("seed_started") ? resume_state.get_int("epoch") : 0));
+  const std::string per_second = desc.item_unit + "_per_second";
+
+  for (int64_t si = start_seed_index; si < static_cast<int64_t>(seeds.size()); ++si) {
+    const uint64_t seed = static_cast<uint64_t>(seeds[si]);
+    comm.collective([&] { job.build(seed); });
+
+    int64_t start_epoch = 0, start_step = 0;
+    double epoch_loss_sum = 0.0;
+    int64_t epoch_loss_steps = 0;
+    bool seed_resumed = false;
+    if (resuming && si == start_seed_index && resume_state.get_int("seed_started") != 0) {
+      CheckpointReader reader(checkpoint_path, comm);
+      const StateSection st = reader.read_state("trainer");
+      job.load(reader);
+      reader.close();
+      start_epoch = st.get_int("epoch");
+      start_step = st.get_int("step_in_epoch");
+      epoch_loss_sum = st.get_real("epoch_loss_sum");
+      epoch_loss_steps = st.get_int("epoch_loss_steps");
+      if (resume_meta.world_size != comm.size()) start_step = 0;  // only allowed at an epoch boundary (checked above)
+      seed_resumed = true;
+    }
+    if (!seed_resumed) {
+      doc.seeds.resize(static_cast<size_t>(si));
+      SeedResults fresh;
+      fresh.seed = seeds[si];
+      fresh.best_select = std::nan("");
+      doc.seeds.push_back(fresh);
+    }
+    SeedResults& rec = doc.seeds[static_cast<size_t>(si)];
+    for (const auto& [name, local] : job.rank_counts()) rec.rank_counts[name] = comm.allgather(local);
+    job.start_seed(seed_resumed);
+
+    // Writes a checkpoint positioned at (seed_index, epoch, step_in_epoch).
+    const auto save_checkpoint = [&](int64_t seed_index, bool seed_started, int64_t epoch, int64_t step_in_epoch) {
+      StateSection st;
+      st.ints["seed_index"] = seed_index;
+      st.ints["seed_started"] = seed_started ? 1 : 0;
+      st.ints["epoch"] = epoch;
+      st.ints["step_in_epoch"] = step_in_epoch;
+      st.ints["global_step"] = global_step_total;
+      st.ints["epoch_loss_steps"] = epoch_loss_steps;
+      st.reals["epoch_loss_sum"] = epoch_loss_sum;
+      save_history(doc, st);
+      CheckpointWriter writer(comm, CheckpointMeta{comm.size(), config.to_toml(), kind});
+      writer.add_state("trainer", std::move(st));
+      job.save(writer);
+      ++checkpoints_written;
+      std::function<void()> crash;
+      if (config.get_int("debug.crash_in_checkpoint") == checkpoints_written && comm.is_root())
+        crash = [] { std::raise(SIGKILL); };
+      writer.write(checkpoint_path, crash);
+    };
+
+    for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
+      const int64_t steps = job.plan_epoch(seed, epoch);
+      progress.begin_epoch(seeds[si], epoch + 1, steps, desc.items_per_epoch);
+      double train_seconds = 0.0;
+      int64_t items_seen = 0;
+      const int64_t first_step = epoch == start_epoch ? start_step : 0;
+      bool stop_at_epoch_end = false;
+      if (first_step == 0) {
+        epoch_loss_sum = 0.0;
+        epoch_loss_steps = 0;
+      }
+      for (int64_t step = first_step; step < steps; ++step) {
+        const auto t0 = std::chrono::steady_clock::now();
+        StepContext ctx{seed, epoch, step, global_step_total, profiling ? &profile : nullptr};
+        StepPlan plan;
+        std::exception_ptr failure;
+        try {
+          plan = job.prepare_step(ctx);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        const int64_t debug_stop = config.get_int("debug.stop_after_steps");
+        const bool stop_here = dist::stop_requested() || (debug_stop > 0 && global_step_total + 1 == debug_stop);
+        // The step's single agreement: [job counts..., items, stop, failed].
+        const int64_t n_expected = desc.step_counts;
+        if (!failure && static_cast<int64_t>(plan.counts.size()) != n_expected)
+          failure = std::make_exception_ptr(Error(fmt::format("job '{}': a step plan has {} counts, the job declared {}",
+                                                              kind, plan.counts.size(), n_expected)));
+        std::vector<int64_t> agree(static_cast<size_t>(n_expected) + 3, 0);
+        if (!failure) std::copy(plan.counts.begin(), plan.counts.end(), agree.begin());
+        agree[static_cast<size_t>(n_expected)] = plan.items;
+        agree[static_cast<size_t>(n_expected) + 1] = stop_here ? 1 : 0;
+        agree[static_cast<size_t>(n_expected) + 2] = failure ? 1 : 0;
+        comm.allreduce_sum(agree.data(), agree.size());
+        if (agree[static_cast<size_t>(n_expected) + 2] > 0) comm.agree(failure);  // raises on every rank
+        const bool stop = agree[static_cast<size_t>(n_expected) + 1] > 0;
+        const int64_t items = agree[static_cast<size_t>(n_expected)];
+        agree.resize(static_cast<size_t>(n_expected));
+
+        const StepOutcome outcome = job.run_step(ctx, agree);
+        if (outcome.updated) {
+          double loss_value = outcome.loss;
+          if (config.get_int("debug.nan_loss_at_step") == global_step_total + 1) loss_value = std::nan("");
+          if (!std::isfinite(loss_value))
+            throw dist::CollectiveError(
+                fmt::format("training diverged: the loss is {} at seed {}, epoch {}, step {}. Nothing was written "
+                            "after the last good checkpoint{}; lower the learning rate or check the labels",
+                            loss_value, seeds[si], epoch + 1, step + 1,
+                            checkpoints_written > 0 || resuming ? " ('" + checkpoint_path + "')" : " (none yet)"),
+                dist::CollectiveError::Kind::kDiverged, 0);
+          epoch_loss_sum += loss_value;
+          ++epoch_loss_steps;
+        }
+        ++global_step_total;
+        train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        items_seen += items;
+        progress.update(step + 1, items_seen, epoch_loss_steps > 0 ? epoch_loss_sum / epoch_loss_steps : 0.0);
+        if (stop && step + 1 == steps) {
+          stop_at_epoch_end = true;  // finish this epoch (evaluation, epoch-boundary checkpoint) first
+          break;
+        }
+        if (stop) {
+          // Stop requested (signal or debug): checkpoint after this step and leave for a requeue.
+          save_checkpoint(si, true, epoch, step + 1);
+          write_results(results_path, comm, doc);
+          progress.end_epoch(fmt::format("stopped after global step {} (seed {}, epoch {}, step {}/{}); checkpoint "
+                                         "'{}'; run the same command again to resume",
+                                         global_step_total, seeds[si], epoch + 1, step + 1, steps, checkpoint_path));
+          return dist::kExitCheckpointed;
+        }
+      }
+      const auto e0 = std::chrono::steady_clock::now();
+      std::map<std::string, double> values = job.evaluate();
+      const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+      std::map<std::string, std::vector<double>> per_rank;
+      per_rank["rank_train_seconds"] = comm.allgather(train_seconds);
+      for (const auto& [name, v] : job.epoch_rank_stats()) per_rank[name] = comm.allgather(v);
+      const std::vector<double>& rank_train = per_rank["rank_train_seconds"];
+      const double slowest = *std::max_element(rank_train.begin(), rank_train.end());
+      values["train_loss"] =
+          epoch_loss_steps > 0 ? epoch_loss_sum / static_cast<double>(epoch_loss_steps) : std::nan("");
+      values["train_seconds"] = slowest;
+      values["eval_seconds"] = eval_seconds;
+      values[per_second] = slowest > 0 ? static_cast<double>(items_seen) / slowest : 0.0;
+      rec.add_epoch(epoch + 1, values, per_rank, desc.rule);
+      if (epoch + 1 == epochs) rec.completed = true;
+
+      std::string line = fmt::format("seed {} epoch {:>3}/{}  loss {:.4f}", seeds[si], epoch + 1, epochs, values["train_loss"]);
+      for (const auto& name : {desc.rule.select, desc.rule.report})
+        if (values.count(name)) line += fmt::format("  {} {:.4f}", name, values[name]);
+      line += fmt::format("  ({:.0f} {}/s", values[per_second], desc.item_unit);
+      if (per_rank.count("rank_allreduce_seconds") && rank_train[0] > 0)
+        line += fmt::format(", all-reduce {:.1f}%", 100.0 * per_rank["rank_allreduce_seconds"][0] / rank_train[0]);
+      progress.end_epoch(line + ")");
+
+      if (config.get_bool("debug.check_replicas") && job.replicated_params()) {
+        const std::vector<uint64_t> prints = comm.allgather(dist::parameter_fingerprint(*job.replicated_params()));
+        if (std::adjacent_find(prints.begin(), prints.end(), std::not_equal_to<>()) != prints.end())
+          throw dist::CollectiveError("replicas diverged: ranks hold different parameters after epoch " +
+                                          std::to_string(epoch + 1),
+                                      dist::CollectiveError::Kind::kInternal, 0);
+      }
+      epoch_loss_sum = 0.0;
+      epoch_loss_steps = 0;
+      const int64_t every = config.get_int("checkpoint.every_epochs");
+      const bool last_of_job = epoch + 1 == epochs && si + 1 == static_cast<int64_t>(seeds.size());
+      if ((every > 0 && (epoch + 1) % every == 0) || last_of_job || stop_at_epoch_end) {
+        // Position after this epoch: the next epoch of this seed, or the first epoch of the next seed
+        // (which starts from a fresh initialisation).
+        if (epoch + 1 == epochs) save_checkpoint(si + 1, false, 0, 0);
+        else save_checkpoint(si, true, epoch + 1, 0);
+      }
+      write_results(results_path, comm, doc);
+      if (stop_at_epoch_end && !last_of_job) {
+        progress.message(fmt::format("stopped at the end of epoch {} of seed {}; checkpoint '{}'; run the same command "
+                                     "again to resume",
+                                     epoch + 1, seeds[si], checkpoint_path));
+        return dist::kExitCheckpointed;
+      }
+    }
+    resuming = false;
+  }
+
+  write_results(results_path, comm, doc);
+  const SummaryStats stats = summarize_report(doc);
+  if (comm.is_root()) {
+    std::printf("%s: %s = %.2f +/- %.2f over %lld seed%s (%s)\n", job_name.c_str(), desc.summary_label.c_str(),
+                desc.summary_scale * stats.mean, desc.summary_scale * stats.std, static_cast<long long>(stats.count),
+                stats.count == 1 ? "" : "s", results_path.c_str());
+    if (profiling) std::printf("%s", profile.table().c_str());
+    std::fflush(stdout);
+  }
+  return dist::kExitOk;
+}
+
+}  // namespace relfm::jobs
