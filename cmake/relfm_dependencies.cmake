@@ -55,6 +55,7 @@ find_package(OpenSSL REQUIRED)    # SHA-256 checksums of source data
 find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)  # JSON lines of the work-item journals; the LLM client's messages
 
 # Random123 is header-only and has no CMake config.
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)

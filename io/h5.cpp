@@ -401,6 +401,41 @@ void File::write_text(const std::string& dataset, const std::string& text) {
   write_from_root(id_, path_, *comm_, dataset, type, space, padded.data(), 1);
 }
 
+void File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
+  if (parent_of(dataset) != "/") create_group(parent_of(dataset));
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr));
+  std::vector<const char*> pointers;
+  pointers.reserve(values.size());
+  for (const auto& v : values) pointers.push_back(v.c_str());
+  write_from_root(id_, path_, *comm_, dataset, type, space, pointers.data(), static_cast<int64_t>(n));
+}
+
+std::vector<std::string> File::read_strings(const std::string& dataset) const {
+  Handle d(open_dataset(dataset));
+  Handle type(H5Dget_type(d));
+  if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) <= 0)
+    fail_input("'{}': '{}' is not a variable-length string dataset", path_, dataset);
+  Handle space(H5Dget_space(d));
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<char*> pointers(static_cast<size_t>(std::max<hssize_t>(n, 0)), nullptr);
+  std::vector<std::string> out;
+  if (n <= 0) return out;
+  Handle mem(H5Tcopy(H5T_C_S1));
+  H5Tset_size(mem, H5T_VARIABLE);
+  H5Tset_cset(mem, H5Tget_cset(type));
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT);
+  if (H5Dread(d, mem, H5S_ALL, H5S_ALL, dxpl, pointers.data()) < 0)
+    fail_input("'{}': reading '{}' failed (is the file truncated?)", path_, dataset);
+  for (char* p : pointers) out.emplace_back(p ? p : "");
+  H5Dvlen_reclaim(mem, space, H5P_DEFAULT, pointers.data());
+  return out;
+}
+
 template <typename T>
 std::vector<T> File::read_rows(const std::string& dataset, int64_t begin, int64_t end) const {
   Handle d(open_dataset(dataset));

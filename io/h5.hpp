@@ -78,6 +78,9 @@ class File {
   void write_rows(const std::string& dataset, const T* data, int64_t local_rows, int64_t cols = 0);
   // A text as a scalar fixed-length string (h5py: f[name][()].decode()).
   void write_text(const std::string& dataset, const std::string& text);
+  // A 1-D dataset of variable-length UTF-8 strings; rank 0's list is written (h5py: f[name].asstr()[()]).
+  void write_strings(const std::string& dataset, const std::vector<std::string>& values);
+  std::vector<std::string> read_strings(const std::string& dataset) const;
 
   std::vector<int64_t> dims(const std::string& dataset) const;
   // Every rank reads rows [begin, end) (all columns); end = -1 means to the end.

@@ -56,6 +56,7 @@ std::string peek_kind(const std::string& text, const std::string& source, const 
 
 bool register_job_kind(JobKind kind) {
   const std::string name = kind.name;
+  if (!kind.make_epoch_job == !kind.make_work_job) fail("job kind '{}' needs exactly one runner", name);
   if (registry().count(name)) fail("job kind '{}' registered twice", name);
   registry().emplace(name, std::move(kind));
   return true;
@@ -81,6 +82,8 @@ const Schema& job_schema(const std::string& kind) {
   std::vector<KeySpec> keys = shared_keys();
   if (k.make_epoch_job)
     for (auto& spec : epoch_trainer_keys()) keys.push_back(spec);
+  if (k.make_work_job)
+    for (auto& spec : work_item_keys()) keys.push_back(spec);
   for (auto& spec : k.keys()) keys.push_back(spec);
   return *schemas.emplace(kind, std::make_unique<Schema>(std::move(keys))).first->second;
 }
@@ -103,7 +106,8 @@ int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& o
     std::unique_ptr<EpochJob> job = comm.collective([&] { return kind.make_epoch_job(); });
     return run_epochs(comm, config, options, *job);
   }
-  fail("job kind '{}' has no runner", kind.name);
+  std::unique_ptr<WorkItemJob> job = comm.collective([&] { return kind.make_work_job(); });
+  return run_work_items(comm, config, options, *job);
 }
 
 std::map<std::string, std::string> run_environment_attrs() { return {}; }

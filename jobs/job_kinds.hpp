@@ -7,6 +7,7 @@
 #include "dist/comm.hpp"
 #include "jobs/config.hpp"
 #include "jobs/trainer.hpp"
+#include "jobs/work_items.hpp"
 
 #include <functional>
 #include <map>
@@ -28,9 +29,11 @@ struct JobKind {
   std::string doc;  // one line for `relfm config --reference`
   std::function<std::vector<KeySpec>()> keys;
   // Epoch jobs run on the Trainer (jobs/trainer.hpp).
-  std::function<std::unique_ptr<EpochJob>()> make_epoch_job;
+  std::function<std::unique_ptr<EpochJob>()> make_epoch_job = {};
+  // Work-item jobs run on the work-item runner (jobs/work_items.hpp). A kind has exactly one of the two.
+  std::function<std::unique_ptr<WorkItemJob>()> make_work_job = {};
   // Optional: `relfm eval` of this kind's checkpoints.
-  std::function<int(const dist::Comm&, const JobConfig&, const EvalOptions&)> eval;
+  std::function<int(const dist::Comm&, const JobConfig&, const EvalOptions&)> eval = {};
 };
 
 // Adds a kind (at static initialisation); returns true so that it can initialise a static.

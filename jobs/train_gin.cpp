@@ -396,7 +396,10 @@ int run_gin_eval(const dist::Comm& comm, const JobConfig& config, const EvalOpti
 }
 
 RELFM_REGISTER_JOB_KIND(JobKind{
-    "gin", "GIN on a molecule shard, data-parallel, test metric at the best validation epoch (MolGroup's only-target).",
-    gin_keys, [] { return std::make_unique<GinJob>(); }, run_gin_eval});
+    .name = "gin",
+    .doc = "GIN on a molecule shard, data-parallel, test metric at the best validation epoch (MolGroup's only-target).",
+    .keys = gin_keys,
+    .make_epoch_job = [] { return std::make_unique<GinJob>(); },
+    .eval = run_gin_eval});
 
 }  // namespace relfm::jobs

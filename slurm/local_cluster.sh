@@ -251,6 +251,7 @@ done
 # under a directory without execute permission for all ("Socket is inaccessible"), e.g. under a
 # `mktemp -d` directory (0700).
 install -d -m 0755 "$state_dir" "$munge_dir" "$state_dir/ctld" "$state_dir/slurmd" "$state_dir/log" "$state_dir/run"
+install -d -m 1777 "$state_dir/tmp"
 dir="$state_dir"
 while [ "$dir" != / ]; do
   [ "$(( 0$(stat -c '%a' "$dir") & 01 ))" -ne 0 ] ||
@@ -321,6 +322,10 @@ JobRequeue=1
 MailProg=/bin/true
 StateSaveLocation=${state_dir}/ctld
 SlurmdSpoolDir=${state_dir}/slurmd
+# PMIx puts each step's rendezvous directory (spmix_appdir_<uid>_<job>.<step>) under TmpFS and does not
+# always remove it; under the default /tmp a later cluster reusing job ids then fails to launch any step
+# ("File exists"). Keep them in the state directory, which goes away with the cluster.
+TmpFS=${state_dir}/tmp
 SlurmctldPidFile=${ctld_pidfile}
 SlurmdPidFile=${slurmd_pidfile}
 SlurmctldLogFile=${state_dir}/log/slurmctld.log

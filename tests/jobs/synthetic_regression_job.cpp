@@ -159,8 +159,10 @@ class SyntheticRegressionJob final : public EpochJob {
 
 }  // namespace
 
-RELFM_REGISTER_JOB_KIND(JobKind{"synthetic_regression",
-                                "Tests only: linear regression on synthetic data (proves a job kind is one file).",
-                                regression_keys, [] { return std::make_unique<SyntheticRegressionJob>(); }, {}});
+RELFM_REGISTER_JOB_KIND(JobKind{
+    .name = "synthetic_regression",
+    .doc = "Tests only: linear regression on synthetic data (proves a job kind is one file).",
+    .keys = regression_keys,
+    .make_epoch_job = [] { return std::make_unique<SyntheticRegressionJob>(); }});
 
 }  // namespace relfm::jobs

@@ -1,0 +1,72 @@
+// The second runner on the job-kind registry, for work that is not epochs: a list of work items
+// (problems, queries) processed in parallel over ranks, each finished item recorded durably, so that a
+// stopped or killed run resumes without redoing any finished item — on any number of ranks.
+//
+// Durability: each rank appends one JSON line per finished item to its own journal in
+// output.dir/items/ and fsyncs it before the next item starts. A kill can tear only the last line of a
+// journal; a torn line does not parse and its item is simply done again. On start every rank reads every
+// journal in the directory (whatever rank count wrote it), and the items not yet recorded are dealt
+// round-robin over this run's ranks. An item recorded twice (two runs racing on one directory) keeps
+// its first record.
+//
+// Agreement: ranks advance in rounds of one item each; after every round one all-reduce carries each
+// rank's stop flag and error flag, so a signal or a failure on any rank stops all of them together with
+// that rank's message, and nothing hangs. After the last round (or a stop) rank 0 gathers every record
+// into results.h5 (layout below), rewritten atomically, so the file always matches the journals.
+//
+// Results (format "relfm.work_results", format_version 1):
+//   /              attributes: format, format_version, job, job_kind, world_size, num_items, items_done,
+//                  complete (0/1), then the job's summary numbers and descriptive attributes
+//   /config        scalar string: the effective configuration
+//   /items/item    int64 [n]    item index, ascending (only finished items)
+//   /items/<field> float64 [n]  every numeric field of the records (NaN where an item lacks it)
+//   /items/<field>.chars uint8, /items/<field>.offsets int64 [n+1]   every text field: item k's text is
+//                  chars[offsets[k]:offsets[k+1]] (UTF-8)
+#pragma once
+
+#include "dist/comm.hpp"
+#include "jobs/config.hpp"
+#include "io/h5.hpp"
+#include "jobs/trainer.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace relfm::jobs {
+
+// What a finished item leaves behind: named numbers and texts.
+struct ItemRecord {
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> texts;
+};
+
+class WorkItemJob {
+ public:
+  virtual ~WorkItemJob() = default;
+  // Once: read and validate inputs (collective; errors through comm.collective).
+  virtual void setup(const dist::Comm& comm, const JobConfig& config) = 0;
+  virtual int64_t num_items() const = 0;
+  virtual std::string item_unit() const { return "items"; }
+  // Rank-local and independent of which rank runs it. Throwing stops the whole run (all ranks, one
+  // message); a failure that belongs to the item (an unparsable reply) is a field of its record instead.
+  virtual ItemRecord process(int64_t item) = 0;
+  // Summary numbers over every finished record (rank 0; stored as results attributes and printed).
+  virtual std::map<std::string, double> summarize(const std::map<int64_t, ItemRecord>& records) const = 0;
+  virtual std::map<std::string, std::string> attrs() const { return {}; }
+};
+
+// The shared keys of every work-item job.
+std::vector<KeySpec> work_item_keys();
+
+int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOptions& options, WorkItemJob& job);
+
+inline constexpr const char* kWorkResultsFormat = "relfm.work_results";
+inline constexpr int64_t kWorkResultsFormatVersion = 1;
+// `relfm inspect` summary of a work-results file (rank-local printing).
+void inspect_work_results(const h5::File& f);
+
+// Reads every journal under `dir` (rank-local): item -> first record; torn lines are skipped.
+std::map<int64_t, ItemRecord> read_journals(const std::string& dir);
+
+}  // namespace relfm::jobs
