@@ -61,11 +61,17 @@ hid_t string_type(size_t length) {
 
 void quiet_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
-File::File(File&& other) noexcept : path_(std::move(other.path_)), id_(other.id_), comm_(other.comm_) { other.id_ = -1; }
+File::File(File&& other) noexcept
+    : own_comm_(std::move(other.own_comm_)), local_(other.local_), path_(std::move(other.path_)), id_(other.id_),
+      comm_(other.comm_) {
+  other.id_ = -1;
+}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     if (id_ >= 0) H5Fclose(id_);
+    own_comm_ = std::move(other.own_comm_);
+    local_ = other.local_;
     path_ = std::move(other.path_);
     id_ = other.id_;
     comm_ = other.comm_;
@@ -92,6 +98,20 @@ File File::create(const std::string& path, const dist::Comm& comm) {
   File f;
   f.path_ = path;
   f.comm_ = &comm;
+  f.id_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (f.id_ < 0) fail_input("cannot create '{}' (does its directory exist and is it writable?)", path);
+  return f;
+}
+
+File File::create_local(const std::string& path) {
+  quiet_hdf5_errors();
+  File f;
+  f.own_comm_ = std::make_unique<dist::Comm>(MPI_COMM_SELF);
+  f.comm_ = f.own_comm_.get();
+  f.local_ = true;
+  f.path_ = path;
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_file_locking(fapl, false, true);
   f.id_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (f.id_ < 0) fail_input("cannot create '{}' (does its directory exist and is it writable?)", path);
   return f;
@@ -332,6 +352,12 @@ std::vector<int64_t> File::dims(const std::string& dataset) const {
 
 namespace {
 
+// Whether the file goes through MPI-IO (create/open) or the POSIX driver (create_local).
+bool uses_mpio(hid_t file) {
+  Handle fapl(H5Fget_access_plist(file));
+  return H5Pget_driver(fapl) == H5FD_MPIO;
+}
+
 // Creates `dataset` and writes rank 0's `data` into all of it with one collective transfer (the other
 // ranks select nothing). `elements` = 0 creates an empty dataset without a transfer, which MPI-IO rejects.
 void write_from_root(hid_t file, const std::string& path, const dist::Comm& comm, const std::string& dataset,
@@ -346,7 +372,7 @@ void write_from_root(hid_t file, const std::string& path, const dist::Comm& comm
     H5Sselect_none(file_space);
   }
   Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (uses_mpio(file)) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   if (H5Dwrite(d, type, mem, file_space, dxpl, data) < 0) fail("'{}': writing '{}' failed", path, dataset);
 }
 
@@ -387,7 +413,7 @@ void File::write_rows(const std::string& dataset, const T* data, int64_t local_r
     H5Sselect_none(mem);
   }
   Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (!local_) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   static const T dummy{};  // HDF5 rejects a null buffer even for an empty selection
   if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, local_rows > 0 && data ? data : &dummy) < 0)
     fail("'{}': writing '{}' failed", path_, dataset);
@@ -402,6 +428,9 @@ void File::write_text(const std::string& dataset, const std::string& text) {
 }
 
 void File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
+  if (!local_)
+    fail("'{}': variable-length strings cannot be written through MPI-IO; write this file with h5::write_on_root",
+         path_);
   if (parent_of(dataset) != "/") create_group(parent_of(dataset));
   Handle type(H5Tcopy(H5T_C_S1));
   H5Tset_size(type, H5T_VARIABLE);
@@ -488,25 +517,27 @@ void File::expect_format(const std::string& format, int64_t max_version) const {
 
 void commit_atomic(const std::string& tmp_path, const std::string& path, const dist::Comm& comm) {
   comm.barrier();  // every rank has closed the temporary file
-  if (comm.is_root()) {
-    // Make the bytes durable before the rename makes them visible.
-    if (FILE* f = std::fopen(tmp_path.c_str(), "rb")) {
-      fsync(fileno(f));
-      std::fclose(f);
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp_path, path, ec);
-    if (ec) fail("cannot rename '{}' to '{}': {}", tmp_path, path, ec.message());
-    // The rename itself lives in the directory: sync it too, or a power loss can bring back the old file.
-    std::filesystem::path dir = std::filesystem::path(path).parent_path();
-    if (dir.empty()) dir = ".";
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-      fsync(fd);
-      ::close(fd);
-    }
-  }
+  // The bytes are made durable before the rename makes them visible, and the directory after it (the
+  // rename lives in the directory: without that sync a power loss can bring back the old file).
+  if (comm.is_root()) commit_local(tmp_path, path);
   comm.barrier();
+}
+
+void commit_local(const std::string& tmp_path, const std::string& path) {
+  if (FILE* f = std::fopen(tmp_path.c_str(), "rb")) {
+    fsync(fileno(f));
+    std::fclose(f);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp_path, path, ec);
+  if (ec) fail("cannot rename '{}' to '{}': {}", tmp_path, path, ec.message());
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    fsync(fd);
+    ::close(fd);
+  }
 }
 
 std::string sha256_file(const std::string& path) {

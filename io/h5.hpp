@@ -16,6 +16,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ class File {
 
   // Creates (truncating) `path`. The parent directory must exist.
   static File create(const std::string& path, const dist::Comm& comm);
+  // Creates (truncating) `path` for this process alone (POSIX driver, no MPI-IO): for files one rank
+  // writes, which may then hold variable-length strings (parallel HDF5 cannot write those through MPI-IO).
+  static File create_local(const std::string& path);
   // Opens an existing file read-only. A missing, unreadable, non-HDF5 or truncated file is an InputError.
   static File open(const std::string& path, const dist::Comm& comm);
 
@@ -78,7 +82,8 @@ class File {
   void write_rows(const std::string& dataset, const T* data, int64_t local_rows, int64_t cols = 0);
   // A text as a scalar fixed-length string (h5py: f[name][()].decode()).
   void write_text(const std::string& dataset, const std::string& text);
-  // A 1-D dataset of variable-length UTF-8 strings; rank 0's list is written (h5py: f[name].asstr()[()]).
+  // A 1-D dataset of variable-length UTF-8 strings (h5py: f[name].asstr()[()]); files from create_local
+  // only (see there).
   void write_strings(const std::string& dataset, const std::vector<std::string>& values);
   std::vector<std::string> read_strings(const std::string& dataset) const;
 
@@ -93,6 +98,8 @@ class File {
 
  private:
   hid_t open_dataset(const std::string& dataset) const;
+  std::unique_ptr<dist::Comm> own_comm_;  // create_local: a communicator of this process alone
+  bool local_ = false;
   std::string path_;
   hid_t id_ = -1;
   const dist::Comm* comm_ = nullptr;
@@ -103,6 +110,14 @@ class File {
 template <typename WriteFn>
 void write_atomically(const std::string& path, const dist::Comm& comm, WriteFn&& write);
 void commit_atomic(const std::string& tmp_path, const std::string& path, const dist::Comm& comm);
+
+// Rank 0 alone writes `path` (through "<path>.tmp" and a rename, as above) with create_local; the other
+// ranks wait. Collective: an error on rank 0 is raised on every rank. For small files whose content rank
+// 0 holds (results), and the only way to write variable-length strings.
+template <typename WriteFn>
+void write_on_root(const std::string& path, const dist::Comm& comm, WriteFn&& write);
+// Makes `tmp_path` durable and renames it onto `path` (this process alone).
+void commit_local(const std::string& tmp_path, const std::string& path);
 
 // Silences HDF5's automatic error printing for this process (we report errors ourselves).
 void quiet_hdf5_errors();
@@ -120,6 +135,18 @@ void write_atomically(const std::string& path, const dist::Comm& comm, WriteFn&&
   write(f);
   f.close();
   commit_atomic(tmp, path, comm);
+}
+
+template <typename WriteFn>
+void write_on_root(const std::string& path, const dist::Comm& comm, WriteFn&& write) {
+  comm.collective([&] {
+    if (!comm.is_root()) return;
+    const std::string tmp = path + ".tmp";
+    File f = File::create_local(tmp);
+    write(f);
+    f.close();
+    commit_local(tmp, path);
+  });
 }
 
 }  // namespace relfm::h5

@@ -57,7 +57,7 @@ void write_results(const std::string& path, const dist::Comm& comm, const Result
     }
   }
   const SummaryStats report = summarize(done_report), select = summarize(done_select);
-  h5::write_atomically(path, comm, [&](h5::File& f) {
+  h5::write_on_root(path, comm, [&](h5::File& f) {
     f.set_attr("/", "format", std::string(kResultsFormat));
     f.set_attr("/", "format_version", kResultsFormatVersion);
     f.set_attr("/", "job", doc.job);

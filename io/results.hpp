@@ -76,7 +76,7 @@ SummaryStats summarize(const std::vector<double>& values);  // population std
 // The report values at the best epoch of every completed seed.
 SummaryStats summarize_report(const ResultsDocument& doc);
 
-// Collective; rank 0's document is written (atomically).
+// Collective; rank 0 writes its document (atomically, through h5::write_on_root).
 void write_results(const std::string& path, const dist::Comm& comm, const ResultsDocument& doc);
 
 // `relfm inspect` summary of a results file (rank-local printing).

@@ -88,7 +88,7 @@ void write_work_results(const std::string& path, const dist::Comm& comm, const J
     for (const auto& [k, v] : r.numbers) number_fields.insert(k);
     for (const auto& [k, v] : r.texts) text_fields.insert(k);
   }
-  h5::write_atomically(path, comm, [&](h5::File& f) {
+  h5::write_on_root(path, comm, [&](h5::File& f) {
     f.set_attr("/", "format", std::string(kWorkResultsFormat));
     f.set_attr("/", "format_version", kWorkResultsFormatVersion);
     f.set_attr("/", "job", job_name);

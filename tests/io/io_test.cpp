@@ -309,6 +309,31 @@ TEST(H5, ListsGroupsAttributesAndTheirTypes) {
   f.close();
 }
 
+TEST(H5, VariableLengthStringsRoundTripFromAnyRankCount) {
+  Comm comm;
+  const std::string path = testing::scratch_path(comm, "strings.h5");
+  const std::vector<std::string> values = {"solve", "", "propose \"analogous\" problems", "aggregate — «UTF-8»"};
+  h5::write_on_root(path, comm, [&](h5::File& f) {
+    f.write_strings("/llm/replies", values);
+    f.write_replicated("/llm/calls", std::vector<int64_t>{1, 2, 3, 4});
+    f.set_attr("/", "format", std::string("relfm.test"));
+  });
+  h5::File f = h5::File::open(path, comm);
+  EXPECT_EQ(f.read_strings("/llm/replies"), values);
+  EXPECT_EQ(f.read_rows<int64_t>("/llm/calls"), (std::vector<int64_t>{1, 2, 3, 4}));
+  f.close();
+  // Through MPI-IO they are refused with a message that says what to do instead.
+  const std::string other = testing::scratch_path(comm, "strings_mpiio.h5");
+  h5::File g = h5::File::create(other, comm);
+  try {
+    g.write_strings("/x", values);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("write_on_root"), std::string::npos) << e.what();
+  }
+  g.close();
+}
+
 TEST(Results, WritesAnyJobsSeriesAndTheDeclaredSummary) {
   Comm comm;
   const std::string path = testing::scratch_path(comm, "results.h5");
