@@ -1,4 +1,4 @@
-// Ops that span ranks, through the Collective interface (no MPI here).
+// Ops that span ranks, through the Communicator interface (no MPI here).
 #include "src/tensor/ops.hpp"
 
 namespace relfm {
@@ -7,45 +7,45 @@ namespace {
 template <typename T>
 struct AllGatherRowsNode final : Node<T> {
   Node<T>* x;
-  std::shared_ptr<const Collective> collective;
-  int64_t first_row = 0;  // where this rank's rows sit in the gathered matrix
-  AllGatherRowsNode(Node<T>* x_, std::shared_ptr<const Collective> c)
-      : Node<T>(OpKind::kAllGatherRows), x(x_), collective(std::move(c)) {}
+  const Communicator& comm;
+  std::vector<int64_t> counts;  // values (rows x cols) each rank contributed, in rank order
+  AllGatherRowsNode(Node<T>* x_, const Communicator& c, std::vector<int64_t> counts_)
+      : Node<T>(OpKind::kAllGatherRows), x(x_), comm(c), counts(std::move(counts_)) {}
+  bool is_collective() const override { return true; }
   void backward() override {
-    // Every rank's loss may depend on every gathered row: sum the gradients over ranks, keep our slice.
-    // All ranks reach this backward (they all called the forward), so the collective call matches.
-    Mat<T> total = this->grad();
-    collective->allreduce_sum(total.data(), total.size());
-    if (x->requires_grad()) x->accumulate_grad(total.middleRows(first_row, x->value().rows()));
+    // Every rank's loss may depend on every gathered row, so our rows' gradient is the sum over ranks of
+    // the gradient of our block: a reduce-scatter, which moves and sums 1/size of what an all-reduce of
+    // the whole gathered gradient would. The tape runs this on every rank, with zeros where no gradient
+    // arrived, so the collective call always matches.
+    Mat<T> mine(x->value().rows(), x->value().cols());
+    comm.reduce_scatter_sum(this->grad().data(), mine.data(), counts);
+    if (x->requires_grad()) x->accumulate_grad(mine);
   }
 };
 
 }  // namespace
 
 template <typename T>
-Var<T> all_gather_rows(Var<T> x, std::shared_ptr<const Collective> collective) {
-  const std::vector<int64_t> cols = collective->allgather_counts(x.cols());
+Var<T> all_gather_rows(Var<T> x, const Communicator& comm) {
+  const std::vector<int64_t> cols = comm.allgather(x.cols());
   for (int64_t c : cols)
     if (c != x.cols()) fail("all_gather_rows: ranks disagree on the number of columns ({} here, {} elsewhere)", x.cols(), c);
-  const std::vector<int64_t> rows = collective->allgather_counts(x.rows());
+  const std::vector<int64_t> rows = comm.allgather(x.rows());
   std::vector<int64_t> counts(rows.size());
-  int64_t total = 0, first = 0;
+  int64_t total = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
     counts[r] = rows[r] * x.cols();
-    if (static_cast<int>(r) < collective->rank()) first += rows[r];
     total += rows[r];
   }
   auto* tape = x.tape();
-  auto* node = tape->template push<AllGatherRowsNode<T>>(x.node(), collective);
-  node->first_row = first;
+  auto* node = tape->template push<AllGatherRowsNode<T>>(x.node(), comm, counts);
   node->mutable_value().resize(total, x.cols());
-  collective->allgatherv(x.value().data(), node->mutable_value().data(), counts);
-  // Every rank records the node as differentiable so that all ranks join the backward's all-reduce.
-  tape->set_requires_grad(node, {x});
+  comm.allgatherv(x.value().data(), node->mutable_value().data(), counts);
+  tape->set_requires_grad_collective(node);
   return Var<T>(node, tape);
 }
 
-template Var<float> all_gather_rows<float>(Var<float>, std::shared_ptr<const Collective>);
-template Var<double> all_gather_rows<double>(Var<double>, std::shared_ptr<const Collective>);
+template Var<float> all_gather_rows<float>(Var<float>, const Communicator&);
+template Var<double> all_gather_rows<double>(Var<double>, const Communicator&);
 
 }  // namespace relfm

@@ -1,13 +1,17 @@
 // dist/ under real MPI ranks: collective error agreement, gradient all-reduce through small buckets,
 // parameter broadcast and buffer averaging, and METIS balance.
 #include "dist/data_parallel.hpp"
-#include "dist/mpi_collective.hpp"
 #include "dist/partition.hpp"
 #include "src/tensor/ops.hpp"
 
 #include <gtest/gtest.h>
 
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 namespace relfm::dist {
 namespace {
@@ -114,9 +118,13 @@ TEST(Partition, SingleRankAndTooManyRanks) {
 
 // BatchSampler's loss: every rank's anchors against the candidates of all ranks. Summed over ranks, its
 // value and gradients must equal one process computing InfoNCE over the whole global batch.
-TEST(AllGatherRows, DistributedInfoNceEqualsTheSingleProcessLoss) {
+// Also with at most 2 values per MPI call, so the gather and the backward's reduce-scatter go in rounds.
+class AllGatherRowsLimits : public ::testing::TestWithParam<int64_t> {};
+INSTANTIATE_TEST_SUITE_P(Limits, AllGatherRowsLimits, ::testing::Values(int64_t{INT_MAX}, int64_t{2}));
+
+TEST_P(AllGatherRowsLimits, DistributedInfoNceEqualsTheSingleProcessLoss) {
   Comm comm;
-  auto collective = std::make_shared<const MpiCollective>(comm);
+  comm.set_max_count_per_call(GetParam());
   const int64_t d = 5, n = 2 + comm.rank();  // unequal shares
   const int64_t offset = comm.exclusive_scan(n), total = comm.sum(n);
   auto random = [](int64_t rows, uint64_t stream) {
@@ -131,7 +139,7 @@ TEST(AllGatherRows, DistributedInfoNceEqualsTheSingleProcessLoss) {
 
   Tape<double> tape;
   Var<double> z = tape.input(z_local, true), p = tape.input(p_local, true);
-  Var<double> loss = info_nce(z, all_gather_rows(p, collective), positives, 0.5, static_cast<double>(total));
+  Var<double> loss = info_nce(z, all_gather_rows(p, comm), positives, 0.5, static_cast<double>(total));
   tape.backward(loss);
   const double distributed = comm.sum(loss.value()(0, 0));
 

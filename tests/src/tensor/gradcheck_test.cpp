@@ -157,9 +157,9 @@ std::vector<GradCheckCase> all_cases() {
 
   // Across ranks, in one process: gathering is the identity, InfoNCE over the gathered candidates.
   // (tests/dist/dist_test.cpp checks the same against a single-process oracle on 2 and 4 ranks.)
-  auto local = std::make_shared<const LocalCollective>();
+  auto local = std::make_shared<const LocalCommunicator>();
   cases.push_back(make("all_gather_rows_info_nce", {{3, 4}, {3, 4}}, [=](auto&, const Inputs& x) {
-    return info_nce(x[0], all_gather_rows(x[1], local), pos_same, 0.7, 3.0);
+    return info_nce(x[0], all_gather_rows(x[1], *local), pos_same, 0.7, 3.0);
   }));
 
   // A GIN layer end to end, as the model composes it.
