@@ -4,6 +4,33 @@
 namespace relfm {
 namespace {
 
+// What goes over the wire: float and double as themselves; a Dual<double> as its (value, tangent) pair
+// of doubles, since gathering copies both and summing adds both, exactly as the Dual arithmetic would.
+template <typename T>
+struct Wire {
+  using type = T;
+  static constexpr int64_t width = 1;
+};
+template <>
+struct Wire<Dual<double>> {
+  static_assert(sizeof(Dual<double>) == 2 * sizeof(double), "Dual<double> must be a plain pair of doubles");
+  using type = double;
+  static constexpr int64_t width = 2;
+};
+template <typename T>
+typename Wire<T>::type* wire(T* p) {
+  return reinterpret_cast<typename Wire<T>::type*>(p);
+}
+template <typename T>
+const typename Wire<T>::type* wire(const T* p) {
+  return reinterpret_cast<const typename Wire<T>::type*>(p);
+}
+template <typename T>
+std::vector<int64_t> wire_counts(std::vector<int64_t> counts) {
+  for (int64_t& c : counts) c *= Wire<T>::width;
+  return counts;
+}
+
 template <typename T>
 struct AllGatherRowsNode final : Node<T> {
   Node<T>* x;
@@ -18,7 +45,7 @@ struct AllGatherRowsNode final : Node<T> {
     // the whole gathered gradient would. The tape runs this on every rank, with zeros where no gradient
     // arrived, so the collective call always matches.
     Mat<T> mine(x->value().rows(), x->value().cols());
-    comm.reduce_scatter_sum(this->grad().data(), mine.data(), counts);
+    comm.reduce_scatter_sum(wire(this->grad().data()), wire(mine.data()), wire_counts<T>(counts));
     if (x->requires_grad()) x->accumulate_grad(mine);
   }
 };
@@ -40,12 +67,13 @@ Var<T> all_gather_rows(Var<T> x, const Communicator& comm) {
   auto* tape = x.tape();
   auto* node = tape->template push<AllGatherRowsNode<T>>(x.node(), comm, counts);
   node->mutable_value().resize(total, x.cols());
-  comm.allgatherv(x.value().data(), node->mutable_value().data(), counts);
+  comm.allgatherv(wire(x.value().data()), wire(node->mutable_value().data()), wire_counts<T>(counts));
   tape->set_requires_grad_collective(node);
   return Var<T>(node, tape);
 }
 
 template Var<float> all_gather_rows<float>(Var<float>, const Communicator&);
 template Var<double> all_gather_rows<double>(Var<double>, const Communicator&);
+template Var<Dual<double>> all_gather_rows<Dual<double>>(Var<Dual<double>>, const Communicator&);
 
 }  // namespace relfm
