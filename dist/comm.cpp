@@ -253,7 +253,6 @@ void Comm::reduce_scatter_raw(const void* in, void* out, const int64_t* counts, 
   const size_t n = static_cast<size_t>(size()), bytes = data_type_size(type);
   const std::vector<int64_t> off = offsets_of(counts, n);
   const MPI_Datatype t = mpi_type(type);
-  const int me = rank();
   std::vector<int> c(n);
   if (off.back() <= max_count_) {
     for (size_t r = 0; r < n; ++r) c[r] = static_cast<int>(counts[r]);
@@ -274,7 +273,6 @@ void Comm::reduce_scatter_raw(const void* in, void* out, const int64_t* counts, 
     }
     MPI_Reduce_scatter(staging.data(), at(out, k * piece, bytes), c.data(), t, mpi_op(op), comm_);
   }
-  (void)me;
 }
 
 void Comm::alltoallv_raw(const void* send, const int64_t* send_counts, void* recv, const int64_t* recv_counts,

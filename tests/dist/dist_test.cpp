@@ -1,5 +1,6 @@
 // dist/ under real MPI ranks: collective error agreement, gradient all-reduce through small buckets,
-// parameter broadcast and buffer averaging, and METIS balance.
+// parameter broadcast and buffer averaging, METIS balance of molecule sets and of general graphs, and
+// all_gather_rows against a single-process oracle.
 #include "dist/data_parallel.hpp"
 #include "dist/partition.hpp"
 #include "src/tensor/ops.hpp"
@@ -7,11 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <climits>
-#include <condition_variable>
-#include <cstdio>
-#include <mutex>
 #include <numeric>
-#include <thread>
 
 namespace relfm::dist {
 namespace {
