@@ -152,6 +152,8 @@ class MpiNeighbourhood final : public Neighbourhood {
 
 Comm::Comm(MPI_Comm comm) : Communicator(rank_of(comm), size_of(comm)), comm_(comm) {}
 Comm::Comm(MPI_Comm comm, Owned) : Communicator(rank_of(comm), size_of(comm)), comm_(comm), owned_(true) {}
+Comm::Comm(const Comm& other)
+    : Communicator(other.rank(), other.size()), comm_(other.comm_), max_count_(other.max_count_) {}
 Comm::~Comm() {
   if (owned_) free_comm(comm_);
 }

@@ -29,6 +29,10 @@ class Comm final : public Communicator {
  public:
   // Wraps `comm` without owning it (MPI_COMM_WORLD, or a communicator someone else frees).
   explicit Comm(MPI_Comm comm = MPI_COMM_WORLD);
+  // A copy is a non-owning view of the same communicator (Comm was a cheap handle before it became a
+  // Communicator, and code may still pass it by value); it must not outlive an owning original.
+  Comm(const Comm& other);
+  Comm& operator=(const Comm&) = delete;
   ~Comm() override;
   MPI_Comm get() const { return comm_; }
 

@@ -179,6 +179,9 @@ TEST_P(CommLimits, SplitIntoSequenceAndDataParallelGroups) {
   std::unique_ptr<Comm> reversed = comm.split_comm(0, s - me);
   EXPECT_EQ(reversed->rank(), s - 1 - me);
   EXPECT_EQ(reversed->max_count_per_call(), comm.max_count_per_call());
+  const Comm view = *reversed;  // a non-owning copy: reversed still frees the communicator
+  EXPECT_EQ(view.get(), reversed->get());
+  EXPECT_EQ(view.sum(1), s);
   std::unique_ptr<Communicator> alone = reversed->split(me, 0);
   EXPECT_EQ(alone->size(), 1);
   EXPECT_EQ(alone->sum(7), 7);
