@@ -1,133 +1,75 @@
-// The MPI communicator relfm uses, with the few collectives it needs, and collective error agreement.
+// The MPI implementation of src/'s Communicator (src/core/collective.hpp): every collective relfm uses,
+// with 64-bit counts, and the communicator handle for the few places (collective HDF5 I/O) that need it.
 //
-// Failure is collective: a phase that can fail on some ranks only (reading a file, parsing input) runs
-// inside Comm::collective(); if any rank throws, every rank throws the same CollectiveError carrying the
-// lowest failing rank's message, so all ranks leave together and nothing hangs in a later collective.
+// MPI counts and displacements are int. A message that does not fit (more than max_count_per_call()
+// elements in one call, INT_MAX by default) is sent in rounds through a staging buffer; every rank takes
+// the same decision from information all ranks share, or agrees on it first, so the calls always match.
 #pragma once
 
+#include "src/core/collective.hpp"
 #include "src/core/error.hpp"
 
 #include <mpi.h>
 
+#include <climits>
 #include <cstdint>
-#include <exception>
+#include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 namespace relfm::dist {
 
-// An error every rank raised together (after agreement). `kind` keeps the original error's category.
-class CollectiveError : public Error {
- public:
-  enum class Kind { kInternal = 0, kInput = 1, kDiverged = 2 };
-  CollectiveError(const std::string& message, Kind kind, int origin_rank)
-      : Error(message), kind_(kind), origin_rank_(origin_rank) {}
-  Kind kind() const { return kind_; }
-  int origin_rank() const { return origin_rank_; }
-
- private:
-  Kind kind_;
-  int origin_rank_;
-};
+using relfm::CollectiveError;
 
 template <typename T>
 MPI_Datatype mpi_type();
+MPI_Datatype mpi_type(DataType type);
 
-class Comm {
+class Comm final : public Communicator {
  public:
+  // Wraps `comm` without owning it (MPI_COMM_WORLD, or a communicator someone else frees).
   explicit Comm(MPI_Comm comm = MPI_COMM_WORLD);
+  // A copy is a non-owning view of the same communicator (Comm was a cheap handle before it became a
+  // Communicator, and code may still pass it by value); it must not outlive an owning original.
+  Comm(const Comm& other);
+  Comm& operator=(const Comm&) = delete;
+  ~Comm() override;
   MPI_Comm get() const { return comm_; }
-  int rank() const { return rank_; }
-  int size() const { return size_; }
-  bool is_root() const { return rank_ == 0; }
 
-  void barrier() const;
+  void barrier() const override;
 
-  template <typename T>
-  void broadcast(T* data, size_t count, int root = 0) const {
-    if (size_ > 1 && count > 0) MPI_Bcast(data, static_cast<int>(count), mpi_type<T>(), root, comm_);
-  }
-  template <typename T>
-  void broadcast(std::vector<T>& v, int root = 0) const {
-    uint64_t n = v.size();
-    broadcast(&n, 1, root);
-    v.resize(n);
-    broadcast(v.data(), v.size(), root);
-  }
-  void broadcast(std::string& s, int root = 0) const;
+  // The owning split, typed: the same as split() but keeps get() reachable (collective I/O on a group).
+  std::unique_ptr<Comm> split_comm(int color, int key) const;
+  std::unique_ptr<Communicator> split(int color, int key) const override { return split_comm(color, key); }
+  std::unique_ptr<Neighbourhood> neighbourhood(const std::vector<int>& sources,
+                                               const std::vector<int>& destinations) const override;
 
-  template <typename T>
-  void allreduce_sum(T* data, size_t count) const {
-    if (size_ > 1 && count > 0) MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), mpi_type<T>(), MPI_SUM, comm_);
+  // Largest element count passed to one MPI call. Tests lower it to exercise the rounds that messages
+  // past INT_MAX elements take, without allocating gigabytes. Every rank must set the same value.
+  int64_t max_count_per_call() const { return max_count_; }
+  void set_max_count_per_call(int64_t n) {
+    RELFM_CHECK(n >= 1 && n <= INT_MAX, "max count per MPI call {} outside [1, INT_MAX]", n);
+    max_count_ = n;
   }
-  template <typename T>
-  T sum(T v) const {
-    allreduce_sum(&v, 1);
-    return v;
-  }
-  template <typename T>
-  T max(T v) const {
-    if (size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, mpi_type<T>(), MPI_MAX, comm_);
-    return v;
-  }
-  template <typename T>
-  T min(T v) const {
-    if (size_ > 1) MPI_Allreduce(MPI_IN_PLACE, &v, 1, mpi_type<T>(), MPI_MIN, comm_);
-    return v;
-  }
-  // Exclusive prefix sum over ranks (0 on rank 0).
-  int64_t exclusive_scan(int64_t v) const;
-  // Every rank's value, in rank order.
-  template <typename T>
-  std::vector<T> allgather(T v) const {
-    std::vector<T> out(static_cast<size_t>(size_));
-    MPI_Allgather(&v, 1, mpi_type<T>(), out.data(), 1, mpi_type<T>(), comm_);
-    return out;
-  }
-  // Concatenation of every rank's vector, in rank order, on every rank.
-  template <typename T>
-  std::vector<T> allgatherv(const std::vector<T>& local) const {
-    const std::vector<int> counts = allgather(static_cast<int>(local.size()));
-    std::vector<int> displs(counts.size(), 0);
-    for (size_t i = 1; i < counts.size(); ++i) displs[i] = displs[i - 1] + counts[i - 1];
-    std::vector<T> out(static_cast<size_t>(displs.back() + counts.back()));
-    MPI_Allgatherv(local.data(), static_cast<int>(local.size()), mpi_type<T>(), out.data(), counts.data(),
-                   displs.data(), mpi_type<T>(), comm_);
-    return out;
-  }
-  std::vector<std::string> allgather_strings(const std::vector<std::string>& local) const;
 
-  // Runs f on every rank; if any rank throws, all ranks throw one CollectiveError (the lowest failing
-  // rank's message). f must not itself call collectives that a failing rank could skip.
-  template <typename F>
-  auto collective(F&& f) const -> std::invoke_result_t<F> {
-    std::exception_ptr error;
-    if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
-      try {
-        f();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      agree(error);
-    } else {
-      std::invoke_result_t<F> result{};
-      try {
-        result = f();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      agree(error);
-      return result;
-    }
-  }
-  // The agreement step of collective(): throws CollectiveError on every rank if any rank has an error.
-  void agree(const std::exception_ptr& local_error) const;
+ protected:
+  void broadcast_raw(void* data, int64_t count, DataType type, int root) const override;
+  void allreduce_raw(void* data, int64_t count, DataType type, ReduceOp op) const override;
+  Request iallreduce_raw(void* data, int64_t count, DataType type, ReduceOp op) const override;
+  int64_t exclusive_scan_raw(int64_t v) const override;
+  void allgather_raw(const void* local, int64_t count, void* out, DataType type) const override;
+  void allgatherv_raw(const void* local, void* out, const int64_t* counts, DataType type) const override;
+  void reduce_scatter_raw(const void* in, void* out, const int64_t* counts, DataType type, ReduceOp op) const override;
+  void alltoallv_raw(const void* send, const int64_t* send_counts, void* recv, const int64_t* recv_counts,
+                     DataType type) const override;
 
  private:
+  struct Owned {};
+  Comm(MPI_Comm comm, Owned);
+
   MPI_Comm comm_;
-  int rank_ = 0;
-  int size_ = 1;
+  bool owned_ = false;
+  int64_t max_count_ = INT_MAX;
 };
 
 }  // namespace relfm::dist

@@ -10,8 +10,9 @@
 // back-propagation.
 #pragma once
 
-#include "src/nn/param_store.hpp"
+#include "src/core/error.hpp"
 #include "src/tensor/dual.hpp"
+#include "src/tensor/parameter.hpp"
 #include "src/tensor/tape.hpp"
 
 #include <functional>
@@ -30,15 +31,23 @@ struct SecondOrderResult {
 // Sets the tangents of the named parameters to `direction` (all others to zero), runs `loss` on a fresh
 // tape, back-propagates, and returns the gradient and its directional derivative for every trainable
 // parameter. Parameter values are left unchanged (their tangents are reset to zero afterwards).
-inline SecondOrderResult directional_second_order(ParamStore<DualD>& store, const std::map<std::string, MatD>& direction,
-                                                  const std::function<Var<DualD>(Tape<DualD>&)>& loss) {
+//
+// `Store` is any parameter collection with get(name), all(), trainable() and zero_grad() (nn::ParamStore
+// is the usual one); a template so that src/tensor does not depend on src/nn.
+template <typename Store>
+SecondOrderResult directional_second_order(Store& store, const std::map<std::string, MatD>& direction,
+                                           const std::function<Var<DualD>(Tape<DualD>&)>& loss) {
+  // Every shape is checked before any tangent is written: a wrong-shaped direction must neither be read
+  // out of bounds nor leave some parameters with stale tangents.
+  for (const auto& [name, v] : direction) {
+    const Parameter<DualD>& p = store.get(name);
+    if (v.rows() != p.value.rows() || v.cols() != p.value.cols())
+      fail("direction for '{}' is {}x{}, the parameter is {}x{}", name, v.rows(), v.cols(), p.value.rows(),
+           p.value.cols());
+  }
   for (Parameter<DualD>* p : store.all()) {
     auto it = direction.find(p->name);
     for (int64_t k = 0; k < p->value.size(); ++k) p->value.data()[k].d = it == direction.end() ? 0.0 : it->second.data()[k];
-  }
-  for (const auto& [name, v] : direction) {
-    const Parameter<DualD>& p = store.get(name);
-    if (v.rows() != p.value.rows() || v.cols() != p.value.cols()) fail("direction for '{}' has the wrong shape", name);
   }
   store.zero_grad();
   Tape<DualD> tape;

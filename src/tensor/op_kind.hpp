@@ -1,8 +1,9 @@
 // The closed list of differentiable operations. Adding an op means:
 //   1. add an enumerator here and its name in kOpNames (a static_assert catches a forgotten name);
 //   2. declare it in ops.hpp and implement forward + backward in one of the ops_*.cpp files;
-//   3. add a case to the gradient-check suite (tests/src/tensor/gradcheck_test.cpp). The suite fails
-//      while any OpKind below is not exercised by at least one case.
+//   3. add a case to the gradient-check suite (tests/src/tensor/gradcheck_test.cpp): one generic forward,
+//      checked in double, in float against double, and to second order. Instantiate the op for float,
+//      double and Dual<double>. The suite fails while any OpKind below is not exercised by some case.
 #pragma once
 
 #include <array>

@@ -109,9 +109,9 @@ Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double norm
 // ---- across ranks ------------------------------------------------------------------------------
 // Every rank's rows stacked in rank order (all ranks call it; column counts must agree). The gradient of a
 // rank's rows is the sum over ranks of the gradient reaching the gathered matrix there, so a loss summed
-// over ranks differentiates exactly as if computed in one process.
+// over ranks differentiates exactly as if computed in one process. `comm` must outlive the backward pass.
 template <typename T>
-Var<T> all_gather_rows(Var<T> x, std::shared_ptr<const Collective> collective);
+Var<T> all_gather_rows(Var<T> x, const Communicator& comm);
 
 // Number of labelled entries (non-NaN) of a label matrix.
 template <typename T> int64_t count_labelled(const Mat<T>& labels);

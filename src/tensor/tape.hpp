@@ -82,6 +82,9 @@ class Node {
   }
   // Propagates grad() into the inputs' gradients.
   virtual void backward() {}
+  // True for nodes whose backward is itself a collective call (all_gather_rows): every rank must enter
+  // it, so the tape runs it even on a rank whose loss ignored the node (with a zero gradient).
+  virtual bool is_collective() const { return false; }
 
  protected:
   friend class Tape<T>;
@@ -157,17 +160,30 @@ class Tape {
     node->requires_grad_ = grad_enabled_ && any;
   }
 
+  // Collective nodes require a gradient whenever recording is on, whatever their inputs: whether a rank
+  // joins the backward's collective call must not depend on what that rank's inputs happen to need.
+  template <typename NodeT>
+  void set_requires_grad_collective(NodeT* node) {
+    node->requires_grad_ = grad_enabled_;
+  }
+
   // Seeds d(root)/d(root) = 1 for a 1x1 root and runs every recorded backward in reverse order.
   void backward(Var<T> root) {
     RELFM_CHECK(root.rows() == 1 && root.cols() == 1, "backward needs a scalar root, got {}x{}", root.rows(),
                 root.cols());
     Node<T>* r = root.node();
     if (profile_) charge_forward();
-    if (!r->requires_grad_) return;
-    r->accumulate_grad(Mat<T>::Ones(1, 1));
+    // No early return when the root needs no gradient: collective nodes below must still run.
+    if (r->requires_grad_) r->accumulate_grad(Mat<T>::Ones(1, 1));
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
       Node<T>* n = it->get();
-      if (!(n->requires_grad_ && n->op_ != OpKind::kLeaf && n->has_grad())) continue;
+      if (!n->requires_grad_ || n->op_ == OpKind::kLeaf) continue;
+      if (!n->has_grad()) {
+        // A node nothing flowed into contributes nothing, except that a collective node's peers on other
+        // ranks are waiting in its backward: join them with a zero gradient instead of hanging them.
+        if (!n->is_collective()) continue;
+        n->grad_accumulator();
+      }
       if (!profile_) {
         n->backward();
         continue;

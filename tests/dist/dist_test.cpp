@@ -1,12 +1,13 @@
 // dist/ under real MPI ranks: collective error agreement, gradient all-reduce through small buckets,
-// parameter broadcast and buffer averaging, and METIS balance.
+// parameter broadcast and buffer averaging, METIS balance of molecule sets and of general graphs, and
+// all_gather_rows against a single-process oracle.
 #include "dist/data_parallel.hpp"
-#include "dist/mpi_collective.hpp"
 #include "dist/partition.hpp"
 #include "src/tensor/ops.hpp"
 
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <numeric>
 
 namespace relfm::dist {
@@ -112,11 +113,78 @@ TEST(Partition, SingleRankAndTooManyRanks) {
   EXPECT_THROW(partition_molecules({3, 4}, 3, 0), InputError);
 }
 
+// Two 6-cliques joined by the single edge 5 -> 6, given directed (each pair once, from the smaller
+// vertex), with a self loop and a repeated entry that symmetrising must absorb.
+Csr two_cliques() {
+  std::vector<VertexId> rows, cols;
+  for (VertexId base : {0, 6})
+    for (VertexId u = base; u < base + 6; ++u)
+      for (VertexId v = u + 1; v < base + 6; ++v) rows.push_back(u), cols.push_back(v);
+  rows.push_back(5), cols.push_back(6);
+  rows.push_back(3), cols.push_back(3);
+  rows.push_back(8), cols.push_back(9);
+  return Csr::from_pairs(12, 12, rows, cols);
+}
+
+TEST(PartitionGraph, CutsTwoCliquesAtTheirOneBridge) {
+  const Csr g = two_cliques();
+  const auto part = partition_graph(g, {}, 2, 3);
+  EXPECT_EQ(edge_cut(g, part), 1);
+  for (int v = 1; v < 6; ++v) EXPECT_EQ(part[static_cast<size_t>(v)], part[0]);
+  for (int v = 7; v < 12; ++v) EXPECT_EQ(part[static_cast<size_t>(v)], part[6]);
+  EXPECT_NE(part[0], part[6]);
+}
+
+TEST(PartitionGraph, BalancesWeightedVerticesOfAGridOverTheRanks) {
+  // A 24 x 24 grid, both directions stored, with vertex weights 1..3: a low-cut balanced split exists.
+  Comm comm;
+  const int side = 24, n = side * side;
+  std::vector<VertexId> rows, cols;
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x) {
+      const int v = y * side + x;
+      if (x + 1 < side) rows.insert(rows.end(), {v, v + 1}), cols.insert(cols.end(), {v + 1, v});
+      if (y + 1 < side) rows.insert(rows.end(), {v, v + side}), cols.insert(cols.end(), {v + side, v});
+    }
+  const Csr g = Csr::from_pairs(n, n, rows, cols);
+  std::vector<int64_t> weights(static_cast<size_t>(n));
+  for (int v = 0; v < n; ++v) weights[static_cast<size_t>(v)] = 1 + (v * 7) % 3;
+  const auto part = partition_graph(comm, g, weights, 5);
+  EXPECT_EQ(part, partition_graph(g, weights, comm.size(), 5));  // rank 0's result, broadcast
+  for (int32_t p : part) {
+    EXPECT_GE(p, 0);
+    EXPECT_LT(p, comm.size());
+  }
+  if (comm.size() > 1) {
+    EXPECT_LE(imbalance(part, weights, comm.size()), 1.08);
+    // A straight cut through the grid crosses 24 undirected edges (48 entries) per boundary; METIS's cut
+    // must be of that order, far below a random split's (about half of all 2208 entries).
+    EXPECT_LE(edge_cut(g, part), 48 * (comm.size() - 1) * 2);
+  } else {
+    EXPECT_EQ(edge_cut(g, part), 0);
+  }
+  const auto four = partition_graph(g, weights, 4, 1);
+  EXPECT_LE(imbalance(four, weights, 4), 1.08);
+  EXPECT_LE(edge_cut(g, four), 4 * 48);
+}
+
+TEST(PartitionGraph, RefusesMalformedInput) {
+  const Csr g = two_cliques();
+  EXPECT_THROW(partition_graph(g, {1, 2, 3}, 2), InputError);  // weights for 3 of 12 vertices
+  EXPECT_THROW(partition_graph(g, {}, 13), InputError);
+  EXPECT_THROW(partition_graph(Csr::from_pairs(2, 3, {0}, {2}), {}, 2), InputError);
+  EXPECT_EQ(partition_graph(g, {}, 1), std::vector<int32_t>(12, 0));
+}
+
 // BatchSampler's loss: every rank's anchors against the candidates of all ranks. Summed over ranks, its
 // value and gradients must equal one process computing InfoNCE over the whole global batch.
-TEST(AllGatherRows, DistributedInfoNceEqualsTheSingleProcessLoss) {
+// Also with at most 2 values per MPI call, so the gather and the backward's reduce-scatter go in rounds.
+class AllGatherRowsLimits : public ::testing::TestWithParam<int64_t> {};
+INSTANTIATE_TEST_SUITE_P(Limits, AllGatherRowsLimits, ::testing::Values(int64_t{INT_MAX}, int64_t{2}));
+
+TEST_P(AllGatherRowsLimits, DistributedInfoNceEqualsTheSingleProcessLoss) {
   Comm comm;
-  auto collective = std::make_shared<const MpiCollective>(comm);
+  comm.set_max_count_per_call(GetParam());
   const int64_t d = 5, n = 2 + comm.rank();  // unequal shares
   const int64_t offset = comm.exclusive_scan(n), total = comm.sum(n);
   auto random = [](int64_t rows, uint64_t stream) {
@@ -131,7 +199,7 @@ TEST(AllGatherRows, DistributedInfoNceEqualsTheSingleProcessLoss) {
 
   Tape<double> tape;
   Var<double> z = tape.input(z_local, true), p = tape.input(p_local, true);
-  Var<double> loss = info_nce(z, all_gather_rows(p, collective), positives, 0.5, static_cast<double>(total));
+  Var<double> loss = info_nce(z, all_gather_rows(p, comm), positives, 0.5, static_cast<double>(total));
   tape.backward(loss);
   const double distributed = comm.sum(loss.value()(0, 0));
 

@@ -1,5 +1,7 @@
-// The single gradient-check suite: every differentiable op is checked against central differences in
-// double precision, and OpCoverage fails while any OpKind is not exercised by some case below.
+// The single gradient-check suite: every differentiable op, from one generic forward per case, is checked
+// against central differences in double precision, in float against double, and to second order (Dual
+// tangents against differences of gradients); OpCoverage fails while any OpKind is not exercised by some
+// case below.
 // To add an op: add its cases to all_cases() (see src/tensor/op_kind.hpp for the other two steps).
 #include "src/tensor/gradcheck.hpp"
 
@@ -8,6 +10,7 @@
 #include <cmath>
 #include <memory>
 #include <set>
+#include <type_traits>
 
 namespace relfm {
 namespace {
@@ -15,13 +18,47 @@ namespace {
 using V = Var<double>;
 using Inputs = std::vector<V>;
 
-GradCheckCase make(std::string name, std::vector<std::pair<int64_t, int64_t>> shapes,
-                   std::function<V(Tape<double>&, const Inputs&)> fwd) {
+// A case from one generic forward, [](auto& tape, const auto& x) {...}, run at every scalar type.
+template <typename F>
+GradCheckCase make(std::string name, std::vector<std::pair<int64_t, int64_t>> shapes, F fwd) {
+  return make_gradcheck_case(std::move(name), std::move(shapes), std::move(fwd));
+}
+// A double-only case (the harness's own self-test).
+GradCheckCase make_double(std::string name, std::vector<std::pair<int64_t, int64_t>> shapes,
+                          std::function<V(Tape<double>&, const Inputs&)> fwd) {
   GradCheckCase c;
   c.name = std::move(name);
   c.input_shapes = std::move(shapes);
   c.forward = std::move(fwd);
   return c;
+}
+
+// Running statistics of each scalar type, so that one generic forward can build its BatchNormState.
+struct RunningStats {
+  Parameter<float> mean_f, var_f;
+  Parameter<double> mean_d, var_d;
+  Parameter<Dual<double>> mean_x, var_x;
+  RunningStats(int64_t cols, double mean, double var) {
+    mean_d.value = MatD::Constant(1, cols, mean);
+    var_d.value = MatD::Constant(1, cols, var);
+    mean_f.value = mean_d.value.cast<float>();
+    var_f.value = var_d.value.cast<float>();
+    mean_x.value = mean_d.value.cast<Dual<double>>();
+    var_x.value = var_d.value.cast<Dual<double>>();
+  }
+  template <typename T>
+  BatchNormState<T> state() {
+    if constexpr (std::is_same_v<T, float>) return {&mean_f, &var_f, 0.1, 1e-5, true};
+    else if constexpr (std::is_same_v<T, double>) return {&mean_d, &var_d, 0.1, 1e-5, true};
+    else return {&mean_x, &var_x, 0.1, 1e-5, true};
+  }
+};
+
+// Labels at the forward's scalar type.
+template <typename T>
+ConstMatPtr<T> typed(const std::shared_ptr<const MatD>& labels) {
+  if constexpr (std::is_same_v<T, double>) return labels;
+  else return std::make_shared<const Mat<T>>(labels->cast<T>());
 }
 
 // Moves values at least `margin` away from zero so that kinks (relu, max) are not straddled.
@@ -50,90 +87,85 @@ std::shared_ptr<const MatD> labels_with_missing(int64_t r, int64_t c, bool binar
 std::vector<GradCheckCase> all_cases() {
   std::vector<GradCheckCase> cases;
   // dense algebra
-  cases.push_back(make("matmul", {{3, 4}, {4, 2}}, [](auto&, const Inputs& x) { return matmul(x[0], x[1]); }));
-  cases.push_back(make("linear", {{5, 3}, {3, 4}, {1, 4}}, [](auto&, const Inputs& x) { return linear(x[0], x[1], x[2]); }));
-  cases.push_back(make("linear_no_bias", {{5, 3}, {3, 4}}, [](auto&, const Inputs& x) { return linear(x[0], x[1]); }));
+  cases.push_back(make("matmul", {{3, 4}, {4, 2}}, [](auto&, const auto& x) { return matmul(x[0], x[1]); }));
+  cases.push_back(make("linear", {{5, 3}, {3, 4}, {1, 4}}, [](auto&, const auto& x) { return linear(x[0], x[1], x[2]); }));
+  cases.push_back(make("linear_no_bias", {{5, 3}, {3, 4}}, [](auto&, const auto& x) { return linear(x[0], x[1]); }));
   for (auto [name, shape_b] : std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>>{
            {"same", {3, 4}}, {"row", {1, 4}}, {"col", {3, 1}}, {"scalar", {1, 1}}}) {
-    cases.push_back(make("add_" + name, {{3, 4}, shape_b}, [](auto&, const Inputs& x) { return add(x[0], x[1]); }));
-    cases.push_back(make("add_left_" + name, {shape_b, {3, 4}}, [](auto&, const Inputs& x) { return add(x[0], x[1]); }));
-    cases.push_back(make("sub_" + name, {{3, 4}, shape_b}, [](auto&, const Inputs& x) { return sub(x[0], x[1]); }));
-    cases.push_back(make("sub_left_" + name, {shape_b, {3, 4}}, [](auto&, const Inputs& x) { return sub(x[0], x[1]); }));
-    cases.push_back(make("mul_" + name, {{3, 4}, shape_b}, [](auto&, const Inputs& x) { return mul(x[0], x[1]); }));
-    cases.push_back(make("mul_left_" + name, {shape_b, {3, 4}}, [](auto&, const Inputs& x) { return mul(x[0], x[1]); }));
+    cases.push_back(make("add_" + name, {{3, 4}, shape_b}, [](auto&, const auto& x) { return add(x[0], x[1]); }));
+    cases.push_back(make("add_left_" + name, {shape_b, {3, 4}}, [](auto&, const auto& x) { return add(x[0], x[1]); }));
+    cases.push_back(make("sub_" + name, {{3, 4}, shape_b}, [](auto&, const auto& x) { return sub(x[0], x[1]); }));
+    cases.push_back(make("sub_left_" + name, {shape_b, {3, 4}}, [](auto&, const auto& x) { return sub(x[0], x[1]); }));
+    cases.push_back(make("mul_" + name, {{3, 4}, shape_b}, [](auto&, const auto& x) { return mul(x[0], x[1]); }));
+    cases.push_back(make("mul_left_" + name, {shape_b, {3, 4}}, [](auto&, const auto& x) { return mul(x[0], x[1]); }));
   }
-  cases.push_back(make("mul_outer", {{3, 1}, {1, 4}}, [](auto&, const Inputs& x) { return mul(x[0], x[1]); }));
-  cases.push_back(make("scale", {{3, 4}}, [](auto&, const Inputs& x) { return scale(x[0], 2.5, -1.0); }));
+  cases.push_back(make("mul_outer", {{3, 1}, {1, 4}}, [](auto&, const auto& x) { return mul(x[0], x[1]); }));
+  cases.push_back(make("scale", {{3, 4}}, [](auto&, const auto& x) { using T = scalar_of_t<decltype(x)>;
+    return scale(x[0], T(2.5), T(-1.0)); }));
 
   // element-wise
-  auto relu_case = make("relu", {{4, 5}}, [](auto&, const Inputs& x) { return relu(x[0]); });
+  auto relu_case = make("relu", {{4, 5}}, [](auto&, const auto& x) { return relu(x[0]); });
   relu_case.prepare = [](auto& in) { away_from_zero(in); };
   cases.push_back(relu_case);
-  cases.push_back(make("gelu", {{4, 5}}, [](auto&, const Inputs& x) { return gelu(x[0]); }));
-  cases.push_back(make("sigmoid", {{4, 5}}, [](auto&, const Inputs& x) { return sigmoid(x[0]); }));
-  cases.push_back(make("tanh", {{4, 5}}, [](auto&, const Inputs& x) { return tanh(x[0]); }));
-  cases.push_back(make("softmax", {{4, 5}}, [](auto&, const Inputs& x) { return softmax(x[0]); }));
-  cases.push_back(make("log_softmax", {{4, 5}}, [](auto&, const Inputs& x) { return log_softmax(x[0]); }));
-  cases.push_back(make("sum", {{4, 5}}, [](auto&, const Inputs& x) { return sum(x[0]); }));
-  cases.push_back(make("mean", {{4, 5}}, [](auto&, const Inputs& x) { return mean(x[0]); }));
+  cases.push_back(make("gelu", {{4, 5}}, [](auto&, const auto& x) { return gelu(x[0]); }));
+  cases.push_back(make("sigmoid", {{4, 5}}, [](auto&, const auto& x) { return sigmoid(x[0]); }));
+  cases.push_back(make("tanh", {{4, 5}}, [](auto&, const auto& x) { return tanh(x[0]); }));
+  cases.push_back(make("softmax", {{4, 5}}, [](auto&, const auto& x) { return softmax(x[0]); }));
+  cases.push_back(make("log_softmax", {{4, 5}}, [](auto&, const auto& x) { return log_softmax(x[0]); }));
+  cases.push_back(make("sum", {{4, 5}}, [](auto&, const auto& x) { return sum(x[0]); }));
+  cases.push_back(make("mean", {{4, 5}}, [](auto&, const auto& x) { return mean(x[0]); }));
 
   // indexing and graphs
   auto gather_idx = std::make_shared<const std::vector<int32_t>>(std::vector<int32_t>{4, 0, 0, 2, 1, 4});
-  cases.push_back(make("gather_rows", {{5, 3}}, [=](auto&, const Inputs& x) { return gather_rows(x[0], gather_idx); }));
+  cases.push_back(make("gather_rows", {{5, 3}}, [=](auto&, const auto& x) { return gather_rows(x[0], gather_idx); }));
   auto seg = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 2, 2, 6});
-  cases.push_back(make("segment_sum", {{6, 3}}, [=](auto&, const Inputs& x) { return segment_sum(x[0], seg); }));
-  cases.push_back(make("segment_mean", {{6, 3}}, [=](auto&, const Inputs& x) { return segment_mean(x[0], seg); }));
+  cases.push_back(make("segment_sum", {{6, 3}}, [=](auto&, const auto& x) { return segment_sum(x[0], seg); }));
+  cases.push_back(make("segment_mean", {{6, 3}}, [=](auto&, const auto& x) { return segment_mean(x[0], seg); }));
   auto emb_rows = std::make_shared<IndexMat>(4, 2);
   *emb_rows << 0, 5, 3, 5, 0, 6, 2, 4;
-  cases.push_back(make("embedding_sum", {{7, 3}}, [=](auto&, const Inputs& x) {
+  cases.push_back(make("embedding_sum", {{7, 3}}, [=](auto&, const auto& x) {
     return embedding_sum(x[0], IndexMatPtr(emb_rows));
   }));
   const CsrPtr graph = small_graph();
   cases.push_back(make("gin_aggregate", {{4, 3}, {7, 3}, {1, 1}},
-                       [=](auto&, const Inputs& x) { return gin_aggregate(x[0], x[1], x[2], graph); }));
+                       [=](auto&, const auto& x) { return gin_aggregate(x[0], x[1], x[2], graph); }));
   auto edge_rows = std::make_shared<IndexMat>(7, 2);
   *edge_rows << 0, 3, 1, 4, 2, 5, 0, 5, 1, 3, 2, 4, 0, 4;
-  cases.push_back(make("gin_aggregate_embedded", {{4, 3}, {6, 3}, {1, 1}}, [=](auto&, const Inputs& x) {
+  cases.push_back(make("gin_aggregate_embedded", {{4, 3}, {6, 3}, {1, 1}}, [=](auto&, const auto& x) {
     return gin_aggregate_embedded(x[0], x[1], IndexMatPtr(edge_rows), x[2], graph);
   }));
-  cases.push_back(make("spmm", {{7, 1}, {4, 3}}, [=](auto&, const Inputs& x) { return spmm(graph, x[0], x[1]); }));
-  cases.push_back(make("sddmm", {{4, 3}, {4, 3}}, [=](auto&, const Inputs& x) { return sddmm(graph, x[0], x[1]); }));
+  cases.push_back(make("spmm", {{7, 1}, {4, 3}}, [=](auto&, const auto& x) { return spmm(graph, x[0], x[1]); }));
+  cases.push_back(make("sddmm", {{4, 3}, {4, 3}}, [=](auto&, const auto& x) { return sddmm(graph, x[0], x[1]); }));
   // Diffuser-style attention on a fixed pattern: edge scores -> per-row softmax -> weighted sum.
-  cases.push_back(make("sddmm_spmm_chain", {{4, 3}, {4, 3}, {4, 3}}, [=](auto&, const Inputs& x) {
-    V scores = sddmm(graph, x[0], x[1]);
+  cases.push_back(make("sddmm_spmm_chain", {{4, 3}, {4, 3}, {4, 3}}, [=](auto&, const auto& x) {
+    auto scores = sddmm(graph, x[0], x[1]);
     return spmm(graph, sigmoid(scores), x[2]);
   }));
 
   // regularisation and normalisation
   const CounterRng dropout_rng(7, RngPurpose::kTest, 3);
-  cases.push_back(make("dropout", {{6, 5}}, [=](auto&, const Inputs& x) { return dropout(x[0], 0.3, dropout_rng, true); }));
+  cases.push_back(make("dropout", {{6, 5}}, [=](auto&, const auto& x) { return dropout(x[0], 0.3, dropout_rng, true); }));
   for (bool training : {true, false}) {
-    auto rm = std::make_shared<Parameter<double>>();
-    auto rv = std::make_shared<Parameter<double>>();
-    rm->value = MatD::Constant(1, 4, 0.2);
-    rv->value = MatD::Constant(1, 4, 1.7);
+    auto stats = std::make_shared<RunningStats>(4, 0.2, 1.7);
     cases.push_back(make(training ? "batch_norm_train" : "batch_norm_eval", {{6, 4}, {1, 4}, {1, 4}},
-                         [=](auto&, const Inputs& x) {
-                           BatchNormState<double> st{rm.get(), rv.get(), 0.1, 1e-5, true};
-                           return batch_norm(x[0], x[1], x[2], st, training);
+                         [=](auto&, const auto& x) {
+                           using T = scalar_of_t<decltype(x)>;
+                           return batch_norm(x[0], x[1], x[2], stats->template state<T>(), training);
                          }));
   }
   for (bool training : {true, false})
     for (bool relu_on : {true, false})
       for (double p : {0.0, 0.4}) {
-        auto rm = std::make_shared<Parameter<double>>();
-        auto rv = std::make_shared<Parameter<double>>();
-        rm->value = MatD::Constant(1, 4, -0.1);
-        rv->value = MatD::Constant(1, 4, 0.8);
+        auto stats = std::make_shared<RunningStats>(4, -0.1, 0.8);
         const std::string name = fmt::format("batch_norm_act_{}_{}_p{}", training ? "train" : "eval",
                                              relu_on ? "relu" : "linear", p > 0 ? 4 : 0);
-        auto c = make(name, {{7, 4}, {1, 4}, {1, 4}}, [=](auto&, const Inputs& x) {
-          BatchNormState<double> st{rm.get(), rv.get(), 0.1, 1e-5, true};
+        auto c = make(name, {{7, 4}, {1, 4}, {1, 4}}, [=](auto&, const auto& x) {
+          using T = scalar_of_t<decltype(x)>;
           BatchNormEpilogue ep;
           ep.relu = relu_on;
           ep.dropout = p;
           ep.dropout_rng = CounterRng(11, RngPurpose::kTest, 5);
-          return batch_norm_act(x[0], x[1], x[2], st, training, ep);
+          return batch_norm_act(x[0], x[1], x[2], stats->template state<T>(), training, ep);
         });
         // Keep the pre-activation away from the relu kink: beta pushed off zero is not enough when
         // training, so shift inputs per column by distinct offsets and rely on random data otherwise.
@@ -141,38 +173,35 @@ std::vector<GradCheckCase> all_cases() {
         cases.push_back(c);
       }
   cases.push_back(make("layer_norm", {{5, 4}, {1, 4}, {1, 4}},
-                       [](auto&, const Inputs& x) { return layer_norm(x[0], x[1], x[2]); }));
+                       [](auto&, const auto& x) { return layer_norm(x[0], x[1], x[2]); }));
 
   // losses
   auto bin = labels_with_missing(5, 3, true);
-  cases.push_back(make("bce_with_logits", {{5, 3}}, [=](auto&, const Inputs& x) {
-    return bce_with_logits(x[0], bin, static_cast<double>(count_labelled(*bin)));
+  cases.push_back(make("bce_with_logits", {{5, 3}}, [=](auto&, const auto& x) {
+    return bce_with_logits(x[0], typed<scalar_of_t<decltype(x)>>(bin), static_cast<double>(count_labelled(*bin)));
   }));
   auto reg = labels_with_missing(5, 2, false);
-  cases.push_back(make("mse", {{5, 2}}, [=](auto&, const Inputs& x) { return mse(x[0], reg, 3.0); }));
+  cases.push_back(make("mse", {{5, 2}}, [=](auto&, const auto& x) { return mse(x[0], typed<scalar_of_t<decltype(x)>>(reg), 3.0); }));
   auto pos = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{2, 3, 4});
   auto pos_same = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 1, 2});
   cases.push_back(make("info_nce", {{3, 4}, {6, 4}},
-                       [=](auto&, const Inputs& x) { return info_nce(x[0], x[1], pos, 0.5, 3.0); }));
+                       [=](auto&, const auto& x) { return info_nce(x[0], x[1], pos, 0.5, 3.0); }));
 
   // Across ranks, in one process: gathering is the identity, InfoNCE over the gathered candidates.
   // (tests/dist/dist_test.cpp checks the same against a single-process oracle on 2 and 4 ranks.)
-  auto local = std::make_shared<const LocalCollective>();
-  cases.push_back(make("all_gather_rows_info_nce", {{3, 4}, {3, 4}}, [=](auto&, const Inputs& x) {
-    return info_nce(x[0], all_gather_rows(x[1], local), pos_same, 0.7, 3.0);
+  auto local = std::make_shared<const LocalCommunicator>();
+  cases.push_back(make("all_gather_rows_info_nce", {{3, 4}, {3, 4}}, [=](auto&, const auto& x) {
+    return info_nce(x[0], all_gather_rows(x[1], *local), pos_same, 0.7, 3.0);
   }));
 
   // A GIN layer end to end, as the model composes it.
-  auto brm = std::make_shared<Parameter<double>>();
-  auto brv = std::make_shared<Parameter<double>>();
-  brm->value = MatD::Zero(1, 6);
-  brv->value = MatD::Ones(1, 6);
+  auto gin_stats = std::make_shared<RunningStats>(6, 0.0, 1.0);
   auto seg2 = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 3, 4});
   cases.push_back(make("gin_layer", {{4, 3}, {7, 3}, {1, 1}, {3, 6}, {1, 6}, {1, 6}, {1, 6}, {6, 3}, {1, 3}},
-                       [=](auto&, const Inputs& x) {
-                         BatchNormState<double> st{brm.get(), brv.get(), 0.1, 1e-5, true};
-                         V a = gin_aggregate(x[0], x[1], x[2], graph);
-                         V z = relu(batch_norm(linear(a, x[3], x[4]), x[5], x[6], st, true));
+                       [=](auto&, const auto& x) {
+                         using T = scalar_of_t<decltype(x)>;
+                         auto a = gin_aggregate(x[0], x[1], x[2], graph);
+                         auto z = relu(batch_norm(linear(a, x[3], x[4]), x[5], x[6], gin_stats->template state<T>(), true));
                          return segment_mean(linear(z, x[7], x[8]), seg2);
                        }));
   return cases;
@@ -182,6 +211,19 @@ class GradCheck : public ::testing::TestWithParam<GradCheckCase> {};
 
 TEST_P(GradCheck, MatchesCentralDifferences) {
   const GradCheckResult r = run_gradcheck(GetParam());
+  RecordProperty("worst_error", fmt::format("{:.3g}", r.worst_error));  // margins, in --gtest_output=xml
+  EXPECT_TRUE(r.ok) << GetParam().name << ": relative error " << r.worst_error << " at " << r.worst_where;
+}
+
+TEST_P(GradCheck, FloatMatchesDouble) {
+  const GradCheckResult r = run_float_check(GetParam());
+  RecordProperty("worst_error", fmt::format("{:.3g}", r.worst_error));  // margins, in --gtest_output=xml
+  EXPECT_TRUE(r.ok) << GetParam().name << ": relative error " << r.worst_error << " at " << r.worst_where;
+}
+
+TEST_P(GradCheck, SecondOrderMatchesDifferencesOfGradients) {
+  const GradCheckResult r = run_second_order_check(GetParam());
+  RecordProperty("worst_error", fmt::format("{:.3g}", r.worst_error));  // margins, in --gtest_output=xml
   EXPECT_TRUE(r.ok) << GetParam().name << ": relative error " << r.worst_error << " at " << r.worst_where;
 }
 
@@ -204,13 +246,40 @@ TEST(GradCheckSuite, DetectsAWrongGradient) {
     explicit BrokenSquare(Node<double>* x_) : Node<double>(OpKind::kScale), x(x_) {}
     void backward() override { x->accumulate_grad(3.0 * x->value().cwiseProduct(grad())); }  // should be 2x
   };
-  GradCheckCase c = make("broken", {{3, 3}}, [](Tape<double>& tape, const Inputs& x) {
+  GradCheckCase c = make_double("broken", {{3, 3}}, [](Tape<double>& tape, const Inputs& x) {
     auto* n = tape.push<BrokenSquare>(x[0].node());
     n->mutable_value() = x[0].value().cwiseProduct(x[0].value());
     tape.set_requires_grad(n, {x[0]});
     return V(n, &tape);
   });
   EXPECT_FALSE(run_gradcheck(c).ok);
+}
+
+// ... and the second-order check must catch a backward that is right in value but not differentiable
+// through: x^2 whose backward uses x as a constant (its tangent dropped) passes the first-order check.
+template <typename T>
+struct FrozenSquare final : Node<T> {
+  Node<T>* x;
+  explicit FrozenSquare(Node<T>* x_) : Node<T>(OpKind::kScale), x(x_) {}
+  void backward() override {
+    Mat<T> frozen = x->value();
+    if constexpr (std::is_same_v<T, Dual<double>>)
+      for (int64_t k = 0; k < frozen.size(); ++k) frozen.data()[k].d = 0.0;
+    x->accumulate_grad(T(2.0) * frozen.cwiseProduct(this->grad()));
+  }
+};
+
+TEST(GradCheckSuite, SecondOrderDetectsABackwardThatDropsTangents) {
+  GradCheckCase c = make("frozen_square", {{3, 2}}, [](auto& tape, const auto& x) {
+    using T = scalar_of_t<decltype(x)>;
+    auto* n = tape.template push<FrozenSquare<T>>(x[0].node());
+    n->mutable_value() = x[0].value().cwiseProduct(x[0].value());
+    tape.set_requires_grad(n, {x[0]});
+    return Var<T>(n, &tape);
+  });
+  EXPECT_TRUE(run_gradcheck(c).ok);
+  EXPECT_TRUE(run_float_check(c).ok);
+  EXPECT_FALSE(run_second_order_check(c).ok);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "src/tensor/hvp.hpp"
 
 #include "src/models/gin.hpp"
+#include "src/nn/param_store.hpp"
 #include "tests/src/models/gin_test_batch.hpp"
 #include "src/tensor/ops.hpp"
 
@@ -46,6 +47,24 @@ TEST(SecondOrder, HessianVectorProductOfAClosedFormLoss) {
   EXPECT_LT((r.hvp.at("w") - numeric).cwiseAbs().maxCoeff(), 1e-7);
   EXPECT_LT((r.gradient.at("w") - grad_at(w0)).cwiseAbs().maxCoeff(), 1e-14);
   EXPECT_EQ(tangent_part(store.get("w").value), MatD::Zero(2, 2));  // tangents are reset
+}
+
+TEST(SecondOrder, AWrongShapedDirectionIsRefusedBeforeAnyTangentIsSet) {
+  // A 1x1 direction for a 2x3 parameter: reading it element by element would run past its end.
+  ParamStore<DualD> store;
+  store.add("a", MatD::Ones(1, 2).cast<DualD>());
+  store.add("w", MatD::Ones(2, 3).cast<DualD>());
+  bool ran = false;
+  auto loss = [&](Tape<DualD>& t) {
+    ran = true;
+    return sum(t.param(store.get("w")));
+  };
+  const MatD right = MatD::Constant(1, 2, 7.0);
+  EXPECT_THROW(directional_second_order(store, {{"a", right}, {"w", MatD::Ones(1, 1)}}, loss), Error);
+  EXPECT_THROW(directional_second_order(store, {{"w", MatD::Ones(3, 2)}}, loss), Error);
+  EXPECT_THROW(directional_second_order(store, {{"missing", MatD::Ones(1, 1)}}, loss), Error);
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(tangent_part(store.get("a").value), MatD::Zero(1, 2));  // the valid entry was not applied either
 }
 
 GraphBatch batch() {
