@@ -155,6 +155,19 @@ bool File::exists(const std::string& object) const {
   }
 }
 
+// HDF5 hands out names by index in two calls: the length first, then the characters.
+template <typename GetName>
+std::vector<std::string> names_by_index(hsize_t count, GetName&& get_name) {
+  std::vector<std::string> out;
+  for (hsize_t i = 0; i < count; ++i) {
+    const ssize_t n = get_name(i, nullptr, 0);
+    std::string name(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
+    get_name(i, name.data(), name.size() + 1);
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 bool File::is_group(const std::string& object) const {
   if (!exists(object)) return false;
   H5O_info_t info;
@@ -167,14 +180,9 @@ std::vector<std::string> File::list(const std::string& group) const {
   Handle g(H5Gopen2(id_, group.c_str(), H5P_DEFAULT));
   H5G_info_t info;
   H5Gget_info(g, &info);
-  std::vector<std::string> out;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    std::string name(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
-    H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
-    out.push_back(std::move(name));
-  }
-  return out;
+  return names_by_index(info.nlinks, [&](hsize_t i, char* buffer, size_t size) {
+    return H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, buffer, size, H5P_DEFAULT);
+  });
 }
 
 std::vector<std::pair<std::string, bool>> File::walk(const std::string& group) const {
@@ -259,14 +267,9 @@ std::vector<std::string> File::attr_names(const std::string& object) const {
   Handle o(open_object(id_, path_, object));
   H5O_info_t info;
   H5Oget_info2(o, &info, H5O_INFO_NUM_ATTRS);
-  std::vector<std::string> out;
-  for (hsize_t i = 0; i < info.num_attrs; ++i) {
-    const ssize_t n = H5Aget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    std::string name(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
-    H5Aget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
-    out.push_back(std::move(name));
-  }
-  return out;
+  return names_by_index(info.num_attrs, [&](hsize_t i, char* buffer, size_t size) {
+    return H5Aget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, buffer, size, H5P_DEFAULT);
+  });
 }
 
 bool File::attr_is_integer(const std::string& object, const std::string& name) const {

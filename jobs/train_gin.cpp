@@ -212,15 +212,6 @@ std::unique_ptr<Gin<float>> build_gin(ParamStore<float>& store, const JobConfig&
   return std::make_unique<Gin<float>>(store, gc, seed);
 }
 
-OptimizerConfig optimizer_config(const JobConfig& config) {
-  OptimizerConfig oc;
-  oc.name = config.get_string("train.optimizer");
-  oc.lr = config.get_real("train.lr");
-  oc.weight_decay = config.get_real("train.weight_decay");
-  oc.momentum = config.get_real("train.momentum");
-  return oc;
-}
-
 
 // The GIN task on the trainer.
 class GinJob final : public EpochJob {
@@ -325,14 +316,8 @@ class GinJob final : public EpochJob {
   }
   const ParamStore<float>* replicated_params() const override { return store_.get(); }
 
-  void save(CheckpointWriter& writer) override {
-    writer.add_params("model", *store_);
-    writer.add_optimizer("optimizer", *optimizer_);
-  }
-  void load(CheckpointReader& reader) override {
-    reader.read_params("model", *store_);
-    reader.read_optimizer("optimizer", *optimizer_);
-  }
+  void save(CheckpointWriter& writer) override { save_model_sections(writer, *store_, *optimizer_); }
+  void load(CheckpointReader& reader) override { load_model_sections(reader, *store_, *optimizer_); }
 
  private:
   const dist::Comm* comm_ = nullptr;
@@ -364,8 +349,7 @@ int run_gin_eval(const dist::Comm& comm, const JobConfig& config, const EvalOpti
   const auto model = comm.collective([&] { return build_gin(store, config, features, data.shard.molecules.labels.cols(), 0); });
   auto optimizer = comm.collective([&] { return make_optimizer(store, optimizer_config(config)); });
   CheckpointReader reader(options.checkpoint, comm);
-  reader.read_params("model", store);
-  reader.read_optimizer("optimizer", *optimizer);
+  load_model_sections(reader, store, *optimizer);
   reader.close();
   const SplitPart& part = options.split == "train" ? data.train : options.split == "valid" ? data.valid : data.test;
   const int64_t eval_batch = config.get_int("eval.batch_size");

@@ -13,15 +13,43 @@
 
 namespace relfm::jobs {
 
-std::vector<KeySpec> epoch_trainer_keys() {
+std::vector<KeySpec> output_keys(const std::string& contents) {
   return {
+      {"output.dir", ValueKind::kString, "", "Directory for " + contents + " (created if missing)."},
+      {"output.progress", ValueKind::kString, "\"auto\"",
+       "Rank 0's progress display: `bar` redraws in place, `lines` prints a line per epoch or now and then, `auto` "
+       "picks bar on a terminal.",
+       {"auto", "bar", "lines", "none"}},
+  };
+}
+
+OptimizerConfig optimizer_config(const JobConfig& config, const std::string& prefix) {
+  OptimizerConfig oc;
+  oc.name = config.get_string(prefix + ".optimizer");
+  oc.lr = config.get_real(prefix + ".lr");
+  oc.weight_decay = config.get_real(prefix + ".weight_decay");
+  oc.momentum = config.get_real(prefix + ".momentum");
+  return oc;
+}
+
+void save_model_sections(CheckpointWriter& writer, const ParamStore<float>& store, Optimizer<float>& optimizer) {
+  writer.add_params("model", store);
+  writer.add_optimizer("optimizer", optimizer);
+}
+
+void load_model_sections(CheckpointReader& reader, ParamStore<float>& store, Optimizer<float>& optimizer) {
+  reader.read_params("model", store);
+  reader.read_optimizer("optimizer", optimizer);
+}
+
+std::vector<KeySpec> epoch_trainer_keys() {
+  std::vector<KeySpec> keys = {
       {"train.epochs", ValueKind::kInt, "50", "Epochs per seed.", {}, 1},
       {"train.seeds", ValueKind::kIntList, "[0]", "Seeds; each is an independent run (initialisation, order, dropout).",
        {}, 0, {}, Resume::kBlocks},
-      {"output.dir", ValueKind::kString, "", "Directory for results.h5 and checkpoint.h5 (created if missing)."},
-      {"output.progress", ValueKind::kString, "\"auto\"",
-       "Rank 0's progress display: `bar` redraws in place, `lines` prints a line per epoch, `auto` picks bar on a terminal.",
-       {"auto", "bar", "lines", "none"}},
+  };
+  for (auto& k : output_keys("results.h5 and checkpoint.h5")) keys.push_back(k);
+  const std::vector<KeySpec> rest = {
       {"checkpoint.every_epochs", ValueKind::kInt, "1",
        "Checkpoint after every N epochs (and always at the end); 0 disables periodic checkpoints.", {}, 0},
       {"debug.stop_after_steps", ValueKind::kInt, "0",
@@ -34,6 +62,8 @@ std::vector<KeySpec> epoch_trainer_keys() {
        "Verify after every epoch that all ranks hold bit-identical parameters."},
       {"debug.profile", ValueKind::kBool, "false", "Print time per op kind (rank 0) at the end."},
   };
+  keys.insert(keys.end(), rest.begin(), rest.end());
+  return keys;
 }
 
 std::vector<KeySpec> optimizer_keys(const std::string& prefix, const std::string& what) {

@@ -98,6 +98,14 @@ std::vector<KeySpec> epoch_trainer_keys();
 // momentum.
 std::vector<KeySpec> optimizer_keys(const std::string& prefix, const std::string& what);
 
+// output.dir and output.progress, shared by both runners; `contents` says what output.dir receives.
+std::vector<KeySpec> output_keys(const std::string& contents);
+// The optimiser settings of the group under `prefix` (see optimizer_keys).
+OptimizerConfig optimizer_config(const JobConfig& config, const std::string& prefix = "train");
+// The common checkpoint of a job with one model and one optimiser: sections "model" and "optimizer".
+void save_model_sections(CheckpointWriter& writer, const ParamStore<float>& store, Optimizer<float>& optimizer);
+void load_model_sections(CheckpointReader& reader, ParamStore<float>& store, Optimizer<float>& optimizer);
+
 // Runs `job` as `config` says; returns the process exit code (0, or dist::kExitCheckpointed after a stop).
 int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions& options, EpochJob& job);
 

@@ -20,14 +20,11 @@
 namespace relfm::jobs {
 
 std::vector<KeySpec> work_item_keys() {
-  return {
-      {"output.dir", ValueKind::kString, "", "Directory for results.h5 and the item journals (created if missing)."},
-      {"output.progress", ValueKind::kString, "\"auto\"",
-       "Rank 0's progress display: `bar` redraws in place, `lines` prints a line now and then, `auto` picks bar on a terminal.",
-       {"auto", "bar", "lines", "none"}},
+  std::vector<KeySpec> keys = output_keys("results.h5 and the item journals");
+  keys.push_back(
       {"debug.stop_after_items", ValueKind::kInt, "0",
-       "Testing aid: each rank behaves as if SIGUSR1 arrived after finishing this many items (0 = never).", {}, 0},
-  };
+       "Testing aid: each rank behaves as if SIGUSR1 arrived after finishing this many items (0 = never).", {}, 0});
+  return keys;
 }
 
 namespace {

@@ -66,12 +66,7 @@ class SyntheticRegressionJob final : public EpochJob {
     optimizer_.reset();
     store_ = std::make_unique<ParamStore<float>>();
     model_ = Linear<float>(*store_, "regression", x_.cols(), 1, seed);
-    OptimizerConfig oc;
-    oc.name = config_->get_string("train.optimizer");
-    oc.lr = config_->get_real("train.lr");
-    oc.weight_decay = config_->get_real("train.weight_decay");
-    oc.momentum = config_->get_real("train.momentum");
-    optimizer_ = make_optimizer(*store_, oc);
+    optimizer_ = make_optimizer(*store_, optimizer_config(*config_));
   }
 
   void start_seed(bool) override {
@@ -115,14 +110,8 @@ class SyntheticRegressionJob final : public EpochJob {
   }
 
   const ParamStore<float>* replicated_params() const override { return store_.get(); }
-  void save(CheckpointWriter& writer) override {
-    writer.add_params("model", *store_);
-    writer.add_optimizer("optimizer", *optimizer_);
-  }
-  void load(CheckpointReader& reader) override {
-    reader.read_params("model", *store_);
-    reader.read_optimizer("optimizer", *optimizer_);
-  }
+  void save(CheckpointWriter& writer) override { save_model_sections(writer, *store_, *optimizer_); }
+  void load(CheckpointReader& reader) override { load_model_sections(reader, *store_, *optimizer_); }
 
  private:
   static MatF gather(const MatF& m, const std::vector<int64_t>& rows) {
