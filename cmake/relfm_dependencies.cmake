@@ -53,6 +53,7 @@ endif()
 find_package(ZLIB REQUIRED)       # gzip-compressed CSVs
 find_package(OpenSSL REQUIRED)    # SHA-256 checksums of source data
 find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)     # levelled logging with a rank tag (src/core/log.hpp)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)  # JSON lines of the work-item journals; the LLM client's messages

@@ -1,5 +1,7 @@
 #include "dist/runtime.hpp"
 
+#include "src/core/log.hpp"
+
 #include <malloc.h>
 #include <unistd.h>
 
@@ -47,23 +49,28 @@ void request_stop() { g_stop_signal = SIGUSR1; }
 int stop_signal() { return g_stop_signal; }
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
-int run_main(int argc, char** argv, const std::function<int(Comm&)>& fn) {
+int run_main(int argc, char** argv, const std::function<int(Comm&)>& fn, logging::Level log_level) {
   tune_malloc();
   // Before MPI_Init, so that a stop request arriving while MPI starts up is remembered, not fatal.
   install_signal_handlers();
-  MPI_Init(&argc, &argv);
+  // Only the main thread calls MPI (a job may run helper threads, e.g. an HTTP client's, that never do).
+  int provided = MPI_THREAD_SINGLE;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int code = kExitOk;
   {
     Comm world(MPI_COMM_WORLD);
+    logging::configure(world.rank(), world.size(), log_level);
+    if (provided < MPI_THREAD_FUNNELED)
+      logging::warn("this MPI provides thread level {} (< MPI_THREAD_FUNNELED); relfm calls MPI from its main thread only",
+                provided);
     try {
       code = fn(world);
     } catch (const CollectiveError& e) {
-      if (world.is_root()) std::fprintf(stderr, "relfm: error: %s\n", e.what());
+      if (world.is_root()) logging::error(false, "{}", e.what());
       code = exit_code_for(e.kind());
     } catch (const std::exception& e) {
       // Raised on this rank alone: the others may be waiting in a collective, so abort the job.
-      std::fprintf(stderr, "relfm: error on rank %d of %d: %s\n", world.rank(), world.size(), e.what());
-      std::fflush(stderr);
+      logging::error(true, "on rank {} of {}: {}", world.rank(), world.size(), e.what());
       const int local = dynamic_cast<const InputError*>(&e) ? kExitInputError
                         : dynamic_cast<const DivergedError*>(&e) ? kExitDiverged
                                                                  : kExitError;

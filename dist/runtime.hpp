@@ -7,6 +7,7 @@
 #pragma once
 
 #include "dist/comm.hpp"
+#include "src/core/log.hpp"
 
 #include <functional>
 
@@ -19,8 +20,9 @@ inline constexpr int kExitInputError = 2;     // bad input: file, line or key na
 inline constexpr int kExitDiverged = 3;       // NaN/Inf loss; the last good checkpoint is kept
 inline constexpr int kExitCheckpointed = 75;  // stopped on a signal after checkpointing (EX_TEMPFAIL): requeue
 
-// MPI_Init/MPI_Finalize around fn, with the error policy above. Installs the SIGUSR1/SIGTERM handlers.
-int run_main(int argc, char** argv, const std::function<int(Comm&)>& fn);
+// MPI_Init_thread/MPI_Finalize around fn, with the error policy above. Installs the SIGUSR1/SIGTERM
+// handlers and sets up logging (src/core/log.hpp) with this rank and `log_level`.
+int run_main(int argc, char** argv, const std::function<int(Comm&)>& fn, logging::Level log_level = logging::Level::kInfo);
 
 // Set by SIGUSR1 or SIGTERM (e.g. Slurm's --signal=B:USR1@T forwarded to the tasks, or scancel).
 bool stop_requested();

@@ -19,6 +19,10 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
   CLI::App app{"relfm: graph-structured foundation-model training over MPI"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "relfm 0.1.0");
+  // Read before parsing (see log_level_from); declared here so that every subcommand accepts it.
+  bool verbose = false;
+  app.add_flag("--verbose,-v", verbose, "Debug-level log lines (from every rank)");
+  app.fallthrough();
 
   jobs::ShardOptions shard;
   CLI::App* shard_cmd = app.add_subcommand("shard", "Featurise a SMILES CSV into a molecule shard (HDF5)");
@@ -124,6 +128,18 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
 
 }  // namespace
 
+// The log level is needed before the command line is parsed (MPI starts first), so it is read here.
+relfm::logging::Level log_level_from(int argc, char** argv) {
+  relfm::logging::Level level = relfm::logging::Level::kInfo;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--verbose" || a == "-v") level = relfm::logging::Level::kDebug;
+    if (a == "--quiet" || a == "-q") level = relfm::logging::Level::kWarning;
+  }
+  return level;
+}
+
 int main(int argc, char** argv) {
-  return relfm::dist::run_main(argc, argv, [&](relfm::dist::Comm& comm) { return dispatch(comm, argc, argv); });
+  return relfm::dist::run_main(argc, argv, [&](relfm::dist::Comm& comm) { return dispatch(comm, argc, argv); },
+                               log_level_from(argc, argv));
 }

@@ -1,5 +1,7 @@
 #include "jobs/progress.hpp"
 
+#include "src/core/log.hpp"
+
 #include "src/core/error.hpp"
 
 #include <algorithm>
@@ -76,8 +78,7 @@ void Progress::end_epoch(const std::string& summary) {
 
 void Progress::message(const std::string& text) {
   if (mode_ == ProgressMode::kNone) return;
-  std::fprintf(stderr, "%s\n", text.c_str());
-  std::fflush(stderr);
+  logging::info("{}", text);
 }
 
 }  // namespace relfm::jobs

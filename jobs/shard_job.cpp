@@ -1,5 +1,7 @@
 #include "jobs/shard_job.hpp"
 
+#include "src/core/log.hpp"
+
 #include "io/shard.hpp"
 #include "src/mol/molecule_set_builder.hpp"
 #include "src/mol/moleculenet.hpp"
@@ -152,8 +154,8 @@ int run_shard(const dist::Comm& comm, const ShardOptions& options) {
     if (!all_skipped.empty()) {
       std::string list;
       for (size_t i = 0; i < all_skipped.size() && i < 10; ++i) list += (i ? ", " : "") + std::to_string(all_skipped[i]);
-      std::fprintf(stderr, "relfm shard: warning: skipped %zu row(s) whose SMILES RDKit rejects (lines %s%s)\n",
-                   all_skipped.size(), list.c_str(), all_skipped.size() > 10 ? ", ..." : "");
+      logging::warn("relfm shard: skipped {} row(s) whose SMILES RDKit rejects (lines {}{})", all_skipped.size(), list,
+                all_skipped.size() > 10 ? ", ..." : "");
     }
     std::printf("wrote %s: %s, %lld molecules (%zu skipped), %lld atoms, %lld directed edges, %lld tasks; %s split "
                 "%zu/%zu/%zu\n",

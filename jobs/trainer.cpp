@@ -3,6 +3,7 @@
 #include "dist/data_parallel.hpp"
 #include "dist/runtime.hpp"
 #include "jobs/job_kinds.hpp"
+#include "src/core/log.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -262,6 +263,8 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       if (config.get_int("debug.crash_in_checkpoint") == checkpoints_written && comm.is_root())
         crash = [] { std::raise(SIGKILL); };
       writer.write(checkpoint_path, crash);
+      logging::debug("checkpoint {} written to '{}': seed index {}, epoch {}, step {}, global step {}", checkpoints_written,
+                 checkpoint_path, seed_index, epoch, step_in_epoch, global_step_total);
     };
 
     for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {

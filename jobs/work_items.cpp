@@ -3,6 +3,7 @@
 #include "dist/runtime.hpp"
 #include "io/h5.hpp"
 #include "jobs/job_kinds.hpp"
+#include "src/core/log.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -210,12 +211,11 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
     mine.push_back(todo[k]);
   const int64_t rounds = (static_cast<int64_t>(todo.size()) + comm.size() - 1) / comm.size();
 
-  const bool show = !options.quiet && comm.is_root() && config.get_string("output.progress") != "none";
+  const bool show = !options.quiet && config.get_string("output.progress") != "none";
   if (show)
-    std::fprintf(stderr, "relfm run '%s' (%s): %lld %s, %lld already done, %lld to do on %d rank%s\n", job_name.c_str(),
-                 config.get_string("job.kind").c_str(), static_cast<long long>(n), job.item_unit().c_str(),
-                 static_cast<long long>(done.size()), static_cast<long long>(todo.size()), comm.size(),
-                 comm.size() > 1 ? "s" : "");
+    logging::info("relfm train '{}' ({}): {} {}, {} already done, {} to do on {} rank{}", job_name,
+              config.get_string("job.kind"), n, job.item_unit(), done.size(), todo.size(), comm.size(),
+              comm.size() > 1 ? "s" : "");
 
   // This run's journal: its name is unique per (rank count, rank, starting point).
   std::unique_ptr<Journal> journal = comm.collective([&] {
@@ -247,9 +247,8 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
     if (show && std::chrono::steady_clock::now() - last_print > std::chrono::seconds(2)) {
       last_print = std::chrono::steady_clock::now();
       const double s = std::chrono::duration<double>(last_print - t0).count();
-      std::fprintf(stderr, "  %lld/%lld rounds, %.1f %s/s\n", static_cast<long long>(round + 1),
-                   static_cast<long long>(rounds), static_cast<double>((round + 1) * comm.size()) / s,
-                   job.item_unit().c_str());
+      logging::info("  {}/{} rounds, {:.1f} {}/s", round + 1, rounds, static_cast<double>((round + 1) * comm.size()) / s,
+                job.item_unit());
     }
     if (flags[0] > 0) {
       stopped = true;
@@ -280,9 +279,7 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
     std::fflush(stdout);
   }
   if (stopped) {
-    if (comm.is_root())
-      std::fprintf(stderr, "stopped with %lld of %lld %s done; run the same command again to resume\n",
-                   static_cast<long long>(done.size()), static_cast<long long>(n), job.item_unit().c_str());
+    logging::info("stopped with {} of {} {} done; run the same command again to resume", done.size(), n, job.item_unit());
     return dist::kExitCheckpointed;
   }
   return dist::kExitOk;
