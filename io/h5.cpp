@@ -422,6 +422,54 @@ void File::write_rows(const std::string& dataset, const T* data, int64_t local_r
     fail("'{}': writing '{}' failed", path_, dataset);
 }
 
+template <typename T>
+void File::append_rows(const std::string& dataset, const T* data, int64_t local_rows, int64_t cols, int64_t chunk_rows) {
+  const int64_t offset_in_batch = comm_->exclusive_scan(local_rows);
+  const int64_t added = comm_->sum(local_rows);
+  std::vector<hsize_t> dims{0};
+  if (cols > 0) dims.push_back(static_cast<hsize_t>(cols));
+  if (!exists(dataset)) {
+    if (parent_of(dataset) != "/") create_group(parent_of(dataset));
+    std::vector<hsize_t> max_dims(dims.size(), static_cast<hsize_t>(cols));
+    max_dims[0] = H5S_UNLIMITED;
+    std::vector<hsize_t> chunk(dims.size(), static_cast<hsize_t>(cols));
+    chunk[0] = static_cast<hsize_t>(std::max<int64_t>(chunk_rows, 1));
+    Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()));
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+    Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    if (!d.ok()) fail("'{}': cannot create the growing dataset '{}'", path_, dataset);
+  }
+  Handle d(open_dataset(dataset));
+  Handle old_space(H5Dget_space(d));
+  const int rank = H5Sget_simple_extent_ndims(old_space);
+  if (rank != static_cast<int>(dims.size())) fail("'{}': '{}' has {} dimensions, not {}", path_, dataset, rank, dims.size());
+  std::vector<hsize_t> now(dims.size());
+  H5Sget_simple_extent_dims(old_space, now.data(), nullptr);
+  if (cols > 0 && now[1] != static_cast<hsize_t>(cols))
+    fail("'{}': '{}' has {} columns, not {}", path_, dataset, now[1], cols);
+  if (added == 0) return;
+  const hsize_t start_row = now[0];
+  now[0] += static_cast<hsize_t>(added);
+  if (H5Dset_extent(d, now.data()) < 0) fail("'{}': cannot grow '{}'", path_, dataset);
+  Handle file_space(H5Dget_space(d));
+  std::vector<hsize_t> start(dims.size(), 0), count(dims.size(), static_cast<hsize_t>(cols));
+  start[0] = start_row + static_cast<hsize_t>(offset_in_batch);
+  count[0] = static_cast<hsize_t>(local_rows);
+  Handle mem(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+  if (local_rows > 0) {
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  } else {
+    H5Sselect_none(file_space);
+    H5Sselect_none(mem);
+  }
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  if (!local_) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  static const T dummy{};
+  if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, local_rows > 0 && data ? data : &dummy) < 0)
+    fail("'{}': appending to '{}' failed", path_, dataset);
+}
+
 void File::write_text(const std::string& dataset, const std::string& text) {
   if (parent_of(dataset) != "/") create_group(parent_of(dataset));
   Handle type(string_type(text.size()));
@@ -564,6 +612,7 @@ std::string sha256_file(const std::string& path) {
 #define RELFM_H5_INSTANTIATE(T)                                                                     \
   template void File::write_replicated<T>(const std::string&, const T*, const std::vector<int64_t>&); \
   template void File::write_rows<T>(const std::string&, const T*, int64_t, int64_t);                 \
+  template void File::append_rows<T>(const std::string&, const T*, int64_t, int64_t, int64_t);       \
   template std::vector<T> File::read_rows<T>(const std::string&, int64_t, int64_t) const;
 
 RELFM_H5_INSTANTIATE(float)

@@ -80,6 +80,12 @@ class File {
   // local_rows x cols per rank (cols = 0 for a 1-D dataset).
   template <typename T>
   void write_rows(const std::string& dataset, const T* data, int64_t local_rows, int64_t cols = 0);
+  // Appends each rank's `local_rows` x `cols` block (stacked in rank order) to a dataset that grows
+  // along its first axis, creating it (chunked, `chunk_rows` rows per chunk) on first use. Collective.
+  // For records that arrive while a job runs: sampled batches, gate trajectories, per-call LLM records.
+  template <typename T>
+  void append_rows(const std::string& dataset, const T* data, int64_t local_rows, int64_t cols = 0,
+                   int64_t chunk_rows = 1024);
   // A text as a scalar fixed-length string (h5py: f[name][()].decode()).
   void write_text(const std::string& dataset, const std::string& text);
   // A 1-D dataset of variable-length UTF-8 strings (h5py: f[name].asstr()[()]); files from create_local

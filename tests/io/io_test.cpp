@@ -334,6 +334,33 @@ TEST(H5, VariableLengthStringsRoundTripFromAnyRankCount) {
   g.close();
 }
 
+TEST(H5, AppendedRowsGrowAChunkedDatasetInRankOrder) {
+  Comm comm;
+  const std::string path = testing::scratch_path(comm, "append.h5");
+  h5::write_atomically(path, comm, [&](h5::File& f) {
+    // Three appends; rank r adds r + 1 rows of (step, rank) each time, and rank 0 none in the second.
+    for (int64_t step = 0; step < 3; ++step) {
+      const int64_t rows = step == 1 && comm.rank() == 0 ? 0 : comm.rank() + 1;
+      std::vector<int64_t> block;
+      for (int64_t i = 0; i < rows; ++i) block.insert(block.end(), {step, comm.rank()});
+      f.append_rows("/gates/trajectory", block.data(), rows, 2, /*chunk_rows=*/4);
+    }
+  });
+  h5::File f = h5::File::open(path, comm);
+  const auto all = f.read_rows<int64_t>("/gates/trajectory");
+  size_t k = 0;
+  for (int64_t step = 0; step < 3; ++step)
+    for (int r = 0; r < comm.size(); ++r)
+      for (int64_t i = 0; i < (step == 1 && r == 0 ? 0 : r + 1); ++i) {
+        ASSERT_LT(k + 1, all.size());
+        EXPECT_EQ(all[k], step);
+        EXPECT_EQ(all[k + 1], r);
+        k += 2;
+      }
+  EXPECT_EQ(k, all.size());
+  f.close();
+}
+
 TEST(Results, WritesAnyJobsSeriesAndTheDeclaredSummary) {
   Comm comm;
   const std::string path = testing::scratch_path(comm, "results.h5");
