@@ -1,5 +1,6 @@
 // The `relfm` command line. Every subcommand runs on every MPI rank (mpirun -n P relfm ...; srun relfm ...);
 // errors follow dist/runtime.hpp: one message, the same non-zero exit code on every rank, no hang.
+#include "dist/gemm_select.hpp"
 #include "dist/runtime.hpp"
 #include "jobs/config.hpp"
 #include "jobs/inspect_job.hpp"
@@ -9,10 +10,29 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 namespace {
 
 using namespace relfm;
+
+// The GEMM backend every rank runs (rank 0's choice), printed by rank 0 as the first lines of the output.
+// RELFM_GEMM forces one; otherwise the fastest correct candidate measured before MPI_Init.
+void select_gemm(const dist::Comm& comm) {
+  const gemm::Selection& selection = dist::select_gemm_backend(comm, "auto", "RELFM_GEMM");
+  if (comm.is_root())
+    for (const std::string& line : selection.log_lines()) std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+// Whether the subcommand multiplies matrices (train, eval) and so needs the GEMM probe: the first
+// argument that is not an option.
+bool needs_gemm_probe(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '-') continue;
+    return std::strcmp(argv[i], "train") == 0 || std::strcmp(argv[i], "eval") == 0;
+  }
+  return false;
+}
 
 int dispatch(dist::Comm& comm, int argc, char** argv) {
   CLI::App app{"relfm: graph-structured foundation-model training over MPI"};
@@ -80,9 +100,13 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
                      : resume == "require" ? jobs::ResumeMode::kRequire
                                            : jobs::ResumeMode::kAuto;
     options.quiet = quiet;
+    select_gemm(comm);
     return jobs::run_train(comm, config, options);
   }
-  if (*eval_cmd) return jobs::run_eval(comm, eval);
+  if (*eval_cmd) {
+    select_gemm(comm);
+    return jobs::run_eval(comm, eval);
+  }
   if (*inspect_cmd) return jobs::run_inspect(comm, inspect_path, inspect_all);
   if (*config_cmd) {
     if (reference) {
@@ -102,5 +126,8 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before MPI_Init: the probe forks a child per OpenBLAS kernel (OpenBLAS reads OPENBLAS_CORETYPE only
+  // when it loads), and fork is not safe once MPI is initialised.
+  if (needs_gemm_probe(argc, argv)) relfm::gemm::probe_candidates();
   return relfm::dist::run_main(argc, argv, [&](relfm::dist::Comm& comm) { return dispatch(comm, argc, argv); });
 }
