@@ -86,9 +86,9 @@ std::string isa_coretype();
 // The ISA Eigen's kernels were compiled for ("AVX-512", "AVX2", "SSE2", ...).
 std::string eigen_isa();
 
-// Checks and times every candidate: eigen; openblas (detected kernel, or the user's OPENBLAS_CORETYPE);
-// openblas:<isa_coretype()> when the user set no OPENBLAS_CORETYPE and it differs from the detected kernel;
-// and the backend RELFM_GEMM forces, if any. Each OpenBLAS candidate runs in a forked child. Call once,
+// Checks and times every candidate, in preference order: openblas (detected kernel, or the user's
+// OPENBLAS_CORETYPE); openblas:<isa_coretype()> when the user set no OPENBLAS_CORETYPE and it differs from
+// the detected kernel; eigen. When RELFM_GEMM forces a backend, only that one. Each OpenBLAS candidate runs in a forked child. Call once,
 // before MPI_Init (fork is unsafe afterwards); later calls return the first result.
 const std::vector<Candidate>& probe_candidates();
 
@@ -101,6 +101,7 @@ struct Selection {
   std::string request;                  // the request that decided it ("auto", "openblas:SkylakeX")
   std::string user_coretype;            // OPENBLAS_CORETYPE as the user set it ("" when unset)
   std::vector<Candidate> candidates;    // every candidate measured at start-up (empty when not probed)
+  double probe_seconds = 0;             // wall time of probe_candidates()
   std::string summary() const;          // "openblas (Cooperlake)"
   std::vector<std::string> log_lines() const;  // the lines relfm train/eval print first
 };
@@ -108,8 +109,9 @@ struct Selection {
 // Parses a request ("auto", "eigen", "openblas", "openblas:<Core>"); InputError when malformed or unknown.
 void validate_request(const std::string& request);
 
-// Resolves what this rank would run for `request` ("" or "auto" = the fastest correct candidate of
-// probe_candidates(), or eigen if nothing was probed); RELFM_GEMM, when set, takes precedence over a job
+// Resolves what this rank would run for `request` ("" or "auto" = the first correct candidate of
+// probe_candidates(), in its preference order, whose rate is within 0.9x of the fastest; eigen if nothing
+// was probed); RELFM_GEMM, when set, takes precedence over a job
 // key. Records the decision as pending and returns its key; does not load anything yet. A forced
 // backend that is unknown or failed its check is an InputError, not a fallback.
 std::string apply_gemm_request(const std::string& request = "auto", const std::string& source = "job key");

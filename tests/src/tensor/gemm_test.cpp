@@ -173,7 +173,7 @@ TEST_F(GemmTest, AutoSelectionNeverPicksAWrongBackend) {
   register_backend("openblas", previous);
 }
 
-TEST_F(GemmTest, AutoSelectionPicksTheFastestCorrectCandidateQuickly) {
+TEST_F(GemmTest, AutoSelectionPicksAFastCorrectCandidateQuickly) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto& candidates = probe_candidates();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -186,10 +186,13 @@ TEST_F(GemmTest, AutoSelectionPicksTheFastestCorrectCandidateQuickly) {
     EXPECT_TRUE(c.correct) << c.key << ": " << c.error;
     best = std::max(best, c.gflops);
   }
-  for (const Candidate& c : candidates)
-    if (c.key == key) {
-      EXPECT_EQ(c.gflops, best);
+  // The first candidate (preference order) within 0.9x of the fastest.
+  for (const Candidate& c : candidates) {
+    if (c.gflops >= 0.9 * best) {
+      EXPECT_EQ(c.key, key);
+      break;
     }
+  }
   if (key.find(':') == std::string::npos) {
     EXPECT_EQ(s.how, "auto");
   }
