@@ -543,8 +543,8 @@ std::string Selection::summary() const { return fmt::format("{} ({})", backend, 
 
 std::vector<std::string> Selection::log_lines() const {
   std::vector<std::string> lines;
-  lines.push_back(fmt::format("gemm: {}, {}, key={}; OPENBLAS_CORETYPE {}", summary(), how, key,
-                              user_coretype.empty() ? "unset" : "=" + user_coretype + " (set by the user)"));
+  lines.push_back(fmt::format("gemm: {}, {}, key={}; OPENBLAS_CORETYPE{}", summary(), how, key,
+                              user_coretype.empty() ? " unset" : "=" + user_coretype + " (set by the user)"));
   if (!candidates.empty()) {
     std::string line = fmt::format("gemm candidates (GFLOP/s at the GIN's shapes, probe {:.2f} s):", probe_seconds);
     for (const Candidate& c : candidates)
