@@ -39,15 +39,22 @@ target_include_directories(RDKit::RDKit SYSTEM INTERFACE ${RDKIT_INCLUDE_DIR})
 target_link_libraries(RDKit::RDKit INTERFACE Boost::headers)
 
 if(RELFM_OPENBLAS)
-  # Debian installs each OpenBLAS flavour in its own directory; take the single-threaded one.
+  # Debian installs each OpenBLAS flavour in its own directory; take the single-threaded one (one thread per
+  # MPI rank). It is not linked: src/tensor/gemm_openblas.cpp loads it with dlopen, because its kernel
+  # (OPENBLAS_CORETYPE) can only be chosen when it loads, and the start-up check must choose it.
   find_library(OPENBLAS_SERIAL_LIBRARY NAMES openblas
     PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-serial NO_DEFAULT_PATH)
   if(NOT OPENBLAS_SERIAL_LIBRARY)
     message(FATAL_ERROR "RELFM_OPENBLAS=ON needs the serial OpenBLAS (apt-get install libopenblas-serial-dev), "
-                        "or configure with -DRELFM_OPENBLAS=OFF for Eigen's own GEMM")
+                        "or configure with -DRELFM_OPENBLAS=OFF for Eigen's kernels only")
   endif()
-  add_library(OpenBLAS::serial UNKNOWN IMPORTED)
-  set_target_properties(OpenBLAS::serial PROPERTIES IMPORTED_LOCATION "${OPENBLAS_SERIAL_LIBRARY}")
+  # The runtime name (libopenblas.so.0) when it sits beside the development link, as in Debian's packages.
+  get_filename_component(_relfm_openblas_dir "${OPENBLAS_SERIAL_LIBRARY}" DIRECTORY)
+  if(EXISTS "${_relfm_openblas_dir}/libopenblas.so.0")
+    set(RELFM_OPENBLAS_RUNTIME "${_relfm_openblas_dir}/libopenblas.so.0")
+  else()
+    set(RELFM_OPENBLAS_RUNTIME "${OPENBLAS_SERIAL_LIBRARY}")
+  endif()
 endif()
 
 find_package(ZLIB REQUIRED)       # gzip-compressed CSVs

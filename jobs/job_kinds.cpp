@@ -1,7 +1,11 @@
 #include "jobs/job_kinds.hpp"
 
+#include "dist/gemm_select.hpp"
+#include "src/core/log.hpp"
+
 #include <toml++/toml.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -24,6 +28,11 @@ std::vector<KeySpec> shared_keys() {
       {"job.kind", ValueKind::kString, "\"gin\"", "Job kind: which registered job runs.", job_kind_names(), {}, {},
        Resume::kBlocks},
       {"job.name", ValueKind::kString, "\"\"", "Name shown in logs and stored in results; empty = the job file's stem."},
+      {"compute.gemm", ValueKind::kString, "\"auto\"",
+       "Matrix-product backend: `auto` (the fastest correct one measured at start-up; on resume, the one that "
+       "wrote the checkpoint), `eigen`, `openblas` (the kernel OpenBLAS detects, or OPENBLAS_CORETYPE) or "
+       "`openblas:<Core>`. The environment variable RELFM_GEMM overrides it. A forced backend that fails its check "
+       "is an error."},
   };
 }
 
@@ -102,6 +111,8 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
 
 int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& options) {
   const JobKind& kind = job_kind(config.get_string("job.kind"));
+  const bool may_resume = options.resume != ResumeMode::kNever && kind.make_epoch_job;
+  select_gemm(comm, config, may_resume ? config.get_string("output.dir") + "/checkpoint.h5" : std::string());
   if (kind.make_epoch_job) {
     std::unique_ptr<EpochJob> job = comm.collective([&] { return kind.make_epoch_job(); });
     return run_epochs(comm, config, options, *job);
@@ -110,6 +121,30 @@ int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& o
   return run_work_items(comm, config, options, *job);
 }
 
-std::map<std::string, std::string> run_environment_attrs() { return {}; }
+void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::string& checkpoint_path) {
+  std::string request = config.get_string("compute.gemm");
+  std::string source = "compute.gemm";
+  if (request == "auto" && !checkpoint_path.empty()) {
+    const bool exists = comm.collective([&] { return std::filesystem::exists(checkpoint_path); });
+    if (exists) {
+      CheckpointReader reader(checkpoint_path, comm);
+      if (reader.has_section("trainer")) {
+        const StateSection st = reader.read_state("trainer");
+        if (st.texts.count("gemm_key")) {
+          request = st.texts.at("gemm_key");
+          source = "the checkpoint '" + checkpoint_path + "'";
+        }
+      }
+      reader.close();
+    }
+  }
+  const gemm::Selection& selection = dist::select_gemm_backend(comm, request, source);
+  for (const std::string& line : selection.log_lines()) logging::info("{}", line);
+}
+
+std::map<std::string, std::string> run_environment_attrs() {
+  const gemm::Selection& s = gemm::selection();
+  return {{"gemm_backend", s.backend}, {"gemm_kernel", s.kernel}, {"gemm_key", s.key}, {"gemm_how", s.how}};
+}
 
 }  // namespace relfm::jobs

@@ -53,7 +53,13 @@ JobConfig parse_job_config(const std::string& text, const std::string& source, c
 // Runs the job the configuration describes.
 int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& options);
 
-// What this process runs on, recorded in every results file (e.g. the GEMM backend and kernel).
+// Picks the GEMM backend all ranks run (dist/gemm_select.hpp) from compute.gemm (RELFM_GEMM wins when
+// set). With `auto` and a checkpoint to resume from, the backend that wrote the checkpoint is asked for
+// again, because float rounding depends on the kernel and a resumed run must continue bit-identically.
+// Rank 0 logs the choice.
+void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::string& checkpoint_path);
+
+// What this process runs on, recorded in every results file and checkpoint (the GEMM backend and kernel).
 std::map<std::string, std::string> run_environment_attrs();
 
 }  // namespace relfm::jobs

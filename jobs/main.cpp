@@ -1,5 +1,6 @@
 // The `relfm` command line. Every subcommand runs on every MPI rank (mpirun -n P relfm ...; srun relfm ...);
 // errors follow dist/runtime.hpp: one message, the same non-zero exit code on every rank, no hang.
+#include "dist/gemm_select.hpp"
 #include "dist/runtime.hpp"
 #include "jobs/config.hpp"
 #include "jobs/inspect_job.hpp"
@@ -10,10 +11,21 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 namespace {
 
 using namespace relfm;
+
+// Whether the subcommand multiplies matrices (train, eval) and so needs the GEMM probe: the first
+// argument that is not an option.
+bool needs_gemm_probe(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '-') continue;
+    return std::strcmp(argv[i], "train") == 0 || std::strcmp(argv[i], "eval") == 0;
+  }
+  return false;
+}
 
 int dispatch(dist::Comm& comm, int argc, char** argv) {
   CLI::App app{"relfm: graph-structured foundation-model training over MPI"};
@@ -100,6 +112,7 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
     comm.collective([&] {
       if (!jobs::job_kind(meta.job_kind).eval) fail_input("relfm eval: '{}' jobs have no evaluation", meta.job_kind);
     });
+    jobs::select_gemm(comm, config, eval.checkpoint);
     return jobs::job_kind(meta.job_kind).eval(comm, config, eval);
   }
   if (*inspect_cmd) return jobs::run_inspect(comm, inspect_path, inspect_all);
@@ -140,6 +153,9 @@ relfm::logging::Level log_level_from(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  // Before MPI_Init: the probe forks a child per OpenBLAS kernel (OpenBLAS reads OPENBLAS_CORETYPE only
+  // when it loads), and fork is not safe once MPI is initialised.
+  if (needs_gemm_probe(argc, argv)) relfm::gemm::probe_candidates();
   return relfm::dist::run_main(argc, argv, [&](relfm::dist::Comm& comm) { return dispatch(comm, argc, argv); },
                                log_level_from(argc, argv));
 }

@@ -3,6 +3,9 @@
 # with the data shipped in data/, and explain the outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
+# Printed on every exit, so a slow machine shows how long it took and on which CPU.
+trap 'echo "== quick start: $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s on $(lscpu | sed -n "s/^Model name: *//p") ($(nproc) cores)"' EXIT
 jobs/setup.sh
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # mpirun refuses root without these

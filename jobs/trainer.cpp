@@ -3,6 +3,7 @@
 #include "dist/data_parallel.hpp"
 #include "dist/runtime.hpp"
 #include "jobs/job_kinds.hpp"
+#include "src/tensor/gemm.hpp"
 #include "src/core/log.hpp"
 
 #include <algorithm>
@@ -254,6 +255,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       st.ints["global_step"] = global_step_total;
       st.ints["epoch_loss_steps"] = epoch_loss_steps;
       st.reals["epoch_loss_sum"] = epoch_loss_sum;
+      st.texts["gemm_key"] = gemm::selection().key;  // a resume asks for the same kernel (select_gemm)
       save_history(doc, st);
       CheckpointWriter writer(comm, CheckpointMeta{comm.size(), config.to_toml(), kind});
       writer.add_state("trainer", std::move(st));

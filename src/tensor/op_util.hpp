@@ -1,9 +1,11 @@
 // Shared by the ops_*.cpp files (not part of the public op API).
 #pragma once
 
+#include "src/tensor/gemm.hpp"
 #include "src/tensor/tape.hpp"
 
 #include <initializer_list>
+#include <type_traits>
 
 namespace relfm::detail {
 
@@ -12,6 +14,44 @@ template <typename T>
 Var<T> finish(Tape<T>* tape, Node<T>* node, std::initializer_list<Var<T>> inputs) {
   tape->set_requires_grad(node, inputs);
   return Var<T>(node, tape);
+}
+
+// c = op(a) op(b), or c += op(a) op(b) when `accumulate` (c must then have the result's shape). Float
+// products go to the active GEMM backend (src/tensor/gemm.hpp); double and Dual keep Eigen's expression,
+// so gradient checks and second-order tangents do not depend on the backend.
+template <typename T>
+void product_into(Mat<T>& c, bool accumulate, const Mat<T>& a, bool trans_a, const Mat<T>& b, bool trans_b) {
+  const int64_t m = trans_a ? a.cols() : a.rows(), k = trans_a ? a.rows() : a.cols();
+  const int64_t n = trans_b ? b.rows() : b.cols();
+  RELFM_CHECK((trans_b ? b.cols() : b.rows()) == k, "product of {}x{} and {}x{} (trans {} {})", a.rows(), a.cols(),
+              b.rows(), b.cols(), trans_a, trans_b);
+  if (accumulate)
+    RELFM_CHECK(c.rows() == m && c.cols() == n, "accumulating a {}x{} product into {}x{}", m, n, c.rows(), c.cols());
+  if constexpr (std::is_same_v<T, float>) {
+    if (!accumulate) c.resize(m, n);
+    gemm::multiply({a.data(), b.data(), c.data(), m, n, k, trans_a, trans_b, accumulate});
+  } else {
+    auto run = [&](const auto& x, const auto& y) {
+      if (accumulate)
+        c.noalias() += x * y;
+      else
+        c.noalias() = x * y;
+    };
+    if (!trans_a && !trans_b) run(a, b);
+    else if (!trans_a) run(a, b.transpose());
+    else if (!trans_b) run(a.transpose(), b);
+    else run(a.transpose(), b.transpose());
+  }
+}
+
+// node.grad (+)= op(a) op(b): the gradient contribution of a product, assigned on the first contribution of
+// the pass and accumulated afterwards, as Node::accumulate_grad does.
+template <typename T>
+void accumulate_product(Node<T>* node, const Mat<T>& a, bool trans_a, const Mat<T>& b, bool trans_b) {
+  if (!node->requires_grad()) return;
+  bool accumulate = false;
+  Mat<T>& g = node->grad_for_write(&accumulate);
+  product_into(g, accumulate, a, trans_a, b, trans_b);
 }
 
 }  // namespace relfm::detail

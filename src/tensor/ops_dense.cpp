@@ -39,7 +39,9 @@ auto broadcast_to(const Mat<T>& m, int64_t rows, int64_t cols) {
   return m.replicate(rows / m.rows(), cols / m.cols());
 }
 
+using detail::accumulate_product;
 using detail::finish;
+using detail::product_into;
 
 // erf for float, double and Dual (found by argument-dependent lookup).
 template <typename T>
@@ -56,8 +58,8 @@ struct MatMulNode final : Node<T> {
   Node<T>* b;
   MatMulNode(Node<T>* a_, Node<T>* b_) : Node<T>(OpKind::kMatMul), a(a_), b(b_) {}
   void backward() override {
-    if (a->requires_grad()) a->accumulate_grad(this->grad() * b->value().transpose());
-    if (b->requires_grad()) b->accumulate_grad(a->value().transpose() * this->grad());
+    accumulate_product(a, this->grad(), false, b->value(), true);  // dA = G B^T
+    accumulate_product(b, a->value(), true, this->grad(), false);  // dB = A^T G
   }
 };
 
@@ -69,8 +71,8 @@ struct LinearNode final : Node<T> {
   LinearNode(Node<T>* x_, Node<T>* w_, Node<T>* b_) : Node<T>(OpKind::kLinear), x(x_), w(w_), b(b_) {}
   void backward() override {
     const Mat<T>& g = this->grad();
-    if (x->requires_grad()) x->accumulate_grad(g * w->value().transpose());
-    if (w->requires_grad()) w->accumulate_grad(x->value().transpose() * g);
+    accumulate_product(x, g, false, w->value(), true);  // dX = G W^T
+    accumulate_product(w, x->value(), true, g, false);  // dW = X^T G
     if (b && b->requires_grad()) b->accumulate_grad(g.colwise().sum());
   }
 };
@@ -247,7 +249,7 @@ Var<T> matmul(Var<T> a, Var<T> b) {
   if (a.cols() != b.rows()) fail("matmul: shapes {} and {} do not chain", shape_of(a.value()), shape_of(b.value()));
   auto* tape = a.tape();
   auto* n = tape->template push<MatMulNode<T>>(a.node(), b.node());
-  n->mutable_value().noalias() = a.value() * b.value();
+  product_into(n->mutable_value(), false, a.value(), false, b.value(), false);
   return finish(tape, n, {a, b});
 }
 
@@ -264,9 +266,9 @@ Var<T> linear(Var<T> x, Var<T> w, Var<T> b) {
     y.resize(x.rows(), w.cols());
     const T* bias = b.value().data();
     for (int64_t i = 0; i < y.rows(); ++i) std::copy(bias, bias + y.cols(), y.row(i).data());
-    y.noalias() += x.value() * w.value();
+    product_into(y, true, x.value(), false, w.value(), false);
   } else {
-    y.noalias() = x.value() * w.value();
+    product_into(y, false, x.value(), false, w.value(), false);
   }
   return finish(tape, n, {x, w, b});
 }

@@ -84,8 +84,8 @@ struct InfoNceNode final : Node<T> {
     Mat<T> ds = prob;
     for (int64_t i = 0; i < ds.rows(); ++i) ds(i, (*positive)[i]) -= T(1);
     ds *= this->grad()(0, 0) * inv_norm * inv_tau;
-    if (z->requires_grad()) z->accumulate_grad(ds * p->value());
-    if (p->requires_grad()) p->accumulate_grad(ds.transpose() * z->value());
+    detail::accumulate_product(z, ds, false, p->value(), false);  // dZ = dS P
+    detail::accumulate_product(p, ds, true, z->value(), false);   // dP = dS^T Z
   }
 };
 
@@ -112,7 +112,10 @@ Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double norm
   auto* tape = z.tape();
   auto* node = tape->template push<InfoNceNode<T>>(z.node(), p.node(), positive, static_cast<T>(1.0 / tau),
                                                    static_cast<T>(1.0 / normaliser));
-  Mat<T> s = (z.value() * p.value().transpose()) * node->inv_tau;
+  // The product, then the scale: what Eigen evaluated `(Z P^T) * inv_tau` as.
+  Mat<T> s;
+  detail::product_into(s, false, z.value(), false, p.value(), true);
+  s *= node->inv_tau;
   T total = T(0);
   node->prob.resize(s.rows(), s.cols());
   for (int64_t i = 0; i < s.rows(); ++i) {

@@ -1,57 +1,87 @@
-// The sgemm rate the GIN's matrix products reach on this machine: the six products of one GIN layer
-// (forward h -> 2h and 2h -> h; the input and weight gradients of both) at the model's shapes, each
-// timed best-of-N in a hot loop, reported as FLOPs / time. Built twice: with Eigen's own kernel and with
-// Eigen routed to OpenBLAS (EIGEN_USE_BLAS), the configuration relfm trains with. Prints one JSON line.
+// The sgemm rate the GIN's matrix products reach on this machine, for every GEMM backend relfm can run:
+// the six products of one GIN layer (forward h -> 2h and 2h -> h; the input and weight gradients of both)
+// at the model's shapes, through the backend registry (src/tensor/gemm.hpp), best of several passes.
+// Candidates: eigen, openblas (the kernel it detects, or the user's OPENBLAS_CORETYPE), and, when the user
+// set no OPENBLAS_CORETYPE, openblas:<Core> for the ISA's kernel and Prescott (OpenBLAS's generic
+// fallback). Each OpenBLAS kernel needs its own process (the kernel is fixed when the library loads), so
+// the program re-runs itself per candidate. Also runs relfm's own start-up selection and reports it.
+// Prints one JSON object.
 //
-//   relfm_gemm_rate_{eigen,openblas} ROWS [HIDDEN]     ROWS = atoms per (local) batch
-#include <Eigen/Core>
+//   relfm_gemm_rate ROWS [HIDDEN]         ROWS = atoms per (local) batch
+//   relfm_gemm_rate --one KEY ROWS HIDDEN (internal: one candidate)
+#include "src/tensor/gemm.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
 
-using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+namespace {
 
-template <typename F>
-double best_seconds(F&& f, int reps) {
-  f();
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+using namespace relfm;
+
+// {"key": ..., "kernel": ..., "correct": ..., "gflops": ...} for one candidate, measured in this process.
+std::string measure_one(const std::string& key, int rows, int hidden) {
+  try {
+    auto backend = gemm::make_backend(key);
+    const std::string err = gemm::check(*backend);
+    const double rate = err.empty() ? gemm::measure_gflops(*backend, rows, hidden, 10) : 0.0;
+    return fmt::format("{{\"key\": \"{}\", \"kernel\": \"{}\", \"correct\": {}, \"gflops\": {:.1f}}}", key,
+                       backend->kernel(), err.empty() ? "true" : "false", rate);
+  } catch (const std::exception& e) {
+    return fmt::format("{{\"key\": \"{}\", \"kernel\": \"?\", \"correct\": false, \"gflops\": 0, \"error\": \"{}\"}}", key,
+                       e.what());
   }
-  return best;
 }
 
+std::string run_child(const char* self, const std::string& key, int rows, int hidden) {
+  const std::string cmd = fmt::format("'{}' --one '{}' {} {}", self, key, rows, hidden);
+  std::string out;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    std::array<char, 512> buf{};
+    while (fgets(buf.data(), buf.size(), f)) out += buf.data();
+    pclose(f);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out.empty() ? fmt::format("{{\"key\": \"{}\", \"correct\": false, \"gflops\": 0}}", key) : out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--one") {
+    std::printf("%s\n", measure_one(argv[2], std::atoi(argv[3]), std::atoi(argv[4])).c_str());
+    return 0;
+  }
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s ROWS [HIDDEN]\n", argv[0]);
     return 2;
   }
-  const int n = std::atoi(argv[1]);
-  const int h = argc > 2 ? std::atoi(argv[2]) : 300;
-  const int reps = 20;
-  M x = M::Random(n, h), w1 = M::Random(h, 2 * h), z = M::Random(n, 2 * h), w2 = M::Random(2 * h, h), g = M::Random(n, h);
-  M y1(n, 2 * h), y2(n, h), dz(n, 2 * h), dw2(2 * h, h), dx(n, h), dw1(h, 2 * h);
-  double seconds = 0;
-  seconds += best_seconds([&] { y1.noalias() = x * w1; }, reps);
-  seconds += best_seconds([&] { y2.noalias() = z * w2; }, reps);
-  seconds += best_seconds([&] { dz.noalias() = g * w2.transpose(); }, reps);
-  seconds += best_seconds([&] { dw2.noalias() = z.transpose() * g; }, reps);
-  seconds += best_seconds([&] { dx.noalias() = z * w1.transpose(); }, reps);
-  seconds += best_seconds([&] { dw1.noalias() = x.transpose() * z; }, reps);
-  const double flops = 6.0 * 2.0 * n * h * (2.0 * h);
-  // A square product too, the usual headline figure.
-  M a = M::Random(1024, 1024), b = M::Random(1024, 1024), c(1024, 1024);
-  const double square = best_seconds([&] { c.noalias() = a * b; }, 10);
-#ifdef EIGEN_USE_BLAS
-  const char* backend = "openblas";
-#else
-  const char* backend = "eigen";
-#endif
-  std::printf("{\"backend\": \"%s\", \"rows\": %d, \"hidden\": %d, \"gin_layer_gflops\": %.1f, \"square1024_gflops\": %.1f}\n",
-              backend, n, h, flops / seconds / 1e9, 2.0 * 1024 * 1024 * 1024 / square / 1e9);
+  const int rows = std::atoi(argv[1]);
+  const int hidden = argc > 2 ? std::atoi(argv[2]) : 300;
+  std::vector<std::string> keys = {"eigen"};
+  const auto names = gemm::backend_names();
+  if (std::find(names.begin(), names.end(), "openblas") != names.end()) {
+    keys.push_back("openblas");
+    if (gemm::user_coretype().empty()) {
+      const std::string isa = gemm::isa_coretype();
+      if (!isa.empty()) keys.push_back("openblas:" + isa);
+      if (isa != "SkylakeX" && isa.rfind("Cooper", 0) == 0) keys.push_back("openblas:SkylakeX");
+      keys.push_back("openblas:Prescott");
+    }
+  }
+  std::string list;
+  for (const std::string& key : keys) list += (list.empty() ? "" : ", ") + run_child(argv[0], key, rows, hidden);
+  // What relfm itself would pick at start-up (its short probe), in a process of its own.
+  gemm::probe_candidates();
+  const std::string chosen = gemm::apply_gemm_request("auto", "bench");
+  const gemm::Selection& sel = gemm::activate(chosen);
+  std::printf("{\"rows\": %d, \"hidden\": %d, \"relfm_choice\": \"%s\", \"relfm_kernel\": \"%s\", \"candidates\": [%s]}\n",
+              rows, hidden, sel.key.c_str(), sel.summary().c_str(), list.c_str());
   return 0;
 }

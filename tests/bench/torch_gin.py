@@ -328,6 +328,26 @@ def blas_in_use():
     return "unknown", ""
 
 
+def blas_core():
+    """The kernel OpenBLAS picked in this process (openblas_get_corename(); it
+    honours OPENBLAS_CORETYPE), or "" when the BLAS is not OpenBLAS: the
+    benchmark prints it so that relfm and this peer are compared on known kernels."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "libopenblas" in line}
+    except OSError:
+        return ""
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)  # already mapped: the same library, not a second copy
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode().strip()
+        except (OSError, AttributeError):
+            continue
+    return ""
+
+
 def batches(train, batch_size, rng):
     """One epoch: a seeded shuffle cut into batches (last one may be short,
     like a DataLoader with drop_last=False)."""
@@ -417,6 +437,8 @@ def run(args):
         "torch_threads": torch.get_num_threads(),
         "blas": blas_in_use()[0],
         "blas_variant": blas_in_use()[1],
+        "blas_core": blas_core(),
+        "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", ""),
     }
 
 
