@@ -38,7 +38,7 @@ expect_failure 2 "unknown key 'model.hiden' (did you mean 'model.hidden'?)" "$NP
 # A NaN loss stops every rank with a message, exit 3, and keeps the last good checkpoint (epoch 1).
 expect_failure 3 "training diverged: the loss is nan" "$NP" train "${JOB[@]}" --set data.shard=bbbp.h5 --set output.dir=nan \
   --set train.epochs=3 --set debug.nan_loss_at_step=17
-run 1 inspect nan/checkpoint.h5 | grep -q "epoch 1, step in epoch 0" || fail "last good checkpoint missing"
+inspect_has nan/checkpoint.h5 "epoch 1, step in epoch 0" || fail "last good checkpoint missing"
 h5 results nan/results.h5 0 1 > /dev/null 2>&1 || true
 "$PY" -c "import h5py; f = h5py.File('nan/results.h5'); assert list(f['seeds/0/epoch'][()]) == [1]" || fail "results should hold epoch 1 only"
 # And a learning rate that really diverges.

@@ -29,7 +29,7 @@ h5 same straight/results.h5 stopped/results.h5 /summary
 # Readers that do not know the job.
 run 1 inspect straight/results.h5 > inspect.log || fail "inspect results"
 grep -q "test_rmse at the best valid_rmse" inspect.log || { cat inspect.log; fail "inspect summary"; }
-run 1 inspect straight/checkpoint.h5 | grep -q "synthetic_regression" || fail "inspect checkpoint"
+inspect_has straight/checkpoint.h5 "synthetic_regression" || fail "inspect checkpoint"
 "$PY" "$SOURCE_DIR/io/analysis/plot_results.py" straight/results.h5 --out curves.png > /dev/null || fail "plot"
 [[ -s curves.png ]] || fail "no plot"
 

@@ -41,3 +41,11 @@ shard() {  # shard DATASET OUT
 }
 
 h5() { "$PY" "$SOURCE_DIR/tests/e2e/h5check.py" "$@"; }
+
+# inspect_has FILE TEXT: `relfm inspect FILE` succeeds and prints TEXT. (Not `inspect | grep -q`: grep may
+# exit at the first match while mpirun still forwards output, and the SIGPIPE fails the pipeline.)
+inspect_has() {
+  local out
+  out=$(run 1 inspect "$1") || return 1
+  grep -qF -- "$2" <<<"$out"
+}

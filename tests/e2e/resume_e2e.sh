@@ -31,7 +31,7 @@ done
 status=0; run "$NP" "${ARGS[@]}" --set output.dir=killed --set debug.crash_in_checkpoint=2 > k1.log 2>&1 || status=$?
 [[ $status -ne 0 ]] || fail "the crash run should not succeed"
 [[ -f killed/checkpoint.h5.tmp ]] || fail "expected the half-written killed/checkpoint.h5.tmp"
-run 1 inspect killed/checkpoint.h5 | grep -q "epoch 1, step in epoch 0" || fail "the previous checkpoint (after epoch 1) is not intact"
+inspect_has killed/checkpoint.h5 "epoch 1, step in epoch 0" || fail "the previous checkpoint (after epoch 1) is not intact"
 run "$NP" "${ARGS[@]}" --set output.dir=killed > k2.log 2>&1 || { cat k2.log; fail "resume after the crash failed"; }
 h5 same straight/checkpoint.h5 killed/checkpoint.h5 /sections/model /sections/optimizer
 h5 same straight/results.h5 killed/results.h5 /summary
@@ -45,7 +45,7 @@ expect_failure 2 "in the middle of an epoch" "$other" "${ARGS[@]}" --set output.
 status=0; run "$NP" "${ARGS[@]}" --set output.dir=boundary --set train.epochs=2 --set train.seeds=[0] \
   --set debug.stop_after_steps=$STEPS_PER_EPOCH > b1.log 2>&1 || status=$?
 [[ $status -eq 75 ]] || { cat b1.log; fail "expected exit 75 at the epoch boundary, got $status"; }
-run 1 inspect boundary/checkpoint.h5 | grep -q "epoch 1, step in epoch 0" || fail "boundary checkpoint not at epoch 1"
+inspect_has boundary/checkpoint.h5 "epoch 1, step in epoch 0" || fail "boundary checkpoint not at epoch 1"
 run "$other" "${ARGS[@]}" --set output.dir=boundary --set train.epochs=2 --set train.seeds=[0] > b2.log 2>&1 || { cat b2.log; fail "epoch-boundary resume on $other ranks"; }
 grep -q "continuing on $other" b2.log || { cat b2.log; fail "no note about the rank change"; }
 h5 results boundary/results.h5 1 2

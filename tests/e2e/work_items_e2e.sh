@@ -50,5 +50,6 @@ records_equal straight/results.h5 killed/results.h5
 # (3) A changed key that makes the records meaningless blocks the resume; a failing item stops everyone.
 expect_failure 2 "work.items = 40 in the checkpoint, 41 now" "$NP" train squares.toml --set output.dir=stopped --set work.items=41
 expect_failure 2 "squares: item 7 is the configured failure" "$NP" train squares.toml --set output.dir=failing --set work.fail_at_item=7
-run 1 inspect straight/results.h5 | grep -q "40 of 40" || { run 1 inspect straight/results.h5; fail "inspect"; }
+run 1 inspect straight/results.h5 > inspect.log || fail "inspect"
+grep -q "40 of 40" inspect.log || { cat inspect.log; fail "inspect summary"; }
 echo "PASS work_items_e2e np=$NP"
