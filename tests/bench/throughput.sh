@@ -80,11 +80,12 @@ def relfm(name):
     secs = g["train_seconds"][1:].mean()
     reduce = (g["rank_allreduce_seconds"][1:] / g["rank_train_seconds"][1:]).mean()
     return rate, secs, reduce
-def gemm_line(name):  # rank 0's first log line: "gemm: openblas (Cooperlake), auto, key=openblas; ..."
-    for line in open(f"{out}/{name}.log"):
-        if line.startswith("gemm: "):
-            return line.strip(), re.search(r"key=(\S+?);", line).group(1)
-    return "gemm: (not reported)", None
+def gemm_line(name):  # what the run recorded in its results file: backend, kernel, how it was chosen
+    a = h5py.File(f"{out}/{name}/results.h5").attrs
+    t = lambda k: a[k].decode() if isinstance(a[k], bytes) else str(a[k])
+    if "gemm_key" not in a:
+        return "gemm: (not recorded)", None
+    return f"gemm: {t('gemm_backend')} ({t('gemm_kernel')}), {t('gemm_how')}, key={t('gemm_key')}", t("gemm_key")
 r1, s1, _ = relfm("relfm_np1")
 r2, s2, red2 = relfm("relfm_np2")
 rp, _, _ = relfm("relfm_np1_prescott")
