@@ -381,6 +381,26 @@ void write_from_root(hid_t file, const std::string& path, const dist::Comm& comm
 
 }  // namespace
 
+// Writes this rank's block [start, start + count) of a dataset (count[0] = 0: this rank writes nothing but
+// still takes part in the collective transfer).
+template <typename T>
+void write_block(hid_t d, hid_t file_space, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                 bool collective, const T* data, const std::string& path, const std::string& dataset) {
+  Handle mem(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+  const bool any = count[0] > 0;
+  if (any) {
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  } else {
+    H5Sselect_none(file_space);
+    H5Sselect_none(mem);
+  }
+  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+  if (collective) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  static const T dummy{};  // HDF5 rejects a null buffer even for an empty selection
+  if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, any && data ? data : &dummy) < 0)
+    fail("'{}': writing '{}' failed", path, dataset);
+}
+
 template <typename T>
 void File::write_replicated(const std::string& dataset, const T* data, const std::vector<int64_t>& dims) {
   if (parent_of(dataset) != "/") create_group(parent_of(dataset));
@@ -408,18 +428,7 @@ void File::write_rows(const std::string& dataset, const T* data, int64_t local_r
     count.push_back(static_cast<hsize_t>(cols));
   }
   Handle file_space(H5Scopy(space));
-  Handle mem(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
-  if (local_rows > 0) {
-    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-  } else {
-    H5Sselect_none(file_space);
-    H5Sselect_none(mem);
-  }
-  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
-  if (!local_) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  static const T dummy{};  // HDF5 rejects a null buffer even for an empty selection
-  if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, local_rows > 0 && data ? data : &dummy) < 0)
-    fail("'{}': writing '{}' failed", path_, dataset);
+  write_block(d, file_space, start, count, !local_, data, path_, dataset);
 }
 
 template <typename T>
@@ -456,18 +465,7 @@ void File::append_rows(const std::string& dataset, const T* data, int64_t local_
   std::vector<hsize_t> start(dims.size(), 0), count(dims.size(), static_cast<hsize_t>(cols));
   start[0] = start_row + static_cast<hsize_t>(offset_in_batch);
   count[0] = static_cast<hsize_t>(local_rows);
-  Handle mem(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
-  if (local_rows > 0) {
-    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-  } else {
-    H5Sselect_none(file_space);
-    H5Sselect_none(mem);
-  }
-  Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
-  if (!local_) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  static const T dummy{};
-  if (H5Dwrite(d, native_type<T>(), mem, file_space, dxpl, local_rows > 0 && data ? data : &dummy) < 0)
-    fail("'{}': appending to '{}' failed", path_, dataset);
+  write_block(d, file_space, start, count, !local_, data, path_, dataset);
 }
 
 void File::write_text(const std::string& dataset, const std::string& text) {
