@@ -171,6 +171,9 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
   // The configuration of the first run sits beside the journals: a resumed run must not change a key
   // that makes the finished records meaningless.
   comm.collective([&] {
+    // Rank 0 alone reads and writes it (another rank could read it half-written); the agreement spreads
+    // an error to every rank.
+    if (!comm.is_root()) return;
     const std::string saved_path = journal_dir + "/config.toml";
     std::ifstream saved_in(saved_path);
     if (saved_in && options.resume != ResumeMode::kNever) {
@@ -182,10 +185,14 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
         fail_input("'{}' holds items finished with {}: resume with the same settings, or start afresh with "
                    "--resume never (or another output.dir)",
                    journal_dir, conflicts.front());
-    } else if (comm.is_root()) {
-      std::ofstream out(saved_path);
-      out << config.to_toml();
-      if (!out) fail_input("cannot write '{}'", saved_path);
+    } else {
+      // Written whole and renamed, so a kill never leaves a half-written one behind.
+      {
+        std::ofstream out(saved_path + ".tmp");
+        out << config.to_toml();
+        if (!out) fail_input("cannot write '{}'", saved_path + ".tmp");
+      }
+      std::filesystem::rename(saved_path + ".tmp", saved_path);
     }
   });
   job.setup(comm, config);
