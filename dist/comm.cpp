@@ -63,6 +63,14 @@ const char* at(const void* base, int64_t elements, size_t bytes) {
   return static_cast<const char*>(base) + static_cast<size_t>(elements) * bytes;
 }
 
+// Round k of a message sent in rounds of at most `piece` elements per rank: each rank's share of the
+// round in c, and the round's total.
+int64_t round_counts(const int64_t* counts, size_t n, int64_t k, int64_t piece, std::vector<int>& c) {
+  int64_t total = 0;
+  for (size_t r = 0; r < n; ++r) total += c[r] = static_cast<int>(std::clamp<int64_t>(counts[r] - k * piece, 0, piece));
+  return total;
+}
+
 std::vector<int64_t> offsets_of(const int64_t* counts, size_t n) {
   std::vector<int64_t> off(n + 1, 0);
   for (size_t i = 0; i < n; ++i) off[i + 1] = off[i] + counts[i];
@@ -237,12 +245,8 @@ void Comm::allgatherv_raw(const void* local, void* out, const int64_t* counts, D
   const int64_t largest = *std::max_element(counts, counts + n);
   std::vector<char> staging;
   for (int64_t k = 0; k * piece < largest; ++k) {
-    int64_t total = 0;
-    for (size_t r = 0; r < n; ++r) {
-      c[r] = static_cast<int>(std::clamp<int64_t>(counts[r] - k * piece, 0, piece));
-      d[r] = static_cast<int>(total);
-      total += c[r];
-    }
+    const int64_t total = round_counts(counts, n, k, piece, c);
+    for (size_t r = 0, pos = 0; r < n; pos += static_cast<size_t>(c[r]), ++r) d[r] = static_cast<int>(pos);
     staging.resize(static_cast<size_t>(total) * bytes);
     MPI_Allgatherv(at(local, k * piece, bytes), c[static_cast<size_t>(me)], t, staging.data(), c.data(), d.data(), t,
                    comm_);
@@ -265,8 +269,7 @@ void Comm::reduce_scatter_raw(const void* in, void* out, const int64_t* counts, 
   const int64_t largest = *std::max_element(counts, counts + n);
   std::vector<char> staging;
   for (int64_t k = 0; k * piece < largest; ++k) {
-    int64_t total = 0;
-    for (size_t r = 0; r < n; ++r) total += c[r] = static_cast<int>(std::clamp<int64_t>(counts[r] - k * piece, 0, piece));
+    const int64_t total = round_counts(counts, n, k, piece, c);
     staging.resize(static_cast<size_t>(total) * bytes);
     int64_t pos = 0;
     for (size_t r = 0; r < n; ++r) {
