@@ -1,6 +1,7 @@
 #include "dist/comm.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <functional>
 
@@ -170,7 +171,12 @@ void Comm::barrier() const { MPI_Barrier(comm_); }
 
 std::unique_ptr<Comm> Comm::split_comm(int color, int key) const {
   // A negative color would be MPI_UNDEFINED territory (no communicator at all); every rank joins a group.
-  RELFM_CHECK(color >= 0, "split color {} must be non-negative", color);
+  // Agreed before the split, so a bad colour on one rank stops every rank (no rank waits in MPI_Comm_split).
+  struct {
+    int color, rank;
+  } lowest{color < 0 ? color : std::numeric_limits<int>::max(), rank()};
+  MPI_Allreduce(MPI_IN_PLACE, &lowest, 1, MPI_2INT, MPI_MINLOC, comm_);
+  if (lowest.color < 0) fail("split colour must be non-negative: rank {} passed {}", lowest.rank, lowest.color);
   MPI_Comm out = MPI_COMM_NULL;
   MPI_Comm_split(comm_, color, key, &out);
   auto result = std::unique_ptr<Comm>(new Comm(out, Owned{}));

@@ -1,10 +1,10 @@
 #include "jobs/shard_job.hpp"
 
-#include "src/core/log.hpp"
-
+#include "io/csv.hpp"
+#include "io/moleculenet_files.hpp"
 #include "io/shard.hpp"
+#include "src/core/log.hpp"
 #include "src/mol/molecule_set_builder.hpp"
-#include "src/mol/moleculenet.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,6 +1,5 @@
-// The MoleculeNet benchmark files shipped in data/moleculenet (see its SOURCES.md): which file holds
-// which dataset, how it is scored, and where OGB's official scaffold split exists. Labels are read from
-// any "SMILES + label columns" CSV, so user datasets load the same way.
+// The MoleculeNet benchmark data sets: which file holds which data set, how it is scored, and whether OGB's
+// official scaffold split exists. The files themselves are read by io/moleculenet_files.hpp.
 #pragma once
 
 #include "src/core/types.hpp"
@@ -20,7 +19,7 @@ std::string_view task_type_name(TaskType type);  // "classification" | "regressi
 
 struct MoleculeNetSpec {
   std::string_view name;       // registry key, e.g. "esol"
-  std::string_view file_name;  // inside moleculenet_data_dir(), e.g. "delaney.csv"
+  std::string_view file_name;  // inside the data directory (io/moleculenet_files.hpp), e.g. "delaney.csv"
   int smiles_column = 0;       // every other column is a task, in file order
   int num_tasks = 0;
   TaskType task_type = TaskType::kClassification;
@@ -36,10 +35,6 @@ std::span<const MoleculeNetSpec> moleculenet_specs();
 // InputError listing the known names when `name` is not one of them.
 const MoleculeNetSpec& moleculenet_spec(std::string_view name);
 
-// RELFM_SOURCE_DIR/data/moleculenet, or $RELFM_DATA_DIR/moleculenet when RELFM_DATA_DIR is set
-// (RELFM_DATA_DIR names the folder holding all of relfm's data sets, like the repository's data/).
-std::string moleculenet_data_dir();
-
 struct LabelledSmiles {
   std::string source_path;
   std::vector<std::string> task_names;
@@ -51,22 +46,8 @@ struct LabelledSmiles {
   int64_t num_tasks() const { return static_cast<int64_t>(task_names.size()); }
 };
 
-// Any CSV: column `smiles_column` is the SMILES, every other column a task. An empty field (or "nan")
-// is a missing label; anything else must be a number, or InputError
-// "<path>:<line>: column '<name>': cannot parse '<text>' as a number".
-LabelledSmiles read_labelled_csv(const std::string& path, int smiles_column = 0);
-
-// Reads spec.file_name from `data_dir` and checks its task count against the registry.
-LabelledSmiles load_moleculenet(const MoleculeNetSpec& spec, const std::string& data_dir = moleculenet_data_dir());
-
-// OGB's official split files when the data set has them (checked: indices within the data, no index in two
-// parts), otherwise scaffold_split over the SMILES. Recomputing is not a substitute for the official files:
-// with RDKit 2022.09 it breaks ties between equal-size scaffold families differently for esol and freesolv.
-IndexSplit moleculenet_split(const MoleculeNetSpec& spec, const LabelledSmiles& data,
-                             const std::string& data_dir = moleculenet_data_dir());
-
-// Path of one official split file ("train", "valid" or "test"); only for specs with has_official_split().
-std::string official_split_path(const MoleculeNetSpec& spec, std::string_view part,
-                                const std::string& data_dir = moleculenet_data_dir());
+// Scaffold split over the SMILES (the rule OGB's official files came from), for a data set without them.
+// InputError naming the file and line of a SMILES that has no scaffold.
+IndexSplit scaffold_split_of(const LabelledSmiles& data);
 
 }  // namespace relfm

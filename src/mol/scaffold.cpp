@@ -1,7 +1,6 @@
 #include "src/mol/scaffold.hpp"
 
 #include "src/core/error.hpp"
-#include "src/mol/csv.hpp"
 #include "src/mol/rdkit_smiles.hpp"
 
 #include <GraphMol/ChemTransforms/ChemTransforms.h>
@@ -10,7 +9,6 @@
 #include <GraphMol/SmilesParse/SmilesWrite.h>
 
 #include <algorithm>
-#include <charconv>
 #include <unordered_map>
 
 namespace relfm {
@@ -38,11 +36,6 @@ std::vector<std::vector<int64_t>> ordered_scaffold_families(const std::vector<st
     return a.back() > b.back();
   });
   return families;
-}
-
-std::string_view trim_line_end(std::string_view line) {
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
-  return line;
 }
 
 }  // namespace
@@ -97,30 +90,6 @@ IndexSplit scaffold_split(const std::vector<std::string>& smiles, double frac_tr
     scaffolds.push_back(std::move(*scaffold));
   }
   return split_by_scaffold(scaffolds, frac_train, frac_valid);
-}
-
-std::vector<int64_t> read_index_file(const std::string& path) {
-  const std::string text = read_text_file(path);
-  std::vector<std::string_view> lines;
-  for (size_t begin = 0; begin < text.size();) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(trim_line_end(std::string_view(text).substr(begin, end - begin)));
-    begin = end + 1;
-  }
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-
-  std::vector<int64_t> indices;
-  indices.reserve(lines.size());
-  for (size_t k = 0; k < lines.size(); ++k) {
-    const std::string_view line = lines[k];
-    int64_t value = -1;
-    const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
-    if (line.empty() || ec != std::errc() || end != line.data() + line.size() || value < 0)
-      fail_input("{}:{}: cannot parse '{}' as a row index (a non-negative integer)", path, k + 1, line);
-    indices.push_back(value);
-  }
-  return indices;
 }
 
 }  // namespace relfm

@@ -31,8 +31,4 @@ IndexSplit scaffold_split(const std::vector<std::string>& smiles, double frac_tr
 IndexSplit split_by_scaffold(const std::vector<std::string>& scaffolds, double frac_train = 0.8,
                              double frac_valid = 0.1);
 
-// OGB split file (split/scaffold/{train,valid,test}.csv.gz): no header, one 0-based row index per line.
-// Indices come back in file order. InputError naming file and line for anything but a non-negative integer.
-std::vector<int64_t> read_index_file(const std::string& path);
-
 }  // namespace relfm

@@ -5,6 +5,7 @@
 #include "dist/comm.hpp"
 #include "src/tensor/ops.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -185,6 +186,18 @@ TEST_P(CommLimits, SplitIntoSequenceAndDataParallelGroups) {
   std::unique_ptr<Communicator> alone = reversed->split(me, 0);
   EXPECT_EQ(alone->size(), 1);
   EXPECT_EQ(alone->sum(7), 7);
+}
+
+TEST_P(CommLimits, NegativeSplitColourOnOneRankStopsEveryRank) {
+  // The last rank alone passes a bad colour; every rank must throw (none may wait in MPI_Comm_split).
+  const int me = comm.rank(), last = comm.size() - 1;
+  try {
+    comm.split(me == last ? -3 : 0, me);
+    ADD_FAILURE() << "split with a negative colour on rank " << last << " returned on rank " << me;
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find(fmt::format("rank {} passed -3", last)), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(comm.sum(1), comm.size());  // the communicator is still usable
 }
 
 // The defect this guards against: Tape::backward skipped nodes that received no gradient, so on a rank

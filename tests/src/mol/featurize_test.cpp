@@ -2,7 +2,7 @@
 // every bond, plus hand-checked molecules whose values come from python3-rdkit with OGB's rules.
 #include "src/mol/featurize.hpp"
 
-#include "src/mol/csv.hpp"
+#include "io/csv.hpp"
 #include "tests/src/mol/mol_test_util.hpp"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 #include "src/mol/scaffold.hpp"
 
-#include "src/mol/csv.hpp"
+#include "io/csv.hpp"
 #include "tests/src/mol/mol_test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -106,19 +106,6 @@ TEST(ScaffoldSplit, RejectsBadFractionsAndUnparsableSmiles) {
   EXPECT_TRUE(contains(input_error_of([] { split_by_scaffold({"A"}, 0.9, 0.2); }), "fractions"));
   EXPECT_TRUE(contains(input_error_of([] { split_by_scaffold({"A"}, -0.1, 0.2); }), "fractions"));
   EXPECT_TRUE(contains(input_error_of([] { scaffold_split({"CCO", "C1CC"}); }), "molecule 1 (SMILES 'C1CC')"));
-}
-
-TEST(ReadIndexFile, ReadsPlainAndGzipAndNamesBadLines) {
-  test::ScratchDir dir;
-  EXPECT_EQ(read_index_file(dir.write("a.csv", "3\n1\r\n2\n\n")), (Indices{3, 1, 2}));
-  EXPECT_EQ(read_index_file(dir.write_gz("b.csv.gz", "0\n5\n")), (Indices{0, 5}));
-  const std::string bad = dir.write("bad.csv", "0\n1\nx2\n");
-  EXPECT_EQ(input_error_of([&] { read_index_file(bad); }),
-            bad + ":3: cannot parse 'x2' as a row index (a non-negative integer)");
-  const std::string negative = dir.write("negative.csv", "0\n-1\n");
-  EXPECT_TRUE(contains(input_error_of([&] { read_index_file(negative); }), negative + ":2:"));
-  const std::string gap = dir.write("gap.csv", "0\n\n1\n");
-  EXPECT_TRUE(contains(input_error_of([&] { read_index_file(gap); }), gap + ":2:"));
 }
 
 }  // namespace

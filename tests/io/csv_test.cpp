@@ -1,4 +1,4 @@
-#include "src/mol/csv.hpp"
+#include "io/csv.hpp"
 
 #include "tests/src/mol/mol_test_util.hpp"
 
@@ -11,6 +11,7 @@ using test::contains;
 using test::input_error_of;
 using test::ScratchDir;
 using Fields = std::vector<std::string>;
+using Indices = std::vector<int64_t>;
 
 TEST(Csv, QuotedFieldsKeepCommasDoubledQuotesAndNewlines) {
   const CsvTable t = parse_csv("a,\"b,c\",d\n1,\"x \"\"y\"\"\",\"multi\nline\"\n2,,4\n", "mem.csv");
@@ -114,6 +115,19 @@ TEST(Csv, SiderHeaderHasQuotedNamesWithCommas) {
   EXPECT_EQ(t.line_numbers.back(), 1428);
   EXPECT_EQ(t.column_index("smiles"), 0);
   EXPECT_TRUE(contains(input_error_of([&] { t.column_index("no such column"); }), "sider.csv: no column named"));
+}
+
+TEST(ReadIndexFile, ReadsPlainAndGzipAndNamesBadLines) {
+  test::ScratchDir dir;
+  EXPECT_EQ(read_index_file(dir.write("a.csv", "3\n1\r\n2\n\n")), (Indices{3, 1, 2}));
+  EXPECT_EQ(read_index_file(dir.write_gz("b.csv.gz", "0\n5\n")), (Indices{0, 5}));
+  const std::string bad = dir.write("bad.csv", "0\n1\nx2\n");
+  EXPECT_EQ(input_error_of([&] { read_index_file(bad); }),
+            bad + ":3: cannot parse 'x2' as a row index (a non-negative integer)");
+  const std::string negative = dir.write("negative.csv", "0\n-1\n");
+  EXPECT_TRUE(contains(input_error_of([&] { read_index_file(negative); }), negative + ":2:"));
+  const std::string gap = dir.write("gap.csv", "0\n\n1\n");
+  EXPECT_TRUE(contains(input_error_of([&] { read_index_file(gap); }), gap + ":2:"));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// CSV files as the MoleculeNet/OGB data ships them: RFC 4180 with one header row, optionally gzipped.
-// Every field stays text; callers decide what a field means, so errors can name the column.
+// Text files as the MoleculeNet/OGB data ships them, optionally gzipped: CSV (RFC 4180, one header row)
+// and OGB split files. Every field stays text; callers decide what a field means, so errors can name the column.
 #pragma once
 
 #include <cstdint>
@@ -30,5 +30,9 @@ std::string read_text_file(const std::string& path);
 
 // Same parser over text already in memory; `path` only labels error messages.
 CsvTable parse_csv(const std::string& text, const std::string& path);
+
+// OGB split file (split/scaffold/{train,valid,test}.csv.gz): no header, one 0-based row index per line.
+// Indices come back in file order. InputError naming file and line for anything but a non-negative integer.
+std::vector<int64_t> read_index_file(const std::string& path);
 
 }  // namespace relfm

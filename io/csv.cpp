@@ -1,10 +1,11 @@
-#include "src/mol/csv.hpp"
+#include "io/csv.hpp"
 
 #include "src/core/error.hpp"
 
 #include <zlib.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -130,6 +131,11 @@ void fail_field_count(const std::string& path, int64_t line, size_t expected, si
   fail_input("{}:{}: expected {} fields, found {}", path, line, expected, found);
 }
 
+std::string_view trim_line_end(std::string_view line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  return line;
+}
+
 }  // namespace
 
 int CsvTable::column_index(const std::string& name) const {
@@ -174,5 +180,29 @@ CsvTable parse_csv(const std::string& text, const std::string& path) {
 std::string read_text_file(const std::string& path) { return read_file_through_zlib(path); }
 
 CsvTable read_csv(const std::string& path) { return parse_csv(read_file_through_zlib(path), path); }
+
+std::vector<int64_t> read_index_file(const std::string& path) {
+  const std::string text = read_text_file(path);
+  std::vector<std::string_view> lines;
+  for (size_t begin = 0; begin < text.size();) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(trim_line_end(std::string_view(text).substr(begin, end - begin)));
+    begin = end + 1;
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+
+  std::vector<int64_t> indices;
+  indices.reserve(lines.size());
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const std::string_view line = lines[k];
+    int64_t value = -1;
+    const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (line.empty() || ec != std::errc() || end != line.data() + line.size() || value < 0)
+      fail_input("{}:{}: cannot parse '{}' as a row index (a non-negative integer)", path, k + 1, line);
+    indices.push_back(value);
+  }
+  return indices;
+}
 
 }  // namespace relfm

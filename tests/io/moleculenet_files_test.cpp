@@ -1,6 +1,8 @@
 // The 12 shipped MoleculeNet files load with the counts of data/moleculenet/SOURCES.md, labels keep NaN
 // for missing values, and data sets with official OGB splits use those files.
-#include "src/mol/moleculenet.hpp"
+#include "io/moleculenet_files.hpp"
+
+#include "io/csv.hpp"
 
 #include "src/mol/featurize.hpp"
 #include "tests/src/mol/mol_test_util.hpp"
