@@ -44,6 +44,9 @@ enum class OpKind : int {
   kSddmm,           // w[e] = A[i] . B[j] for e = (i, j)     (edge-wise products on a fixed pattern)
   kInfoNce,         // -log softmax(Z P^T / tau)[i, positive(i)], summed / normaliser
   kAllGatherRows,   // every rank's rows stacked in rank order (backward: sum over ranks, own slice)
+  kTranspose,
+  kConcatCols,      // [A B]
+  kL2NormalizeRows, // X[i] / max(||X[i]||, eps)
   kCount
 };
 
@@ -53,7 +56,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(OpKind::kCount
     "log_softmax",  "sum",          "mean",        "gather_rows", "segment_sum", "segment_mean",
     "dropout",      "batch_norm",   "batch_norm_act", "layer_norm",  "embedding_sum", "bce_with_logits", "mse",
     "gin_aggregate", "gin_aggregate_embedded", "spmm",        "sddmm",       "info_nce",
-    "all_gather_rows",
+    "all_gather_rows", "transpose",   "concat_cols", "l2_normalize_rows",
 };
 constexpr bool all_ops_named() {
   for (std::string_view name : kOpNames)

@@ -34,6 +34,12 @@ template <typename T> Var<T> mul(Var<T> a, Var<T> b);
 // alpha * x + beta with constants alpha and beta.
 template <typename T> Var<T> scale(Var<T> x, T alpha, T beta = T(0));
 
+// ---- shape and normalisation ---------------------------------------------------------------------
+template <typename T> Var<T> transpose(Var<T> x);
+template <typename T> Var<T> concat_cols(Var<T> a, Var<T> b);  // [a b]; equal row counts
+// Each row divided by max(||row||_2, eps), as torch.nn.functional.normalize.
+template <typename T> Var<T> l2_normalize_rows(Var<T> x, double eps = 1e-12);
+
 // ---- element-wise nonlinearities ---------------------------------------------------------------
 template <typename T> Var<T> relu(Var<T> x);
 template <typename T> Var<T> gelu(Var<T> x);  // x * Phi(x), the exact (erf) form

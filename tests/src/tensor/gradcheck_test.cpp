@@ -103,6 +103,10 @@ std::vector<GradCheckCase> all_cases() {
   cases.push_back(make("scale", {{3, 4}}, [](auto&, const auto& x) { using T = scalar_of_t<decltype(x)>;
     return scale(x[0], T(2.5), T(-1.0)); }));
 
+  cases.push_back(make("transpose", {{3, 4}}, [](auto&, const auto& x) { return transpose(x[0]); }));
+  cases.push_back(make("concat_cols", {{3, 4}, {3, 2}}, [](auto&, const auto& x) { return concat_cols(x[0], x[1]); }));
+  cases.push_back(make("l2_normalize_rows", {{4, 5}}, [](auto&, const auto& x) { return l2_normalize_rows(x[0]); }));
+
   // element-wise
   auto relu_case = make("relu", {{4, 5}}, [](auto&, const auto& x) { return relu(x[0]); });
   relu_case.prepare = [](auto& in) { away_from_zero(in); };
@@ -280,6 +284,24 @@ TEST(GradCheckSuite, SecondOrderDetectsABackwardThatDropsTangents) {
   EXPECT_TRUE(run_gradcheck(c).ok);
   EXPECT_TRUE(run_float_check(c).ok);
   EXPECT_FALSE(run_second_order_check(c).ok);
+}
+
+TEST(L2NormalizeRows, AZeroRowIsDividedByEpsAsInPyTorch) {
+  // F.normalize divides by max(||x||, eps): a zero row stays zero and its gradient is g / eps.
+  Tape<double> tape;
+  MatD x(2, 3);
+  x << 0, 0, 0, 3, 0, 4;
+  Var<double> in = tape.input(x, /*requires_grad=*/true);
+  Var<double> y = l2_normalize_rows(in, 0.5);
+  EXPECT_EQ(y.value().row(0), MatD::Zero(1, 3));
+  EXPECT_NEAR(y.value()(1, 2), 0.8, 1e-15);
+  MatD w(2, 3);
+  w << 1, 2, 3, 1, 1, 1;
+  tape.backward(sum(mul(y, tape.input(w))));
+  EXPECT_LT((in.grad().row(0) - w.row(0) / 0.5).cwiseAbs().maxCoeff(), 1e-15);
+  // ||x|| = 5: (g - y (g . y)) / 5 with y = (0.6, 0, 0.8), g . y = 1.4.
+  EXPECT_NEAR(in.grad()(1, 1), 1.0 / 5.0, 1e-15);
+  EXPECT_NEAR(in.grad()(1, 0), (1 - 0.6 * 1.4) / 5.0, 1e-15);
 }
 
 }  // namespace
