@@ -51,9 +51,37 @@ Var<T> Gin<T>::node_embeddings(Tape<T>& tape, const GraphBatch& batch, const For
 }
 
 template <typename T>
-Var<T> Gin<T>::graph_embeddings(Tape<T>& tape, const GraphBatch& batch, const ForwardOptions& options) const {
-  Var<T> h = node_embeddings(tape, batch, options);
+Var<T> Gin<T>::encode_atoms(Tape<T>& tape, const GraphBatch& batch) const {
+  return atom_encoder_(tape, batch.atom_categories);
+}
+
+template <typename T>
+IndexMatPtr Gin<T>::bond_rows(const GraphBatch& batch) const {
+  return layers_.front().bond_encoder.rows(batch.edge_categories);
+}
+
+template <typename T>
+Var<T> Gin<T>::layer_before_activation(Tape<T>& tape, size_t l, Var<T> h, const GraphBatch& batch,
+                                       const IndexMatPtr& bond_rows, bool training, bool update_running_stats) const {
+  RELFM_CHECK(l < layers_.size(), "gin: layer {} of {}", l, layers_.size());
+  const Layer& layer = layers_[l];
+  Var<T> a = gin_aggregate_embedded(h, tape.param(*layer.bond_encoder.table()), bond_rows, tape.param(*layer.eps),
+                                    batch.adjacency);
+  BatchNormEpilogue hidden;  // relu inside the MLP
+  Var<T> z = layer.mlp_norm.act(tape, layer.mlp_in(tape, a), training, hidden, update_running_stats);
+  BatchNormEpilogue none;
+  none.relu = false;
+  return layer.norm.act(tape, layer.mlp_out(tape, z), training, none, update_running_stats);
+}
+
+template <typename T>
+Var<T> Gin<T>::pool(Var<T> h, const GraphBatch& batch) const {
   return config_.pool == "mean" ? segment_mean(h, batch.graph_offsets) : segment_sum(h, batch.graph_offsets);
+}
+
+template <typename T>
+Var<T> Gin<T>::graph_embeddings(Tape<T>& tape, const GraphBatch& batch, const ForwardOptions& options) const {
+  return pool(node_embeddings(tape, batch, options), batch);
 }
 
 template <typename T>

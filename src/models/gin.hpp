@@ -47,6 +47,16 @@ class Gin {
   // Per-task logits or regression outputs (num_graphs x num_tasks).
   Var<T> forward(Tape<T>& tape, const GraphBatch& batch, const ForwardOptions& options) const;
 
+  // Pieces for models that mix several GINs layer by layer (MetaGIN, src/models/metagin.hpp).
+  Var<T> encode_atoms(Tape<T>& tape, const GraphBatch& batch) const;
+  IndexMatPtr bond_rows(const GraphBatch& batch) const;  // what every layer's bond encoder selects
+  // Layer l's message passing and MLP up to and including its batch norm: the relu and dropout that
+  // follow are the caller's (MetaGIN applies them after mixing two branches).
+  Var<T> layer_before_activation(Tape<T>& tape, size_t l, Var<T> h, const GraphBatch& batch, const IndexMatPtr& bond_rows,
+                                 bool training, bool update_running_stats) const;
+  Var<T> pool(Var<T> h, const GraphBatch& batch) const;
+  Var<T> head(Tape<T>& tape, Var<T> pooled) const { return head_(tape, pooled); }
+
   const GinConfig& config() const { return config_; }
   // Matrix-product FLOPs of one training step (forward and backward) on a batch of this size; the
   // denominator of the GEMM-bound floor reported by the throughput benchmark.
