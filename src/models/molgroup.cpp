@@ -1,0 +1,174 @@
+#include "src/models/molgroup.hpp"
+
+#include <cmath>
+#include <memory>
+#include <type_traits>
+
+namespace relfm {
+namespace {
+
+template <typename T>
+ConstMatPtr<T> labels_as(const GraphBatch& batch) {
+  if constexpr (std::is_same_v<T, float>)
+    return batch.labels;
+  else
+    return std::make_shared<const Mat<T>>(batch.labels->template cast<T>());
+}
+
+template <typename T>
+bool is_target_parameter(const Parameter<T>& p) {
+  static const std::string prefix = MetaGin<T>::prefix(0) + ".";
+  // The target's decoder is not part of the virtual step (the official code steps the GNN only).
+  return p.trainable && p.name.rfind(prefix, 0) == 0 && p.name.rfind(prefix + "head", 0) != 0;
+}
+
+template <typename T>
+double l2_norm(const std::map<std::string, Mat<T>>& direction) {
+  double sq = 0;
+  for (const auto& [name, v] : direction)
+    for (int64_t k = 0; k < v.size(); ++k) sq += static_cast<double>(v.data()[k]) * static_cast<double>(v.data()[k]);
+  return std::sqrt(sq);
+}
+
+// dL_aux/dg_k for every k at the store's current parameter values.
+template <typename T>
+std::vector<double> gate_gradients(const MetaGin<T>& model, const std::vector<SubBatch>& aux, const std::vector<double>& gates,
+                                   const ForwardOptions& options) {
+  std::vector<Parameter<T>> leaves(gates.size());
+  Tape<T> tape;
+  std::vector<Var<T>> vars;
+  for (size_t k = 0; k < gates.size(); ++k) {
+    leaves[k].value = Mat<T>::Constant(1, 1, T(gates[k]));
+    leaves[k].zero_grad();
+    vars.push_back(tape.param(leaves[k]));
+  }
+  tape.backward(auxiliary_loss(tape, model, aux, vars, options));
+  std::vector<double> out;
+  for (const auto& leaf : leaves) out.push_back(leaf.has_grad ? static_cast<double>(leaf.grad(0, 0)) : 0.0);
+  return out;
+}
+
+}  // namespace
+
+MetaGradientMethod parse_meta_gradient_method(std::string_view name) {
+  if (name == "dual") return MetaGradientMethod::kDual;
+  if (name == "central") return MetaGradientMethod::kCentral;
+  fail_input("unknown meta-gradient method '{}' (choices: dual, central)", name);
+}
+
+std::string_view meta_gradient_method_name(MetaGradientMethod method) {
+  return method == MetaGradientMethod::kDual ? "dual" : "central";
+}
+
+template <typename T>
+Var<T> sub_batch_loss(Tape<T>& tape, const MetaGin<T>& model, const SubBatch& b, Var<T> gate, const ForwardOptions& options) {
+  RELFM_CHECK(b.batch != nullptr, "sub-batch of data set {} without a batch", b.dataset);
+  const ConstMatPtr<T> labels = labels_as<T>(*b.batch);
+  const int64_t labelled = count_labelled(*labels);
+  if (labelled == 0)
+    fail_input("molgroup: the sub-batch of data set {} has no labelled molecule ({} molecules)", b.dataset,
+               labels->rows());
+  Var<T> out = model.forward(tape, b.dataset, *b.batch, gate, options);
+  const double n = static_cast<double>(labelled);
+  return b.regression ? mse(out, labels, n) : bce_with_logits(out, labels, n);
+}
+
+template <typename T>
+Var<T> auxiliary_loss(Tape<T>& tape, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                      const std::vector<Var<T>>& gates, const ForwardOptions& options) {
+  RELFM_CHECK(!aux.empty() && aux.size() == gates.size(), "{} auxiliary sub-batches, {} gates", aux.size(), gates.size());
+  Var<T> total;
+  for (size_t k = 0; k < aux.size(); ++k) {
+    ForwardOptions o = options;
+    o.dropout_rng = options.dropout_rng.derive(static_cast<uint64_t>(aux[k].dataset));
+    Var<T> l = sub_batch_loss(tape, model, aux[k], gates[k], o);
+    total = total ? add(total, l) : l;
+  }
+  return scale(total, T(1.0 / static_cast<double>(aux.size())));
+}
+
+template <typename T>
+std::vector<Parameter<T>*> target_parameters(const ParamStore<T>& store) {
+  std::vector<Parameter<T>*> out;
+  for (Parameter<T>* p : store.all())
+    if (is_target_parameter(*p)) out.push_back(p);
+  return out;
+}
+
+template <typename T>
+std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                                     const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
+                                     double epsilon, const ForwardOptions& options) {
+  const double norm = l2_norm(direction);
+  if (!(norm > 0)) return std::vector<double>(gates.size(), 0.0);  // v = 0: the meta-gradient is zero
+  const double eps = epsilon / norm;
+  std::vector<std::pair<Parameter<T>*, Mat<T>>> saved;
+  for (const auto& [name, v] : direction) {
+    Parameter<T>& p = store.get(name);
+    RELFM_CHECK(v.rows() == p.value.rows() && v.cols() == p.value.cols(), "direction for '{}' has the wrong shape", name);
+    saved.emplace_back(&p, p.value);
+  }
+  auto move_to = [&](double t) {
+    for (auto& [p, value] : saved) p->value = value + T(t) * direction.at(p->name);
+  };
+  move_to(eps);
+  const std::vector<double> up = gate_gradients(model, aux, gates, options);
+  move_to(-eps);
+  const std::vector<double> down = gate_gradients(model, aux, gates, options);
+  for (auto& [p, value] : saved) p->value = value;  // exactly the values before
+  std::vector<double> h(gates.size());
+  for (size_t k = 0; k < h.size(); ++k) h[k] = (up[k] - down[k]) / (2 * eps);
+  return h;
+}
+
+template <typename T>
+std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>& dual_store, const MetaGin<DualD>& dual_model,
+                                  const std::vector<SubBatch>& aux, const std::vector<double>& gates,
+                                  const std::map<std::string, Mat<T>>& direction, const ForwardOptions& options) {
+  for (Parameter<DualD>* d : dual_store.all()) {
+    const Parameter<T>& p = store.get(d->name);
+    const auto it = direction.find(d->name);
+    d->value.resize(p.value.rows(), p.value.cols());
+    for (int64_t k = 0; k < p.value.size(); ++k)
+      d->value.data()[k] = DualD(static_cast<double>(p.value.data()[k]),
+                                 it == direction.end() ? 0.0 : static_cast<double>(it->second.data()[k]));
+  }
+  for (const auto& [name, v] : direction) RELFM_CHECK(dual_store.find(name) != nullptr, "no parameter '{}'", name);
+  std::vector<Parameter<DualD>> leaves(gates.size());
+  Tape<DualD> tape;
+  std::vector<Var<DualD>> vars;
+  for (size_t k = 0; k < gates.size(); ++k) {
+    leaves[k].value = Mat<DualD>::Constant(1, 1, DualD(gates[k], 0.0));
+    leaves[k].zero_grad();
+    vars.push_back(tape.param(leaves[k]));
+  }
+  tape.backward(auxiliary_loss(tape, dual_model, aux, vars, options));
+  std::vector<double> h;
+  for (const auto& leaf : leaves) h.push_back(leaf.has_grad ? leaf.grad(0, 0).d : 0.0);
+  for (Parameter<DualD>* d : dual_store.all())
+    for (int64_t k = 0; k < d->value.size(); ++k) d->value.data()[k].d = 0.0;
+  return h;
+}
+
+#define RELFM_INSTANTIATE_MOLGROUP(T)                                                                               \
+  template Var<T> sub_batch_loss<T>(Tape<T>&, const MetaGin<T>&, const SubBatch&, Var<T>, const ForwardOptions&);   \
+  template Var<T> auxiliary_loss<T>(Tape<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,                      \
+                                    const std::vector<Var<T>>&, const ForwardOptions&);                              \
+  template std::vector<Parameter<T>*> target_parameters<T>(const ParamStore<T>&);
+
+RELFM_INSTANTIATE_MOLGROUP(float)
+RELFM_INSTANTIATE_MOLGROUP(double)
+RELFM_INSTANTIATE_MOLGROUP(DualD)
+
+#define RELFM_INSTANTIATE_HVP(T)                                                                                     \
+  template std::vector<double> gate_hvp_central<T>(ParamStore<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,   \
+                                                   const std::vector<double>&, const std::map<std::string, Mat<T>>&,  \
+                                                   double, const ForwardOptions&);                                    \
+  template std::vector<double> gate_hvp_dual<T>(const ParamStore<T>&, ParamStore<DualD>&, const MetaGin<DualD>&,      \
+                                                const std::vector<SubBatch>&, const std::vector<double>&,             \
+                                                const std::map<std::string, Mat<T>>&, const ForwardOptions&);
+
+RELFM_INSTANTIATE_HVP(float)
+RELFM_INSTANTIATE_HVP(double)
+
+}  // namespace relfm

@@ -1,0 +1,66 @@
+// MolGroup's bi-level step (research/molgroup.md §1.4), the part that needs second derivatives:
+//
+//   L_aux(theta, phi) = mean_k L_k(B_k; theta_T, theta_k, g_k(phi))
+//   theta_T'          = theta_T - eta dL_aux/dtheta_T                (virtual SGD step, target copy only)
+//   L_meta(phi)       = L_T(B_T; theta_T')                           (decoder 0 not stepped)
+//   dL_meta/dphi      = -eta (d^2 L_aux / dphi dtheta_T) v,   v = dL_T/dtheta_T at theta_T'
+//
+// phi reaches L_aux only through the gates, so the mixed term factors as
+//   (d^2 L_aux / dphi dtheta_T) v = sum_k h_k dg_k/dphi,   h_k = d/dt [dL_aux/dg_k](theta_T + t v) at t = 0,
+// and the router's meta-gradient is one backward pass through the router seeded with -eta h_k on g_k.
+// This file computes h_k, by forward-over-reverse (Dual numbers, exact) or by the central difference of
+// gate gradients (DARTS: two extra passes at theta_T +- eps v, eps = epsilon / ||v||).
+#pragma once
+
+#include "src/models/metagin.hpp"
+#include "src/tensor/dual.hpp"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace relfm {
+
+using DualD = Dual<double>;
+
+enum class MetaGradientMethod { kDual, kCentral };
+MetaGradientMethod parse_meta_gradient_method(std::string_view name);  // "dual" | "central"
+std::string_view meta_gradient_method_name(MetaGradientMethod method);
+
+// One data set's sub-batch and how its loss is scored.
+struct SubBatch {
+  int64_t dataset = 0;  // index into MetaGin's branches
+  const GraphBatch* batch = nullptr;
+  bool regression = false;  // MSE; otherwise BCE with logits (NaN labels are missing in both)
+};
+
+// The masked loss of data set b.dataset on its sub-batch: the mean over its labelled entries.
+// InputError naming the data set when the sub-batch has no labelled entry.
+template <typename T>
+Var<T> sub_batch_loss(Tape<T>& tape, const MetaGin<T>& model, const SubBatch& b, Var<T> gate, const ForwardOptions& options);
+
+// mean_k L_k with gates[k] for aux[k] (Vars on `tape`).
+template <typename T>
+Var<T> auxiliary_loss(Tape<T>& tape, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                      const std::vector<Var<T>>& gates, const ForwardOptions& options);
+
+// Names of the target branch's trainable parameters (the ones the virtual step moves).
+template <typename T>
+std::vector<Parameter<T>*> target_parameters(const ParamStore<T>& store);
+
+// h_k (see above) for every auxiliary sub-batch, by the central difference: theta_T is moved to
+// theta_T +- eps v and restored exactly. `direction` maps target parameter names to v.
+template <typename T>
+std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                                     const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
+                                     double epsilon, const ForwardOptions& options);
+
+// The same by forward-over-reverse on a Dual<double> copy of the model (`dual_store` holds the same
+// parameter names; its values are overwritten from `store`'s before the pass).
+template <typename T>
+std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>& dual_store, const MetaGin<DualD>& dual_model,
+                                  const std::vector<SubBatch>& aux, const std::vector<double>& gates,
+                                  const std::map<std::string, Mat<T>>& direction, const ForwardOptions& options);
+
+}  // namespace relfm

@@ -1,0 +1,217 @@
+// The bi-level meta-gradient oracle (issue 7): the router's gradient of the whole bi-level objective
+//   F(phi) = L_T(theta_T - eta dL_aux/dtheta_T (theta, g(phi)))
+// by central differences of F in double, against the production path: the virtual step, v = dL_T/dtheta_T
+// at the stepped parameters, h_k by forward-over-reverse (Dual) or by the central difference of gate
+// gradients (DARTS), and one router backward seeded with -eta h_k. Relative error < 1e-4.
+#include "src/models/molgroup.hpp"
+#include "src/models/router.hpp"
+#include "tests/src/models/gin_test_batch.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace relfm {
+namespace {
+
+constexpr double kEta = 0.1;  // larger than the official 1e-3, so that the meta-gradient is far above rounding
+
+GinConfig tiny_config() {
+  GinConfig c;
+  c.num_layers = 2;
+  c.hidden = 4;
+  c.dropout = 0.25;
+  c.atom_table_sizes = {119, 5};
+  c.bond_table_sizes = {5, 6};
+  return c;
+}
+
+MatD fixed_fingerprints(int64_t rows, int64_t bits, uint64_t seed) {
+  MatD fp(rows, bits);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t b = 0; b < bits; ++b) fp(i, b) = ((i * 7 + b * 3 + static_cast<int64_t>(seed)) % 5 < 2) ? 1.0 : 0.0;
+  return fp;
+}
+
+ForwardOptions options() {
+  ForwardOptions fo;
+  fo.training = true;
+  fo.dropout_rng = CounterRng(3, RngPurpose::kDropout, 1);
+  fo.update_running_stats = false;
+  return fo;
+}
+
+struct Fixture {
+  GraphBatch target_batch = test::four_molecule_batch({"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "c1ccncc1"});
+  GraphBatch aux1_batch = test::four_molecule_batch({"CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC"});
+  GraphBatch aux2_batch = test::four_molecule_batch({"OCC(O)CO", "C1CCCCC1", "ClC(Cl)Cl", "CC(C)Cc1ccccc1"});
+  MatD fp_target = fixed_fingerprints(4, 12, 0), fp1 = fixed_fingerprints(4, 12, 1), fp2 = fixed_fingerprints(4, 12, 2);
+  std::vector<int64_t> tasks{2, 2, 2};
+  ParamStore<double> store;
+  MetaGin<double> model{store, tiny_config(), tasks, 11};
+  ParamStore<DualD> dual_store;
+  MetaGin<DualD> dual_model{dual_store, tiny_config(), tasks, 11};
+  ParamStore<double> router_store;
+  Router<double> router{router_store, router_config(), 13};
+  SubBatch target{0, &target_batch, false};
+  std::vector<SubBatch> aux{{1, &aux1_batch, false}, {2, &aux2_batch, true}};
+
+  static RouterConfig router_config() {
+    RouterConfig c;
+    c.num_datasets = 3;
+    c.fingerprint_bits = 12;
+    c.dim = 4;
+    c.temperature = 0.5;  // a softer gate than the official 0.1 keeps the oracle's differences well conditioned
+    return c;
+  }
+  Fixture() {
+    // Task embeddings apart from their symmetric start, so every router parameter matters.
+    router_store.get("gate.task_embeddings").value(2, 0) += 0.4;
+  }
+
+  // Gates on `tape` (the router's graph) and their values.
+  std::vector<Var<double>> gates(Tape<double>& tape) const {
+    Var<double> s_t = router.structure_embedding(tape, 0, fp_target);
+    return {router.gate(tape, 1, s_t, fp1), router.gate(tape, 2, s_t, fp2)};
+  }
+  std::vector<double> gate_values() const {
+    Tape<double> tape;
+    std::vector<double> out;
+    for (const Var<double>& g : gates(tape)) out.push_back(g.value()(0, 0));
+    return out;
+  }
+
+  // dL_aux/dtheta_T at the current parameters and the given gate values.
+  std::map<std::string, MatD> aux_gradient(const std::vector<double>& g) {
+    store.zero_grad();
+    Tape<double> tape;
+    std::vector<Var<double>> vars;
+    for (double x : g) vars.push_back(tape.input(MatD::Constant(1, 1, x)));
+    tape.backward(auxiliary_loss(tape, model, aux, vars, options()));
+    std::map<std::string, MatD> out;
+    for (Parameter<double>* p : target_parameters(store)) out[p->name] = p->has_grad ? p->grad : MatD::Zero(p->value.rows(), p->value.cols());
+    return out;
+  }
+
+  // Runs `at_stepped` with theta_T moved to theta_T - eta dL_aux/dtheta_T, then restores theta_T.
+  template <typename F>
+  auto with_virtual_step(const std::vector<double>& g, F at_stepped) {
+    const std::map<std::string, MatD> grad = aux_gradient(g);
+    std::map<std::string, MatD> saved;
+    for (const auto& [name, dg] : grad) {
+      saved[name] = store.get(name).value;
+      store.get(name).value -= kEta * dg;
+    }
+    auto result = at_stepped();
+    for (const auto& [name, value] : saved) store.get(name).value = value;
+    return result;
+  }
+
+  double target_loss_value() {
+    Tape<double> tape;
+    return sub_batch_loss(tape, model, target, Var<double>(), options()).value()(0, 0);
+  }
+
+  // F(phi): the whole bi-level objective at the router's current parameters.
+  double objective() {
+    return with_virtual_step(gate_values(), [&] { return target_loss_value(); });
+  }
+
+  // The production path: router parameter name -> meta-gradient.
+  std::map<std::string, MatD> meta_gradient(MetaGradientMethod method, double epsilon) {
+    const std::vector<double> g = gate_values();
+    const std::map<std::string, MatD> v = with_virtual_step(g, [&] {
+      store.zero_grad();
+      Tape<double> tape;
+      tape.backward(sub_batch_loss(tape, model, target, Var<double>(), options()));
+      std::map<std::string, MatD> out;
+      for (Parameter<double>* p : target_parameters(store))
+        out[p->name] = p->has_grad ? p->grad : MatD::Zero(p->value.rows(), p->value.cols());
+      return out;
+    });
+    const std::vector<double> h = method == MetaGradientMethod::kDual
+                                      ? gate_hvp_dual(store, dual_store, dual_model, aux, g, v, options())
+                                      : gate_hvp_central(store, model, aux, g, v, epsilon, options());
+    router_store.zero_grad();
+    Tape<double> tape;
+    std::vector<Var<double>> gv = gates(tape);
+    Var<double> seeded = scale(gv[0], -kEta * h[0]);
+    for (size_t k = 1; k < gv.size(); ++k) seeded = add(seeded, scale(gv[k], -kEta * h[k]));
+    tape.backward(seeded);
+    std::map<std::string, MatD> out;
+    for (Parameter<double>* p : router_store.trainable())
+      out[p->name] = p->has_grad ? p->grad : MatD::Zero(p->value.rows(), p->value.cols());
+    return out;
+  }
+
+  // max over the checked entries of |analytic - numeric| / max|numeric|.
+  double relative_error_against_oracle(const std::map<std::string, MatD>& analytic, int* checked, double* scale_out) {
+    std::vector<std::pair<double, double>> pairs;
+    for (Parameter<double>* p : router_store.trainable()) {
+      for (int64_t k = 0; k < p->value.size(); k += 2) {
+        const double x = p->value.data()[k], step = 1e-5;
+        p->value.data()[k] = x + step;
+        const double up = objective();
+        p->value.data()[k] = x - step;
+        const double down = objective();
+        p->value.data()[k] = x;
+        pairs.emplace_back(analytic.at(p->name).data()[k], (up - down) / (2 * step));
+      }
+    }
+    double scale = 0, worst = 0;
+    for (auto [a, n] : pairs) scale = std::max(scale, std::abs(n));
+    for (auto [a, n] : pairs) worst = std::max(worst, std::abs(a - n));
+    *checked = static_cast<int>(pairs.size());
+    *scale_out = scale;
+    return worst / scale;
+  }
+};
+
+TEST(MolGroupMetaGradient, DualMatchesTheFiniteDifferenceOfTheBilevelObjective) {
+  Fixture f;
+  int checked = 0;
+  double scale = 0;
+  const double err = f.relative_error_against_oracle(f.meta_gradient(MetaGradientMethod::kDual, 0), &checked, &scale);
+  EXPECT_GT(checked, 100);
+  EXPECT_GT(scale, 1e-6) << "the meta-gradient is too small for the oracle to mean anything";
+  EXPECT_LT(err, 1e-4) << "largest |dual - oracle| relative to the largest oracle entry " << scale;
+  RecordProperty("dual_relative_error", fmt::format("{:.3e}", err));
+}
+
+TEST(MolGroupMetaGradient, CentralDifferenceOfGateGradientsMatchesTheOracle) {
+  Fixture f;
+  int checked = 0;
+  double scale = 0;
+  const double err = f.relative_error_against_oracle(f.meta_gradient(MetaGradientMethod::kCentral, 1e-4), &checked, &scale);
+  EXPECT_LT(err, 1e-4) << "largest |central - oracle| relative to the largest oracle entry " << scale;
+  RecordProperty("central_relative_error", fmt::format("{:.3e}", err));
+}
+
+TEST(MolGroupMetaGradient, BothMethodsLeaveTheParametersAsTheyWere) {
+  Fixture f;
+  std::map<std::string, MatD> before;
+  for (Parameter<double>* p : f.store.all()) before[p->name] = p->value;
+  f.meta_gradient(MetaGradientMethod::kCentral, 1e-2);
+  f.meta_gradient(MetaGradientMethod::kDual, 0);
+  for (Parameter<double>* p : f.store.all()) EXPECT_EQ(p->value, before[p->name]) << p->name;
+}
+
+TEST(MolGroupMetaGradient, SubBatchWithoutLabelsAndUnknownMethodAreInputErrors) {
+  Fixture f;
+  GraphBatch unlabelled = f.aux1_batch;
+  auto labels = std::make_shared<MatF>(*unlabelled.labels);
+  labels->setConstant(std::nanf(""));
+  unlabelled.labels = labels;
+  Tape<double> tape;
+  try {
+    sub_batch_loss(tape, f.model, SubBatch{1, &unlabelled, false}, tape.input(MatD::Constant(1, 1, 0.5)), options());
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("data set 1 has no labelled molecule"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_meta_gradient_method("exact"), InputError);
+  EXPECT_EQ(parse_meta_gradient_method("dual"), MetaGradientMethod::kDual);
+}
+
+}  // namespace
+}  // namespace relfm
