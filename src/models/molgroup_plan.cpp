@@ -1,0 +1,48 @@
+#include "src/models/molgroup_plan.hpp"
+
+#include "src/core/error.hpp"
+#include "src/core/rng.hpp"
+
+#include <cmath>
+
+namespace relfm {
+
+std::vector<BalancedSlot> balanced_epoch(const std::vector<int64_t>& train_sizes, uint64_t seed, int64_t epoch) {
+  if (train_sizes.empty()) fail("balanced_epoch: no data sets");
+  for (size_t m = 0; m < train_sizes.size(); ++m)
+    if (train_sizes[m] < 1) fail_input("molgroup: data set {} has no training molecule", m);
+  const uint64_t n = static_cast<uint64_t>(train_sizes.size());
+  const int64_t slots = train_sizes[0] * static_cast<int64_t>(n);
+  const CounterRng rng = CounterRng(seed, RngPurpose::kSampler, 0x4d47u).derive(static_cast<uint64_t>(epoch));
+  std::vector<BalancedSlot> out(static_cast<size_t>(slots));
+  for (int64_t i = 0; i < slots; ++i) {
+    const uint64_t at = 2 * static_cast<uint64_t>(i);
+    BalancedSlot& s = out[static_cast<size_t>(i)];
+    s.dataset = static_cast<int32_t>(rng.below(at, n));
+    s.molecule = static_cast<int64_t>(rng.below(at + 1, static_cast<uint64_t>(train_sizes[static_cast<size_t>(s.dataset)])));
+  }
+  return out;
+}
+
+RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vector<double>& scores,
+                           const std::vector<std::string>& names, double threshold) {
+  if (datasets.empty() || datasets.size() != scores.size() || names.size() != datasets.size())
+    fail("filter_round: {} data sets, {} scores, {} names", datasets.size(), scores.size(), names.size());
+  for (size_t k = 0; k < scores.size(); ++k)
+    if (!std::isfinite(scores[k]))
+      fail_input("molgroup: the gate score of data set '{}' is {} (the gate turned non-finite)", names[k], scores[k]);
+  RoundDecision d;
+  d.keep.push_back(datasets[0]);  // the target always stays
+  for (size_t k = 1; k < datasets.size(); ++k) (scores[k] <= threshold ? d.keep : d.dropped).push_back(datasets[k]);
+  if (d.dropped.empty() && datasets.size() > 1) {
+    size_t worst = 1;
+    for (size_t k = 2; k < datasets.size(); ++k)
+      if (scores[k] > scores[worst]) worst = k;
+    d.keep.erase(d.keep.begin() + static_cast<std::ptrdiff_t>(worst));  // keep mirrors datasets here
+    d.dropped.push_back(datasets[worst]);
+    d.forced_drop = true;
+  }
+  return d;
+}
+
+}  // namespace relfm

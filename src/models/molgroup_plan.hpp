@@ -1,0 +1,34 @@
+// MolGroup's data plan and selection rule, as the official code runs them (research/molgroup.md §1.5–1.6).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace relfm {
+
+// One sample slot of a balanced epoch: a data set drawn uniformly, then one of its training molecules
+// drawn uniformly (with replacement across slots).
+struct BalancedSlot {
+  int32_t dataset = 0;
+  int64_t molecule = 0;  // position in that data set's training list
+};
+
+// The slots of epoch `epoch`: train_sizes[0] x train_sizes.size() of them (the official epoch length,
+// |target train| x #datasets). Counter-based: slot i depends only on (seed, epoch, i), so any rank can
+// draw any slice of the epoch and the plan does not depend on the rank count.
+std::vector<BalancedSlot> balanced_epoch(const std::vector<int64_t>& train_sizes, uint64_t seed, int64_t epoch);
+
+// One round of the iterative filter: keep the data sets whose score (mean gate over the round's last
+// epoch; the target's is 0) is at most `threshold`; if every auxiliary would be kept, drop the one with
+// the largest score (the first of equal ones) so that every round removes at least one.
+struct RoundDecision {
+  std::vector<int64_t> keep;     // data set ids, in the order given; keep[0] is the target
+  std::vector<int64_t> dropped;  // in the order given
+  bool forced_drop = false;
+};
+// names[k] labels datasets[k] in errors. InputError naming the data set whose score is not finite.
+RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vector<double>& scores,
+                           const std::vector<std::string>& names, double threshold = 0.4);
+
+}  // namespace relfm

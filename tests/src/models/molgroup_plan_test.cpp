@@ -1,0 +1,84 @@
+// Balanced sampling proportions (chi-square), determinism, and the threshold-and-forced-drop rule.
+#include "src/models/molgroup_plan.hpp"
+
+#include "src/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace relfm {
+namespace {
+
+// Pearson's statistic of observed counts against equal expected counts.
+double chi_square_uniform(const std::vector<int64_t>& counts) {
+  double total = 0;
+  for (int64_t c : counts) total += static_cast<double>(c);
+  const double expected = total / static_cast<double>(counts.size());
+  double chi = 0;
+  for (int64_t c : counts) chi += (static_cast<double>(c) - expected) * (static_cast<double>(c) - expected) / expected;
+  return chi;
+}
+
+TEST(BalancedEpoch, DataSetsAndMoleculesAreDrawnUniformly) {
+  const std::vector<int64_t> sizes{3000, 50, 7};
+  const std::vector<BalancedSlot> slots = balanced_epoch(sizes, 42, 0);
+  ASSERT_EQ(slots.size(), 9000u);  // |target train| x #datasets
+  std::vector<int64_t> per_set(3, 0), per_molecule(50, 0), per_small(7, 0);
+  for (const BalancedSlot& s : slots) {
+    ASSERT_GE(s.dataset, 0);
+    ASSERT_LT(s.dataset, 3);
+    ASSERT_GE(s.molecule, 0);
+    ASSERT_LT(s.molecule, sizes[static_cast<size_t>(s.dataset)]);
+    ++per_set[static_cast<size_t>(s.dataset)];
+    if (s.dataset == 1) ++per_molecule[static_cast<size_t>(s.molecule)];
+    if (s.dataset == 2) ++per_small[static_cast<size_t>(s.molecule)];
+  }
+  // Critical values at p = 0.001: 13.82 (2 dof), 85.35 (49 dof), 22.46 (6 dof).
+  EXPECT_LT(chi_square_uniform(per_set), 13.82);
+  EXPECT_LT(chi_square_uniform(per_molecule), 85.35);
+  EXPECT_LT(chi_square_uniform(per_small), 22.46);
+}
+
+TEST(BalancedEpoch, DeterministicPerSeedAndEpoch) {
+  const std::vector<int64_t> sizes{40, 30};
+  const auto a = balanced_epoch(sizes, 1, 3), b = balanced_epoch(sizes, 1, 3), c = balanced_epoch(sizes, 1, 4);
+  ASSERT_EQ(a.size(), 80u);
+  bool same = true, differ = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    same = same && a[i].dataset == b[i].dataset && a[i].molecule == b[i].molecule;
+    differ = differ || a[i].dataset != c[i].dataset || a[i].molecule != c[i].molecule;
+  }
+  EXPECT_TRUE(same);
+  EXPECT_TRUE(differ);
+  EXPECT_THROW(balanced_epoch({40, 0}, 1, 0), InputError);
+}
+
+TEST(FilterRound, KeepsGatesAtMostTheThresholdAndAlwaysDropsOne) {
+  const std::vector<std::string> names{"bbbp", "tox21", "bace", "esol"};
+  RoundDecision d = filter_round({0, 3, 5, 7}, {0.0, 0.2, 0.55, 0.4}, names);
+  EXPECT_EQ(d.keep, (std::vector<int64_t>{0, 3, 7}));  // 0.4 itself is kept (g <= 0.4)
+  EXPECT_EQ(d.dropped, (std::vector<int64_t>{5}));
+  EXPECT_FALSE(d.forced_drop);
+  // Everyone passes: the largest score goes (the first of equal ones).
+  d = filter_round({0, 3, 5, 7}, {0.0, 0.1, 0.3, 0.3}, names);
+  EXPECT_EQ(d.keep, (std::vector<int64_t>{0, 3, 7}));
+  EXPECT_EQ(d.dropped, (std::vector<int64_t>{5}));
+  EXPECT_TRUE(d.forced_drop);
+  // Nobody passes: only the target remains.
+  d = filter_round({0, 3}, {0.0, 0.9}, {"bbbp", "tox21"});
+  EXPECT_EQ(d.keep, (std::vector<int64_t>{0}));
+  EXPECT_FALSE(d.forced_drop);
+}
+
+TEST(FilterRound, ANonFiniteGateNamesTheDataSet) {
+  try {
+    filter_round({0, 3}, {0.0, std::nan("")}, {"bbbp", "tox21"});
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'tox21'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace relfm
