@@ -150,6 +150,120 @@ std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>&
   return h;
 }
 
+ForwardOptions target_options(const ForwardOptions& options) {
+  ForwardOptions o = options;
+  o.dropout_rng = options.dropout_rng.derive(0x7a7a);  // the target sub-batch's own masks
+  return o;
+}
+
+ForwardOptions virtual_target_options(const ForwardOptions& options) {
+  ForwardOptions o = options;
+  o.dropout_rng = options.dropout_rng.derive(0x7a7b);  // the virtual pass draws its own masks
+  o.update_running_stats = false;                       // and must not move the target's statistics twice
+  return o;
+}
+
+namespace {
+
+template <typename T>
+std::map<std::string, Mat<T>> take_gradients(const ParamStore<T>& store) {
+  std::map<std::string, Mat<T>> out;
+  for (Parameter<T>* p : store.trainable())
+    if (p->has_grad) out[p->name] = p->grad;
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+MetaStepResult molgroup_meta_step(ParamStore<T>& gin_store, const MetaGin<T>& gin, ParamStore<T>& router_store,
+                                  const Router<T>& router, const MetaStepInputs<T>& inputs, const MetaStepConfig& config,
+                                  const ForwardOptions& options, ParamStore<DualD>* dual_store,
+                                  const MetaGin<DualD>* dual_model) {
+  const size_t m = inputs.aux.size();
+  RELFM_CHECK(m > 0 && inputs.aux_fingerprints.size() == m && inputs.target_fingerprints != nullptr,
+              "meta step: {} auxiliary sub-batches, {} fingerprint blocks", m, inputs.aux_fingerprints.size());
+  RELFM_CHECK(config.method != MetaGradientMethod::kDual || (dual_store && dual_model), "meta step: dual needs a Dual model");
+  MetaStepResult result;
+
+  // (a) gates; the router's tape is kept for the seeded backward of (c).
+  Tape<T> router_tape;
+  Var<T> s_target = router.structure_embedding(router_tape, inputs.target.dataset, *inputs.target_fingerprints);
+  std::vector<Var<T>> gate_vars;
+  for (size_t k = 0; k < m; ++k) {
+    gate_vars.push_back(router.gate(router_tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]));
+    const double g = static_cast<double>(gate_vars.back().value()(0, 0));
+    if (!std::isfinite(g)) fail_input("molgroup: the gate of data set {} is {} (non-finite)", inputs.aux[k].dataset, g);
+    result.gates.push_back(g);
+  }
+  gin_store.zero_grad();
+  std::map<std::string, Mat<T>> grad_aux;
+  {
+    Tape<T> tape;
+    std::vector<Var<T>> fixed;
+    for (double g : result.gates) fixed.push_back(tape.input(Mat<T>::Constant(1, 1, T(g))));
+    Var<T> l_aux = auxiliary_loss(tape, gin, inputs.aux, fixed, options);
+    result.aux_loss = static_cast<double>(l_aux.value()(0, 0));
+    tape.backward(l_aux);
+    grad_aux = take_gradients(gin_store);
+  }
+  gin_store.zero_grad();
+  std::map<std::string, Mat<T>> grad_target;
+  {
+    Tape<T> tape;
+    Var<T> l0 = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
+    result.target_loss = static_cast<double>(l0.value()(0, 0));
+    tape.backward(l0);
+    grad_target = take_gradients(gin_store);
+  }
+
+  // (b) the virtual step of the target's parameters, and v at the stepped values.
+  std::vector<std::pair<Parameter<T>*, Mat<T>>> saved;
+  for (Parameter<T>* p : target_parameters(gin_store)) {
+    saved.emplace_back(p, p->value);
+    if (auto it = grad_aux.find(p->name); it != grad_aux.end()) p->value -= T(config.virtual_lr) * it->second;
+  }
+  std::map<std::string, Mat<T>> v;
+  {
+    const ForwardOptions o = virtual_target_options(options);
+    gin_store.zero_grad();
+    Tape<T> tape;
+    Var<T> meta = sub_batch_loss(tape, gin, inputs.target, Var<T>(), o);
+    result.meta_loss = static_cast<double>(meta.value()(0, 0));
+    tape.backward(meta);
+    for (auto& [p, value] : saved)
+      v[p->name] = p->has_grad ? p->grad : Mat<T>::Zero(p->value.rows(), p->value.cols());
+  }
+  for (auto& [p, value] : saved) p->value = value;
+
+  // (c) h_k at theta_T (gates fixed), then the router's meta-gradient.
+  ForwardOptions hvp_options = options;
+  hvp_options.update_running_stats = false;  // the extra passes must not move running statistics again
+  result.hvp = config.method == MetaGradientMethod::kDual
+                   ? gate_hvp_dual(gin_store, *dual_store, *dual_model, inputs.aux, result.gates, v, hvp_options)
+                   : gate_hvp_central(gin_store, gin, inputs.aux, result.gates, v, config.central_epsilon, hvp_options);
+  router_store.zero_grad();
+  Var<T> seeded;
+  for (size_t k = 0; k < m; ++k) {
+    Var<T> term = scale(gate_vars[k], T(-config.virtual_lr * config.gate_grad_scale * result.hvp[k]));
+    seeded = seeded ? add(seeded, term) : term;
+  }
+  router_tape.backward(seeded);
+
+  // (d) the real gradient: (dL_0 + M dL_aux) / (1 + M).
+  gin_store.zero_grad();
+  const T w_target = T(1.0 / static_cast<double>(1 + m)), w_aux = T(static_cast<double>(m) / static_cast<double>(1 + m));
+  for (Parameter<T>* p : gin_store.trainable()) {
+    const auto t = grad_target.find(p->name), a = grad_aux.find(p->name);
+    if (t == grad_target.end() && a == grad_aux.end()) continue;
+    p->grad = Mat<T>::Zero(p->value.rows(), p->value.cols());
+    if (t != grad_target.end()) p->grad += w_target * t->second;
+    if (a != grad_aux.end()) p->grad += w_aux * a->second;
+    p->has_grad = true;
+  }
+  return result;
+}
+
 #define RELFM_INSTANTIATE_MOLGROUP(T)                                                                               \
   template Var<T> sub_batch_loss<T>(Tape<T>&, const MetaGin<T>&, const SubBatch&, Var<T>, const ForwardOptions&);   \
   template Var<T> auxiliary_loss<T>(Tape<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,                      \
@@ -170,5 +284,14 @@ RELFM_INSTANTIATE_MOLGROUP(DualD)
 
 RELFM_INSTANTIATE_HVP(float)
 RELFM_INSTANTIATE_HVP(double)
+
+template MetaStepResult molgroup_meta_step<float>(ParamStore<float>&, const MetaGin<float>&, ParamStore<float>&,
+                                                  const Router<float>&, const MetaStepInputs<float>&,
+                                                  const MetaStepConfig&, const ForwardOptions&, ParamStore<DualD>*,
+                                                  const MetaGin<DualD>*);
+template MetaStepResult molgroup_meta_step<double>(ParamStore<double>&, const MetaGin<double>&, ParamStore<double>&,
+                                                   const Router<double>&, const MetaStepInputs<double>&,
+                                                   const MetaStepConfig&, const ForwardOptions&, ParamStore<DualD>*,
+                                                   const MetaGin<DualD>*);
 
 }  // namespace relfm

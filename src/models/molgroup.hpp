@@ -13,6 +13,7 @@
 #pragma once
 
 #include "src/models/metagin.hpp"
+#include "src/models/router.hpp"
 #include "src/tensor/dual.hpp"
 
 #include <functional>
@@ -62,5 +63,45 @@ template <typename T>
 std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>& dual_store, const MetaGin<DualD>& dual_model,
                                   const std::vector<SubBatch>& aux, const std::vector<double>& gates,
                                   const std::map<std::string, Mat<T>>& direction, const ForwardOptions& options);
+
+// One MolGroup training step after the warm-up (research/molgroup.md §1.4), single process:
+//   (a) gates g_k from the router; L_0 on the target sub-batch, L_aux = mean_k L_k with the gates fixed;
+//   (b) the virtual step theta_T' = theta_T - virtual_lr dL_aux/dtheta_T and v = dL_T/dtheta_T at theta_T';
+//   (c) h_k by `method`, and the router's meta-gradient -virtual_lr sum_k h_k dg_k/dphi, times gate_grad_scale;
+//   (d) the real gradient of L = (L_0 + sum_k L_k) / (1 + M) for every MetaGIN parameter and decoder.
+// On return the stores' gradients hold (d) and (c) (the caller steps its optimisers) and every parameter
+// value is as before. `dual_store`/`dual_model` are needed only for MetaGradientMethod::kDual.
+struct MetaStepConfig {
+  double virtual_lr = 1e-3;  // the official code's --lr, also the virtual SGD step
+  MetaGradientMethod method = MetaGradientMethod::kCentral;
+  double central_epsilon = 1e-2;  // DARTS: eps = central_epsilon / ||v||
+  double gate_grad_scale = 1000;  // the official code's hard-coded x1e3
+};
+
+template <typename T>
+struct MetaStepInputs {
+  SubBatch target;
+  const Mat<T>* target_fingerprints = nullptr;
+  std::vector<SubBatch> aux;
+  std::vector<const Mat<T>*> aux_fingerprints;
+};
+
+struct MetaStepResult {
+  double target_loss = 0;   // L_0
+  double aux_loss = 0;      // L_aux
+  double meta_loss = 0;     // L_T at theta_T'
+  std::vector<double> gates, hvp;  // g_k and h_k, per auxiliary sub-batch
+};
+
+// The options of the virtual target pass in (b): its own dropout masks, running statistics untouched.
+ForwardOptions virtual_target_options(const ForwardOptions& options);
+// The options of the target sub-batch's loss L_0 in (a).
+ForwardOptions target_options(const ForwardOptions& options);
+
+template <typename T>
+MetaStepResult molgroup_meta_step(ParamStore<T>& gin_store, const MetaGin<T>& gin, ParamStore<T>& router_store,
+                                  const Router<T>& router, const MetaStepInputs<T>& inputs, const MetaStepConfig& config,
+                                  const ForwardOptions& options, ParamStore<DualD>* dual_store = nullptr,
+                                  const MetaGin<DualD>* dual_model = nullptr);
 
 }  // namespace relfm

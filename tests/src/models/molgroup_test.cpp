@@ -109,7 +109,7 @@ struct Fixture {
 
   double target_loss_value() {
     Tape<double> tape;
-    return sub_batch_loss(tape, model, target, Var<double>(), options()).value()(0, 0);
+    return sub_batch_loss(tape, model, target, Var<double>(), virtual_target_options(options())).value()(0, 0);
   }
 
   // F(phi): the whole bi-level objective at the router's current parameters.
@@ -117,31 +117,22 @@ struct Fixture {
     return with_virtual_step(gate_values(), [&] { return target_loss_value(); });
   }
 
-  // The production path: router parameter name -> meta-gradient.
-  std::map<std::string, MatD> meta_gradient(MetaGradientMethod method, double epsilon) {
-    const std::vector<double> g = gate_values();
-    const std::map<std::string, MatD> v = with_virtual_step(g, [&] {
-      store.zero_grad();
-      Tape<double> tape;
-      tape.backward(sub_batch_loss(tape, model, target, Var<double>(), options()));
-      std::map<std::string, MatD> out;
-      for (Parameter<double>* p : target_parameters(store))
-        out[p->name] = p->has_grad ? p->grad : MatD::Zero(p->value.rows(), p->value.cols());
-      return out;
-    });
-    const std::vector<double> h = method == MetaGradientMethod::kDual
-                                      ? gate_hvp_dual(store, dual_store, dual_model, aux, g, v, options())
-                                      : gate_hvp_central(store, model, aux, g, v, epsilon, options());
-    router_store.zero_grad();
-    Tape<double> tape;
-    std::vector<Var<double>> gv = gates(tape);
-    Var<double> seeded = scale(gv[0], -kEta * h[0]);
-    for (size_t k = 1; k < gv.size(); ++k) seeded = add(seeded, scale(gv[k], -kEta * h[k]));
-    tape.backward(seeded);
-    std::map<std::string, MatD> out;
+  MetaStepInputs<double> inputs() const { return {target, &fp_target, aux, {&fp1, &fp2}}; }
+
+  // The production path (molgroup_meta_step with the x1000 scale off): router parameter -> meta-gradient.
+  std::map<std::string, MatD> meta_gradient(MetaGradientMethod method, double epsilon, MetaStepResult* out = nullptr) {
+    MetaStepConfig config;
+    config.virtual_lr = kEta;
+    config.method = method;
+    config.central_epsilon = epsilon;
+    config.gate_grad_scale = 1;
+    const MetaStepResult r = molgroup_meta_step(store, model, router_store, router, inputs(), config, options(),
+                                                &dual_store, &dual_model);
+    if (out) *out = r;
+    std::map<std::string, MatD> grads;
     for (Parameter<double>* p : router_store.trainable())
-      out[p->name] = p->has_grad ? p->grad : MatD::Zero(p->value.rows(), p->value.cols());
-    return out;
+      grads[p->name] = p->has_grad ? p->grad : MatD::Zero(p->value.rows(), p->value.cols());
+    return grads;
   }
 
   // max over the checked entries of |analytic - numeric| / max|numeric|.
@@ -194,6 +185,38 @@ TEST(MolGroupMetaGradient, BothMethodsLeaveTheParametersAsTheyWere) {
   f.meta_gradient(MetaGradientMethod::kCentral, 1e-2);
   f.meta_gradient(MetaGradientMethod::kDual, 0);
   for (Parameter<double>* p : f.store.all()) EXPECT_EQ(p->value, before[p->name]) << p->name;
+}
+
+TEST(MolGroupMetaStep, RealGradientIsThatOfTheMeanOfAllLossesAndTheScaleMultipliesTheMetaGradient) {
+  Fixture f;
+  MetaStepResult r;
+  const auto unscaled = f.meta_gradient(MetaGradientMethod::kCentral, 1e-3, &r);
+  std::map<std::string, MatD> step_grad;
+  for (Parameter<double>* p : f.store.trainable())
+    if (p->has_grad) step_grad[p->name] = p->grad;
+  // (L_0 + L_1 + L_2) / 3 on one tape, with the gates the step reported held fixed.
+  f.store.zero_grad();
+  Tape<double> tape;
+  Var<double> total = sub_batch_loss(tape, f.model, f.target, Var<double>(), target_options(options()));
+  std::vector<Var<double>> gates{tape.input(MatD::Constant(1, 1, r.gates[0])), tape.input(MatD::Constant(1, 1, r.gates[1]))};
+  total = add(total, scale(auxiliary_loss(tape, f.model, f.aux, gates, options()), 2.0));
+  tape.backward(scale(total, 1.0 / 3.0));
+  EXPECT_NEAR(r.target_loss + 2 * r.aux_loss, 3 * scale(total, 1.0 / 3.0).value()(0, 0), 1e-12);
+  size_t compared = 0;
+  for (Parameter<double>* p : f.store.trainable()) {
+    ASSERT_EQ(p->has_grad, step_grad.count(p->name) == 1) << p->name;
+    if (!p->has_grad) continue;
+    EXPECT_LT((p->grad - step_grad[p->name]).cwiseAbs().maxCoeff(), 1e-12) << p->name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 30u);
+  // The x1000 gate-gradient scale multiplies the router's gradient and nothing else.
+  MetaStepConfig scaled;
+  scaled.virtual_lr = kEta;
+  scaled.central_epsilon = 1e-3;
+  molgroup_meta_step(f.store, f.model, f.router_store, f.router, f.inputs(), scaled, options());
+  for (Parameter<double>* p : f.router_store.trainable())
+    EXPECT_LT((p->grad - 1000.0 * unscaled.at(p->name)).cwiseAbs().maxCoeff(), 1e-9 * (1 + p->grad.cwiseAbs().maxCoeff())) << p->name;
 }
 
 TEST(MolGroupMetaGradient, SubBatchWithoutLabelsAndUnknownMethodAreInputErrors) {
