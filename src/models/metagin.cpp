@@ -3,16 +3,6 @@
 #include "src/tensor/dual.hpp"
 
 namespace relfm {
-namespace {
-
-// g a + (1 - g) b, with g 1 x 1.
-template <typename T>
-Var<T> mix(Var<T> g, Var<T> a, Var<T> b) {
-  return add(mul(g, a), mul(scale(g, T(-1), T(1)), b));
-}
-
-}  // namespace
-
 template <typename T>
 std::string MetaGin<T>::prefix(int64_t m) {
   return fmt::format("datasets.{}", m);
@@ -42,11 +32,11 @@ Var<T> MetaGin<T>::forward(Tape<T>& tape, int64_t dataset, const GraphBatch& bat
   const Gin<T>& target = branch(0);
   const GinConfig& config = own.config();
   const IndexMatPtr bond_rows = own.bond_rows(batch);  // the same layout in every branch
-  Var<T> h = mix(gate, own.encode_atoms(tape, batch), target.encode_atoms(tape, batch));
+  Var<T> h = gate_mix(gate, own.encode_atoms(tape, batch), target.encode_atoms(tape, batch));
   for (size_t l = 0; l < static_cast<size_t>(config.num_layers); ++l) {
     Var<T> mine = own.layer_before_activation(tape, l, h, batch, bond_rows, options.training, options.update_running_stats);
     Var<T> theirs = target.layer_before_activation(tape, l, h, batch, bond_rows, options.training, /*update=*/false);
-    h = mix(gate, mine, theirs);
+    h = gate_mix(gate, mine, theirs);
     if (l + 1 < static_cast<size_t>(config.num_layers)) h = relu(h);
     h = dropout(h, config.dropout, options.dropout_rng.derive(l), options.training);
   }

@@ -47,6 +47,7 @@ enum class OpKind : int {
   kTranspose,
   kConcatCols,      // [A B]
   kL2NormalizeRows, // X[i] / max(||X[i]||, eps)
+  kGateMix,         // g A + (1 - g) B, g 1 x 1
   kCount
 };
 
@@ -56,7 +57,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(OpKind::kCount
     "log_softmax",  "sum",          "mean",        "gather_rows", "segment_sum", "segment_mean",
     "dropout",      "batch_norm",   "batch_norm_act", "layer_norm",  "embedding_sum", "bce_with_logits", "mse",
     "gin_aggregate", "gin_aggregate_embedded", "spmm",        "sddmm",       "info_nce",
-    "all_gather_rows", "transpose",   "concat_cols", "l2_normalize_rows",
+    "all_gather_rows", "transpose",   "concat_cols", "l2_normalize_rows", "gate_mix",
 };
 constexpr bool all_ops_named() {
   for (std::string_view name : kOpNames)

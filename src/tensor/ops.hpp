@@ -39,6 +39,8 @@ template <typename T> Var<T> transpose(Var<T> x);
 template <typename T> Var<T> concat_cols(Var<T> a, Var<T> b);  // [a b]; equal row counts
 // Each row divided by max(||row||_2, eps), as torch.nn.functional.normalize.
 template <typename T> Var<T> l2_normalize_rows(Var<T> x, double eps = 1e-12);
+// g a + (1 - g) b for a 1 x 1 gate g and two equal-shaped branches (MetaGIN's mixing).
+template <typename T> Var<T> gate_mix(Var<T> g, Var<T> a, Var<T> b);
 
 // ---- element-wise nonlinearities ---------------------------------------------------------------
 template <typename T> Var<T> relu(Var<T> x);

@@ -106,6 +106,7 @@ std::vector<GradCheckCase> all_cases() {
   cases.push_back(make("transpose", {{3, 4}}, [](auto&, const auto& x) { return transpose(x[0]); }));
   cases.push_back(make("concat_cols", {{3, 4}, {3, 2}}, [](auto&, const auto& x) { return concat_cols(x[0], x[1]); }));
   cases.push_back(make("l2_normalize_rows", {{4, 5}}, [](auto&, const auto& x) { return l2_normalize_rows(x[0]); }));
+  cases.push_back(make("gate_mix", {{1, 1}, {3, 4}, {3, 4}}, [](auto&, const auto& x) { return gate_mix(x[0], x[1], x[2]); }));
 
   // element-wise
   auto relu_case = make("relu", {{4, 5}}, [](auto&, const auto& x) { return relu(x[0]); });
