@@ -1,11 +1,16 @@
 #include "src/models/molgroup.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <type_traits>
 
 namespace relfm {
 namespace {
+
+std::string dataset_label(const SubBatch& b) {
+  return b.name.empty() ? "data set " + std::to_string(b.dataset) : "'" + b.name + "'";
+}
 
 template <typename T>
 ConstMatPtr<T> labels_as(const GraphBatch& batch) {
@@ -33,7 +38,7 @@ double l2_norm(const std::map<std::string, Mat<T>>& direction) {
 // dL_aux/dg_k for every k at the store's current parameter values.
 template <typename T>
 std::vector<double> gate_gradients(const MetaGin<T>& model, const std::vector<SubBatch>& aux, const std::vector<double>& gates,
-                                   const ForwardOptions& options) {
+                                   const ForwardOptions& options, int64_t num_aux) {
   std::vector<Parameter<T>> leaves(gates.size());
   Tape<T> tape;
   std::vector<Var<T>> vars;
@@ -42,7 +47,7 @@ std::vector<double> gate_gradients(const MetaGin<T>& model, const std::vector<Su
     leaves[k].zero_grad();
     vars.push_back(tape.param(leaves[k]));
   }
-  tape.backward(auxiliary_loss(tape, model, aux, vars, options));
+  tape.backward(auxiliary_loss(tape, model, aux, vars, options, num_aux));
   std::vector<double> out;
   for (const auto& leaf : leaves) out.push_back(leaf.has_grad ? static_cast<double>(leaf.grad(0, 0)) : 0.0);
   return out;
@@ -87,8 +92,7 @@ Var<T> sub_batch_loss(Tape<T>& tape, const MetaGin<T>& model, const SubBatch& b,
   const ConstMatPtr<T> labels = labels_as<T>(*b.batch);
   const int64_t labelled = count_labelled(*labels);
   if (labelled == 0)
-    fail_input("molgroup: the sub-batch of data set {} has no labelled molecule ({} molecules)", b.dataset,
-               labels->rows());
+    fail_input("molgroup: the sub-batch of {} has no labelled molecule ({} molecules)", dataset_label(b), labels->rows());
   Var<T> out = model.forward(tape, b.dataset, *b.batch, gate, options);
   const double n = static_cast<double>(labelled);
   return b.regression ? mse(out, labels, n) : bce_with_logits(out, labels, n);
@@ -96,8 +100,9 @@ Var<T> sub_batch_loss(Tape<T>& tape, const MetaGin<T>& model, const SubBatch& b,
 
 template <typename T>
 Var<T> auxiliary_loss(Tape<T>& tape, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
-                      const std::vector<Var<T>>& gates, const ForwardOptions& options) {
+                      const std::vector<Var<T>>& gates, const ForwardOptions& options, int64_t num_aux) {
   RELFM_CHECK(!aux.empty() && aux.size() == gates.size(), "{} auxiliary sub-batches, {} gates", aux.size(), gates.size());
+  const int64_t n = num_aux > 0 ? num_aux : static_cast<int64_t>(aux.size());
   Var<T> total;
   for (size_t k = 0; k < aux.size(); ++k) {
     ForwardOptions o = options;
@@ -105,7 +110,7 @@ Var<T> auxiliary_loss(Tape<T>& tape, const MetaGin<T>& model, const std::vector<
     Var<T> l = sub_batch_loss(tape, model, aux[k], gates[k], o);
     total = total ? add(total, l) : l;
   }
-  return scale(total, T(1.0 / static_cast<double>(aux.size())));
+  return scale(total, T(1.0 / static_cast<double>(n)));
 }
 
 template <typename T>
@@ -119,7 +124,7 @@ std::vector<Parameter<T>*> target_parameters(const ParamStore<T>& store) {
 template <typename T>
 std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
                                      const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
-                                     double epsilon, const ForwardOptions& options) {
+                                     double epsilon, const ForwardOptions& options, int64_t num_aux) {
   const double norm = l2_norm(direction);
   if (!(norm > 0)) return std::vector<double>(gates.size(), 0.0);  // v = 0: the meta-gradient is zero
   const double eps = epsilon / norm;
@@ -134,9 +139,9 @@ std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& mod
   };
   const FrozenParameters<T> frozen(store);  // only dL_aux/dg is needed from these passes
   move_to(eps);
-  const std::vector<double> up = gate_gradients(model, aux, gates, options);
+  const std::vector<double> up = gate_gradients(model, aux, gates, options, num_aux);
   move_to(-eps);
-  const std::vector<double> down = gate_gradients(model, aux, gates, options);
+  const std::vector<double> down = gate_gradients(model, aux, gates, options, num_aux);
   for (auto& [p, value] : saved) p->value = value;  // exactly the values before
   std::vector<double> h(gates.size());
   for (size_t k = 0; k < h.size(); ++k) h[k] = (up[k] - down[k]) / (2 * eps);
@@ -146,7 +151,8 @@ std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& mod
 template <typename T>
 std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>& dual_store, const MetaGin<DualD>& dual_model,
                                   const std::vector<SubBatch>& aux, const std::vector<double>& gates,
-                                  const std::map<std::string, Mat<T>>& direction, const ForwardOptions& options) {
+                                  const std::map<std::string, Mat<T>>& direction, const ForwardOptions& options,
+                                  int64_t num_aux) {
   for (Parameter<DualD>* d : dual_store.all()) {
     const Parameter<T>& p = store.get(d->name);
     const auto it = direction.find(d->name);
@@ -164,7 +170,7 @@ std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>&
     leaves[k].zero_grad();
     vars.push_back(tape.param(leaves[k]));
   }
-  tape.backward(auxiliary_loss(tape, dual_model, aux, vars, options));
+  tape.backward(auxiliary_loss(tape, dual_model, aux, vars, options, num_aux));
   std::vector<double> h;
   for (const auto& leaf : leaves) h.push_back(leaf.has_grad ? leaf.grad(0, 0).d : 0.0);
   for (Parameter<DualD>* d : dual_store.all())
@@ -197,84 +203,244 @@ std::map<std::string, Mat<T>> take_gradients(const ParamStore<T>& store) {
 
 }  // namespace
 
+namespace {
+
+// Sums the gradients of a fixed parameter list over ranks in one message. A parameter has a gradient
+// afterwards when it had one on some rank (a presence flag travels with the values), so that every
+// replica skips the same parameters in its optimiser step, whatever the rank count. On one rank the
+// gradients are taken as they are. start() may be followed by other work; the buffer stays in use
+// until finish(), and the stores' own gradients are never written by it.
 template <typename T>
-MetaStepResult molgroup_meta_step(ParamStore<T>& gin_store, const MetaGin<T>& gin, ParamStore<T>& router_store,
-                                  const Router<T>& router, const MetaStepInputs<T>& inputs, const MetaStepConfig& config,
-                                  const ForwardOptions& options, ParamStore<DualD>* dual_store,
+class GradientSum {
+ public:
+  GradientSum(const Communicator& comm, std::vector<Parameter<T>*> params) : comm_(comm), params_(std::move(params)) {}
+  void start() {
+    if (comm_.size() == 1) {
+      for (Parameter<T>* p : params_)
+        if (p->has_grad) local_[p->name] = p->grad;
+      return;
+    }
+    size_t n = params_.size();
+    for (Parameter<T>* p : params_) n += static_cast<size_t>(p->value.size());
+    buffer_.assign(n, T(0));
+    size_t at = 0;
+    for (Parameter<T>* p : params_) {
+      const size_t size = static_cast<size_t>(p->value.size());
+      if (p->has_grad) {
+        std::copy(p->grad.data(), p->grad.data() + size, buffer_.begin() + static_cast<std::ptrdiff_t>(at));
+        buffer_[at + size] = T(1);
+      }
+      at += size + 1;
+    }
+    request_ = comm_.iallreduce_sum(buffer_.data(), buffer_.size());
+  }
+  std::map<std::string, Mat<T>> finish() {
+    if (comm_.size() == 1) return std::move(local_);
+    request_.wait();
+    std::map<std::string, Mat<T>> out;
+    size_t at = 0;
+    for (Parameter<T>* p : params_) {
+      const size_t size = static_cast<size_t>(p->value.size());
+      if (buffer_[at + size] > T(0)) {
+        Mat<T> g(p->value.rows(), p->value.cols());
+        std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(at),
+                  buffer_.begin() + static_cast<std::ptrdiff_t>(at + size), g.data());
+        out.emplace(p->name, std::move(g));
+      }
+      at += size + 1;
+    }
+    return out;
+  }
+  std::map<std::string, Mat<T>> run() {
+    start();
+    return finish();
+  }
+
+ private:
+  const Communicator& comm_;
+  std::vector<Parameter<T>*> params_;
+  std::vector<T> buffer_;
+  Request request_;
+  std::map<std::string, Mat<T>> local_;
+};
+
+template <typename T>
+void set_gradients(const ParamStore<T>& store, const std::map<std::string, Mat<T>>& grads) {
+  for (Parameter<T>* p : store.trainable()) {
+    const auto it = grads.find(p->name);
+    if (it == grads.end()) {
+      p->zero_grad();
+      continue;
+    }
+    p->grad = it->second;
+    p->has_grad = true;
+  }
+}
+
+template <typename T>
+std::vector<Parameter<T>*> branch_parameters(const ParamStore<T>& store, int64_t m) {
+  const std::string prefix = MetaGin<T>::prefix(m) + ".";
+  std::vector<Parameter<T>*> out;
+  for (Parameter<T>* p : store.trainable())
+    if (p->name.rfind(prefix, 0) == 0) out.push_back(p);
+  return out;
+}
+
+// Values of `names` from a map, zero where absent, appended to `out` (and read back by unpack_into).
+template <typename T>
+void pack_from(const std::vector<Parameter<T>*>& params, const std::map<std::string, Mat<T>>& values, std::vector<T>& out) {
+  for (Parameter<T>* p : params) {
+    const auto it = values.find(p->name);
+    if (it == values.end()) out.insert(out.end(), static_cast<size_t>(p->value.size()), T(0));
+    else out.insert(out.end(), it->second.data(), it->second.data() + it->second.size());
+  }
+}
+
+template <typename T>
+size_t unpack_into(const std::vector<Parameter<T>*>& params, const std::vector<T>& in, size_t at,
+                   std::map<std::string, Mat<T>>& values) {
+  for (Parameter<T>* p : params) {
+    Mat<T> m(p->value.rows(), p->value.cols());
+    std::copy(in.begin() + static_cast<std::ptrdiff_t>(at), in.begin() + static_cast<std::ptrdiff_t>(at + m.size()),
+              m.data());
+    at += static_cast<size_t>(m.size());
+    values[p->name] = std::move(m);
+  }
+  return at;
+}
+
+}  // namespace
+
+template <typename T>
+MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_store, const MetaGin<T>& gin,
+                                  ParamStore<T>& router_store, const Router<T>& router, const MetaStepInputs<T>& inputs,
+                                  const MetaStepConfig& config, const ForwardOptions& options, ParamStore<DualD>* dual_store,
                                   const MetaGin<DualD>* dual_model) {
-  const size_t m = inputs.aux.size();
-  RELFM_CHECK(m > 0 && inputs.aux_fingerprints.size() == m && inputs.target_fingerprints != nullptr,
-              "meta step: {} auxiliary sub-batches, {} fingerprint blocks", m, inputs.aux_fingerprints.size());
+  const size_t m_local = inputs.aux.size();
+  const int64_t m_total = inputs.num_aux > 0 ? inputs.num_aux : static_cast<int64_t>(m_local);
+  const bool holds_target = comm.rank() == inputs.target_rank;
+  RELFM_CHECK(m_total > 0 && inputs.aux_fingerprints.size() == m_local && inputs.target_fingerprints != nullptr,
+              "meta step: {} auxiliary sub-batches ({} in all), {} fingerprint blocks", m_local, m_total,
+              inputs.aux_fingerprints.size());
+  RELFM_CHECK(!holds_target || inputs.target.batch != nullptr, "meta step: the target rank has no target sub-batch");
   RELFM_CHECK(config.method != MetaGradientMethod::kDual || (dual_store && dual_model), "meta step: dual needs a Dual model");
   MetaStepResult result;
 
-  // (a) gates; the router's tape is kept for the seeded backward of (c).
+  // (a) gates; the router's tape is kept for the seeded backward of (c). A non-finite gate stops every
+  // rank here, before anything has moved.
   Tape<T> router_tape;
-  Var<T> s_target = router.structure_embedding(router_tape, inputs.target.dataset, *inputs.target_fingerprints);
   std::vector<Var<T>> gate_vars;
-  for (size_t k = 0; k < m; ++k) {
-    gate_vars.push_back(router.gate(router_tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]));
-    const double g = static_cast<double>(gate_vars.back().value()(0, 0));
-    if (!std::isfinite(g)) fail_input("molgroup: the gate of data set {} is {} (non-finite)", inputs.aux[k].dataset, g);
-    result.gates.push_back(g);
-  }
+  std::vector<double> gates;
+  comm.collective([&] {
+    Var<T> s_target = router.structure_embedding(router_tape, inputs.target.dataset, *inputs.target_fingerprints);
+    for (size_t k = 0; k < m_local; ++k) {
+      gate_vars.push_back(router.gate(router_tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]));
+      const double g = static_cast<double>(gate_vars.back().value()(0, 0));
+      if (!std::isfinite(g))
+        fail_input("molgroup: the gate of {} is {}; the router diverged (lower gate.lr or meta.gate_grad_scale)",
+                   dataset_label(inputs.aux[k]), g);
+      gates.push_back(g);
+    }
+  });
+  const std::vector<Parameter<T>*> theta_t = target_parameters(gin_store);
+  std::vector<Parameter<T>*> rest;
+  for (Parameter<T>* p : gin_store.trainable())
+    if (std::find(theta_t.begin(), theta_t.end(), p) == theta_t.end()) rest.push_back(p);
+
   gin_store.zero_grad();
-  std::map<std::string, Mat<T>> grad_aux;
-  {
+  double aux_loss_local = 0;
+  if (m_local > 0) {
     Tape<T> tape;
     std::vector<Var<T>> fixed;
-    for (double g : result.gates) fixed.push_back(tape.input(Mat<T>::Constant(1, 1, T(g))));
-    Var<T> l_aux = auxiliary_loss(tape, gin, inputs.aux, fixed, options);
-    result.aux_loss = static_cast<double>(l_aux.value()(0, 0));
+    for (double g : gates) fixed.push_back(tape.input(Mat<T>::Constant(1, 1, T(g))));
+    Var<T> l_aux = auxiliary_loss(tape, gin, inputs.aux, fixed, options, m_total);
+    aux_loss_local = static_cast<double>(l_aux.value()(0, 0));
     tape.backward(l_aux);
-    grad_aux = take_gradients(gin_store);
   }
-  gin_store.zero_grad();
-  std::map<std::string, Mat<T>> grad_target;
-  {
+  // The target part is needed now (the virtual step); the rest only in (d), so its sum overlaps (b), (c).
+  GradientSum<T> target_sum(comm, theta_t), rest_sum(comm, rest);
+  std::map<std::string, Mat<T>> grad_aux = target_sum.run();
+  rest_sum.start();
+
+  // L_0 and v = dL_T/dtheta_T at theta_T' on the target rank; every rank takes the virtual step.
+  const std::vector<Parameter<T>*> branch0 = branch_parameters(gin_store, 0);
+  std::map<std::string, Mat<T>> grad_target, v;
+  std::vector<T> message;
+  if (holds_target) {
+    gin_store.zero_grad();
     Tape<T> tape;
     Var<T> l0 = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
     result.target_loss = static_cast<double>(l0.value()(0, 0));
     tape.backward(l0);
     grad_target = take_gradients(gin_store);
   }
-
-  // (b) the virtual step of the target's parameters, and v at the stepped values.
   std::vector<std::pair<Parameter<T>*, Mat<T>>> saved;
-  for (Parameter<T>* p : target_parameters(gin_store)) {
+  for (Parameter<T>* p : theta_t) {
     saved.emplace_back(p, p->value);
     if (auto it = grad_aux.find(p->name); it != grad_aux.end()) p->value -= T(config.virtual_lr) * it->second;
   }
-  std::map<std::string, Mat<T>> v;
-  {
-    const ForwardOptions o = virtual_target_options(options);
+  if (holds_target) {
     gin_store.zero_grad();
     Tape<T> tape;
-    Var<T> meta = sub_batch_loss(tape, gin, inputs.target, Var<T>(), o);
+    Var<T> meta = sub_batch_loss(tape, gin, inputs.target, Var<T>(), virtual_target_options(options));
     result.meta_loss = static_cast<double>(meta.value()(0, 0));
     tape.backward(meta);
-    for (auto& [p, value] : saved)
-      v[p->name] = p->has_grad ? p->grad : Mat<T>::Zero(p->value.rows(), p->value.cols());
+    for (Parameter<T>* p : theta_t)
+      if (p->has_grad) v[p->name] = p->grad;
+    pack_from(theta_t, v, message);
+    pack_from(branch0, grad_target, message);
+    message.push_back(T(result.target_loss));
+    message.push_back(T(result.meta_loss));
   }
   for (auto& [p, value] : saved) p->value = value;
+  if (comm.size() > 1) {
+    comm.broadcast(message, inputs.target_rank);
+    if (!holds_target) {
+      const size_t at = unpack_into(branch0, message, unpack_into(theta_t, message, 0, v), grad_target);
+      result.target_loss = static_cast<double>(message[at]);
+      result.meta_loss = static_cast<double>(message[at + 1]);
+    }
+  }
+  for (Parameter<T>* p : theta_t)
+    if (!v.count(p->name)) v[p->name] = Mat<T>::Zero(p->value.rows(), p->value.cols());
 
-  // (c) h_k at theta_T (gates fixed), then the router's meta-gradient.
-  ForwardOptions hvp_options = options;
-  hvp_options.update_running_stats = false;  // the extra passes must not move running statistics again
-  result.hvp = config.method == MetaGradientMethod::kDual
-                   ? gate_hvp_dual(gin_store, *dual_store, *dual_model, inputs.aux, result.gates, v, hvp_options)
-                   : gate_hvp_central(gin_store, gin, inputs.aux, result.gates, v, config.central_epsilon, hvp_options);
+  // (c) h_k at theta_T (gates fixed) for this rank's data sets, then the router's meta-gradient.
+  std::vector<double> hvp;
+  if (m_local > 0) {
+    ForwardOptions hvp_options = options;
+    hvp_options.update_running_stats = false;  // the extra passes must not move running statistics again
+    hvp = config.method == MetaGradientMethod::kDual
+              ? gate_hvp_dual(gin_store, *dual_store, *dual_model, inputs.aux, gates, v, hvp_options, m_total)
+              : gate_hvp_central(gin_store, gin, inputs.aux, gates, v, config.central_epsilon, hvp_options, m_total);
+  }
   router_store.zero_grad();
   Var<T> seeded;
-  for (size_t k = 0; k < m; ++k) {
-    Var<T> term = scale(gate_vars[k], T(-config.virtual_lr * config.gate_grad_scale * result.hvp[k]));
+  for (size_t k = 0; k < m_local; ++k) {
+    Var<T> term = scale(gate_vars[k], T(-config.virtual_lr * config.gate_grad_scale * hvp[k]));
     seeded = seeded ? add(seeded, term) : term;
   }
-  router_tape.backward(seeded);
+  if (seeded) router_tape.backward(seeded);
+  set_gradients(router_store, GradientSum<T>(comm, router_store.trainable()).run());
+
+  std::vector<int64_t> ids;
+  for (const SubBatch& b : inputs.aux) ids.push_back(b.dataset);
+  const std::vector<int64_t> all_ids = comm.allgatherv(ids);
+  const std::vector<double> all_gates = comm.allgatherv(gates), all_hvp = comm.allgatherv(hvp);
+  std::vector<size_t> order(all_ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return all_ids[a] < all_ids[b]; });
+  for (size_t i : order) {
+    result.datasets.push_back(all_ids[i]);
+    result.gates.push_back(all_gates[i]);
+    result.hvp.push_back(all_hvp[i]);
+  }
+  result.aux_loss = comm.sum(aux_loss_local);
 
   // (d) the real gradient: (dL_0 + M dL_aux) / (1 + M).
+  for (auto& [name, g] : rest_sum.finish()) grad_aux.emplace(name, std::move(g));
+  const T w_target = T(1.0 / static_cast<double>(1 + m_total)),
+          w_aux = T(static_cast<double>(m_total) / static_cast<double>(1 + m_total));
   gin_store.zero_grad();
-  const T w_target = T(1.0 / static_cast<double>(1 + m)), w_aux = T(static_cast<double>(m) / static_cast<double>(1 + m));
   for (Parameter<T>* p : gin_store.trainable()) {
     const auto t = grad_target.find(p->name), a = grad_aux.find(p->name);
     if (t == grad_target.end() && a == grad_aux.end()) continue;
@@ -286,10 +452,38 @@ MetaStepResult molgroup_meta_step(ParamStore<T>& gin_store, const MetaGin<T>& gi
   return result;
 }
 
+template <typename T>
+double molgroup_warmup_step(const Communicator& comm, ParamStore<T>& gin_store, const MetaGin<T>& gin,
+                            const MetaStepInputs<T>& inputs, const ForwardOptions& options) {
+  const int64_t m_total = inputs.num_aux > 0 ? inputs.num_aux : static_cast<int64_t>(inputs.aux.size());
+  const bool holds_target = comm.rank() == inputs.target_rank;
+  const T weight = T(1.0 / static_cast<double>(1 + m_total));
+  gin_store.zero_grad();
+  double local = 0;
+  {
+    Tape<T> tape;
+    Var<T> total;
+    if (holds_target) total = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
+    for (const SubBatch& b : inputs.aux) {
+      ForwardOptions o = options;
+      o.dropout_rng = options.dropout_rng.derive(static_cast<uint64_t>(b.dataset));
+      Var<T> l = sub_batch_loss(tape, gin, b, Var<T>(), o);
+      total = total ? add(total, l) : l;
+    }
+    if (total) {
+      Var<T> loss = scale(total, weight);
+      local = static_cast<double>(loss.value()(0, 0));
+      tape.backward(loss);
+    }
+  }
+  set_gradients(gin_store, GradientSum<T>(comm, gin_store.trainable()).run());
+  return comm.sum(local);
+}
+
 #define RELFM_INSTANTIATE_MOLGROUP(T)                                                                               \
   template Var<T> sub_batch_loss<T>(Tape<T>&, const MetaGin<T>&, const SubBatch&, Var<T>, const ForwardOptions&);   \
   template Var<T> auxiliary_loss<T>(Tape<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,                      \
-                                    const std::vector<Var<T>>&, const ForwardOptions&);                              \
+                                    const std::vector<Var<T>>&, const ForwardOptions&, int64_t);                     \
   template std::vector<Parameter<T>*> target_parameters<T>(const ParamStore<T>&);
 
 RELFM_INSTANTIATE_MOLGROUP(float)
@@ -299,21 +493,22 @@ RELFM_INSTANTIATE_MOLGROUP(DualD)
 #define RELFM_INSTANTIATE_HVP(T)                                                                                     \
   template std::vector<double> gate_hvp_central<T>(ParamStore<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,   \
                                                    const std::vector<double>&, const std::map<std::string, Mat<T>>&,  \
-                                                   double, const ForwardOptions&);                                    \
+                                                   double, const ForwardOptions&, int64_t);                           \
   template std::vector<double> gate_hvp_dual<T>(const ParamStore<T>&, ParamStore<DualD>&, const MetaGin<DualD>&,      \
                                                 const std::vector<SubBatch>&, const std::vector<double>&,             \
-                                                const std::map<std::string, Mat<T>>&, const ForwardOptions&);
+                                                const std::map<std::string, Mat<T>>&, const ForwardOptions&, int64_t);
 
 RELFM_INSTANTIATE_HVP(float)
 RELFM_INSTANTIATE_HVP(double)
 
-template MetaStepResult molgroup_meta_step<float>(ParamStore<float>&, const MetaGin<float>&, ParamStore<float>&,
-                                                  const Router<float>&, const MetaStepInputs<float>&,
-                                                  const MetaStepConfig&, const ForwardOptions&, ParamStore<DualD>*,
-                                                  const MetaGin<DualD>*);
-template MetaStepResult molgroup_meta_step<double>(ParamStore<double>&, const MetaGin<double>&, ParamStore<double>&,
-                                                   const Router<double>&, const MetaStepInputs<double>&,
-                                                   const MetaStepConfig&, const ForwardOptions&, ParamStore<DualD>*,
-                                                   const MetaGin<DualD>*);
+#define RELFM_INSTANTIATE_META_STEP(T)                                                                            \
+  template MetaStepResult molgroup_meta_step<T>(const Communicator&, ParamStore<T>&, const MetaGin<T>&, ParamStore<T>&, \
+                                                const Router<T>&, const MetaStepInputs<T>&, const MetaStepConfig&,      \
+                                                const ForwardOptions&, ParamStore<DualD>*, const MetaGin<DualD>*);      \
+  template double molgroup_warmup_step<T>(const Communicator&, ParamStore<T>&, const MetaGin<T>&,                   \
+                                          const MetaStepInputs<T>&, const ForwardOptions&);
+
+RELFM_INSTANTIATE_META_STEP(float)
+RELFM_INSTANTIATE_META_STEP(double)
 
 }  // namespace relfm

@@ -34,6 +34,7 @@ struct SubBatch {
   int64_t dataset = 0;  // index into MetaGin's branches
   const GraphBatch* batch = nullptr;
   bool regression = false;  // MSE; otherwise BCE with logits (NaN labels are missing in both)
+  std::string name = {};    // the data set's name in messages (empty: "data set <index>")
 };
 
 // The masked loss of data set b.dataset on its sub-batch: the mean over its labelled entries.
@@ -41,10 +42,11 @@ struct SubBatch {
 template <typename T>
 Var<T> sub_batch_loss(Tape<T>& tape, const MetaGin<T>& model, const SubBatch& b, Var<T> gate, const ForwardOptions& options);
 
-// mean_k L_k with gates[k] for aux[k] (Vars on `tape`).
+// (1 / num_aux) sum_k L_k with gates[k] for aux[k] (Vars on `tape`): this rank's part of L_aux, where
+// num_aux counts the auxiliary sub-batches of the step on all ranks (0 = aux.size(), one process).
 template <typename T>
 Var<T> auxiliary_loss(Tape<T>& tape, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
-                      const std::vector<Var<T>>& gates, const ForwardOptions& options);
+                      const std::vector<Var<T>>& gates, const ForwardOptions& options, int64_t num_aux = 0);
 
 // Names of the target branch's trainable parameters (the ones the virtual step moves).
 template <typename T>
@@ -55,14 +57,15 @@ std::vector<Parameter<T>*> target_parameters(const ParamStore<T>& store);
 template <typename T>
 std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
                                      const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
-                                     double epsilon, const ForwardOptions& options);
+                                     double epsilon, const ForwardOptions& options, int64_t num_aux = 0);
 
 // The same by forward-over-reverse on a Dual<double> copy of the model (`dual_store` holds the same
 // parameter names; its values are overwritten from `store`'s before the pass).
 template <typename T>
 std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>& dual_store, const MetaGin<DualD>& dual_model,
                                   const std::vector<SubBatch>& aux, const std::vector<double>& gates,
-                                  const std::map<std::string, Mat<T>>& direction, const ForwardOptions& options);
+                                  const std::map<std::string, Mat<T>>& direction, const ForwardOptions& options,
+                                  int64_t num_aux = 0);
 
 // One MolGroup training step after the warm-up (research/molgroup.md §1.4), single process:
 //   (a) gates g_k from the router; L_0 on the target sub-batch, L_aux = mean_k L_k with the gates fixed;
@@ -80,19 +83,25 @@ struct MetaStepConfig {
   double gate_grad_scale = 1000;  // the official code's hard-coded x1e3
 };
 
+// One rank's part of a step. The target's fingerprints are needed on every rank (every gate compares
+// with the target's structure embedding); its sub-batch only on the target rank.
 template <typename T>
 struct MetaStepInputs {
   SubBatch target;
   const Mat<T>* target_fingerprints = nullptr;
-  std::vector<SubBatch> aux;
+  std::vector<SubBatch> aux;  // this rank's auxiliary sub-batches
   std::vector<const Mat<T>*> aux_fingerprints;
+  int target_rank = 0;
+  int64_t num_aux = 0;  // auxiliary sub-batches on all ranks (0 = aux.size(), one process)
 };
 
 struct MetaStepResult {
   double target_loss = 0;   // L_0
-  double aux_loss = 0;      // L_aux
+  double aux_loss = 0;      // L_aux (over all ranks)
   double meta_loss = 0;     // L_T at theta_T'
-  std::vector<double> gates, hvp;  // g_k and h_k, per auxiliary sub-batch
+  // Per auxiliary sub-batch of the step on all ranks, in increasing data set order: its data set, g_k, h_k.
+  std::vector<int64_t> datasets;
+  std::vector<double> gates, hvp;
 };
 
 // The options of the virtual target pass in (b): its own dropout masks, running statistics untouched.
@@ -100,10 +109,28 @@ ForwardOptions virtual_target_options(const ForwardOptions& options);
 // The options of the target sub-batch's loss L_0 in (a).
 ForwardOptions target_options(const ForwardOptions& options);
 
+// Collective over `comm` (every rank calls it, also one without auxiliary sub-batches). A non-finite
+// gate raises the same InputError on every rank, naming the data set, before any parameter changes.
+template <typename T>
+MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_store, const MetaGin<T>& gin,
+                                  ParamStore<T>& router_store, const Router<T>& router, const MetaStepInputs<T>& inputs,
+                                  const MetaStepConfig& config, const ForwardOptions& options,
+                                  ParamStore<DualD>* dual_store = nullptr, const MetaGin<DualD>* dual_model = nullptr);
+// One process.
 template <typename T>
 MetaStepResult molgroup_meta_step(ParamStore<T>& gin_store, const MetaGin<T>& gin, ParamStore<T>& router_store,
                                   const Router<T>& router, const MetaStepInputs<T>& inputs, const MetaStepConfig& config,
                                   const ForwardOptions& options, ParamStore<DualD>* dual_store = nullptr,
-                                  const MetaGin<DualD>* dual_model = nullptr);
+                                  const MetaGin<DualD>* dual_model = nullptr) {
+  const LocalCommunicator local;
+  return molgroup_meta_step(local, gin_store, gin, router_store, router, inputs, config, options, dual_store, dual_model);
+}
+
+// The warm-up step (research/molgroup.md §1.4, first epoch): no gates; every data set trains its own
+// branch and decoder alone on its sub-batch. Leaves the gradient of (L_0 + sum_k L_k) / (1 + M) in the
+// store (summed over ranks) and returns that loss. Collective like molgroup_meta_step.
+template <typename T>
+double molgroup_warmup_step(const Communicator& comm, ParamStore<T>& gin_store, const MetaGin<T>& gin,
+                            const MetaStepInputs<T>& inputs, const ForwardOptions& options);
 
 }  // namespace relfm

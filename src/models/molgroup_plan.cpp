@@ -3,6 +3,7 @@
 #include "src/core/error.hpp"
 #include "src/core/rng.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace relfm {
@@ -43,6 +44,22 @@ RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vect
     d.forced_drop = true;
   }
   return d;
+}
+
+std::vector<int> place_datasets(const std::vector<double>& cost, int ranks) {
+  RELFM_CHECK(ranks >= 1 && !cost.empty(), "place_datasets: {} data sets on {} ranks", cost.size(), ranks);
+  std::vector<int> owner(cost.size(), 0);
+  std::vector<double> load(static_cast<size_t>(ranks), 0.0);
+  load[0] = cost[0];
+  std::vector<size_t> order;
+  for (size_t k = 1; k < cost.size(); ++k) order.push_back(k);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost[a] > cost[b]; });
+  for (size_t k : order) {
+    const auto r = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[k] = static_cast<int>(r);
+    load[r] += cost[k];
+  }
+  return owner;
 }
 
 }  // namespace relfm

@@ -31,4 +31,10 @@ struct RoundDecision {
 RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vector<double>& scores,
                            const std::vector<std::string>& names, double threshold = 0.4);
 
+// Which rank holds each data set's sub-batches (research/molgroup.md §6): the target (cost[0], which
+// includes its two extra passes) stays on rank 0; the auxiliary data sets go, largest cost first, to the
+// least loaded rank (longest-processing-time first; ties to the lower data set and rank). Depends only
+// on the costs and the rank count. A rank may hold none (then it only takes part in the collectives).
+std::vector<int> place_datasets(const std::vector<double>& cost, int ranks);
+
 }  // namespace relfm

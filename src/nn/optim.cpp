@@ -106,14 +106,21 @@ class Sgd final : public Optimizer<T> {
 }  // namespace
 
 template <typename T>
-std::unique_ptr<Optimizer<T>> make_optimizer(const ParamStore<T>& store, const OptimizerConfig& config) {
+std::unique_ptr<Optimizer<T>> make_optimizer(std::vector<Parameter<T>*> params, const OptimizerConfig& config) {
   if (!(config.lr > 0.0)) fail_input("optimizer: learning rate must be positive, got {}", config.lr);
-  if (config.name == "adam") return std::make_unique<Adam<T>>(store.trainable(), config, false);
-  if (config.name == "adamw") return std::make_unique<Adam<T>>(store.trainable(), config, true);
-  if (config.name == "sgd") return std::make_unique<Sgd<T>>(store.trainable(), config);
+  if (config.name == "adam") return std::make_unique<Adam<T>>(std::move(params), config, false);
+  if (config.name == "adamw") return std::make_unique<Adam<T>>(std::move(params), config, true);
+  if (config.name == "sgd") return std::make_unique<Sgd<T>>(std::move(params), config);
   fail_input("unknown optimizer '{}' (known: adam, adamw, sgd)", config.name);
 }
 
+template <typename T>
+std::unique_ptr<Optimizer<T>> make_optimizer(const ParamStore<T>& store, const OptimizerConfig& config) {
+  return make_optimizer(store.trainable(), config);
+}
+
+template std::unique_ptr<Optimizer<float>> make_optimizer<float>(std::vector<Parameter<float>*>, const OptimizerConfig&);
+template std::unique_ptr<Optimizer<double>> make_optimizer<double>(std::vector<Parameter<double>*>, const OptimizerConfig&);
 template std::unique_ptr<Optimizer<float>> make_optimizer<float>(const ParamStore<float>&, const OptimizerConfig&);
 template std::unique_ptr<Optimizer<double>> make_optimizer<double>(const ParamStore<double>&, const OptimizerConfig&);
 

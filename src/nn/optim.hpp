@@ -47,5 +47,8 @@ class Optimizer {
 // Builds the optimiser named by config.name over the store's trainable parameters.
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const ParamStore<T>& store, const OptimizerConfig& config);
+// The same over a group of them (e.g. MolGroup's three groups: GNN, decoders, gate).
+template <typename T>
+std::unique_ptr<Optimizer<T>> make_optimizer(std::vector<Parameter<T>*> params, const OptimizerConfig& config);
 
 }  // namespace relfm

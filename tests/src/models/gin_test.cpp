@@ -15,17 +15,6 @@ GraphBatch tiny_batch() {
   return test::four_molecule_batch({"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "[Na+].[Cl-]"});
 }
 
-GinConfig tiny_config() {
-  GinConfig c;
-  c.num_layers = 2;
-  c.hidden = 4;
-  c.dropout = 0.25;
-  c.atom_table_sizes = {119, 5};
-  c.bond_table_sizes = {5, 6};
-  c.num_tasks = 2;
-  return c;
-}
-
 double loss_of(const Gin<double>& model, const GraphBatch& batch, Tape<double>& tape, Var<double>* out = nullptr) {
   ForwardOptions fo;
   fo.training = true;
@@ -40,7 +29,7 @@ double loss_of(const Gin<double>& model, const GraphBatch& batch, Tape<double>& 
 TEST(Gin, EveryParameterGradientMatchesCentralDifferences) {
   const GraphBatch batch = tiny_batch();
   ParamStore<double> store;
-  Gin<double> model(store, tiny_config(), 5);
+  Gin<double> model(store, test::tiny_gin_config(), 5);
   Tape<double> tape;
   Var<double> loss;
   loss_of(model, batch, tape, &loss);
@@ -74,7 +63,7 @@ TEST(Gin, EveryParameterGradientMatchesCentralDifferences) {
 TEST(Gin, DeterministicPerSeedAndStableNames) {
   const GraphBatch batch = tiny_batch();
   ParamStore<float> a, b, c;
-  Gin<float> ma(a, tiny_config(), 1), mb(b, tiny_config(), 1), mc(c, tiny_config(), 2);
+  Gin<float> ma(a, test::tiny_gin_config(), 1), mb(b, test::tiny_gin_config(), 1), mc(c, test::tiny_gin_config(), 2);
   ForwardOptions fo;
   fo.training = true;
   Tape<float> ta, tb, tc;
@@ -92,7 +81,7 @@ TEST(Gin, DeterministicPerSeedAndStableNames) {
 TEST(Gin, EvalModeIsDeterministicAndIgnoresDropout) {
   const GraphBatch batch = tiny_batch();
   ParamStore<float> store;
-  Gin<float> model(store, tiny_config(), 1);
+  Gin<float> model(store, test::tiny_gin_config(), 1);
   ForwardOptions fo;
   fo.training = false;
   fo.dropout_rng = CounterRng(1, RngPurpose::kDropout, 1);
@@ -106,7 +95,7 @@ TEST(Gin, EvalModeIsDeterministicAndIgnoresDropout) {
 TEST(Gin, InferenceKeepsOneLayerOfActivationsAndGivesTheSameOutput) {
   const GraphBatch batch = tiny_batch();
   ParamStore<float> store;
-  GinConfig config = tiny_config();
+  GinConfig config = test::tiny_gin_config();
   config.num_layers = 4;
   Gin<float> model(store, config, 1);
   ForwardOptions fo;
@@ -126,7 +115,7 @@ TEST(Gin, InferenceKeepsOneLayerOfActivationsAndGivesTheSameOutput) {
 }
 TEST(Gin, MatmulFlopCountMatchesTheLayerShapes) {
   ParamStore<float> store;
-  GinConfig c = tiny_config();
+  GinConfig c = test::tiny_gin_config();
   c.hidden = 300;
   c.num_layers = 5;
   c.num_tasks = 12;
@@ -138,10 +127,10 @@ TEST(Gin, MatmulFlopCountMatchesTheLayerShapes) {
 
 TEST(Gin, RejectsBadConfiguration) {
   ParamStore<float> store;
-  GinConfig c = tiny_config();
+  GinConfig c = test::tiny_gin_config();
   c.num_layers = 0;
   EXPECT_THROW(Gin<float>(store, c, 0), InputError);
-  c = tiny_config();
+  c = test::tiny_gin_config();
   c.dropout = 1.0;
   EXPECT_THROW(Gin<float>(store, c, 0), InputError);
 }

@@ -15,16 +15,6 @@ GraphBatch tiny_batch() {
   return test::four_molecule_batch({"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "c1ccncc1"});
 }
 
-GinConfig tiny_config() {
-  GinConfig c;
-  c.num_layers = 2;
-  c.hidden = 4;
-  c.dropout = 0.25;
-  c.atom_table_sizes = {119, 5};
-  c.bond_table_sizes = {5, 6};
-  return c;
-}
-
 ForwardOptions training(bool update = false) {
   ForwardOptions fo;
   fo.training = true;
@@ -38,7 +28,7 @@ double max_abs_diff(const MatD& a, const MatD& b) { return (a - b).cwiseAbs().ma
 TEST(MetaGin, GateOneIsTheAuxiliaryBranchAndGateZeroTheTargetLayersUnderTheAuxiliaryHead) {
   const GraphBatch batch = tiny_batch();
   ParamStore<double> store;
-  MetaGin<double> model(store, tiny_config(), {1, 2, 3}, 5);
+  MetaGin<double> model(store, test::tiny_gin_config(), {1, 2, 3}, 5);
   Tape<double> tape;
   const MatD alone = model.branch(2).forward(tape, batch, training()).value();
   const MatD gate_one = model.forward(tape, 2, batch, tape.input(MatD::Ones(1, 1)), training()).value();
@@ -59,7 +49,7 @@ TEST(MetaGin, GateOneIsTheAuxiliaryBranchAndGateZeroTheTargetLayersUnderTheAuxil
 TEST(MetaGin, AnAuxiliaryBatchMovesOnlyItsOwnBranchRunningStatistics) {
   const GraphBatch batch = tiny_batch();
   ParamStore<double> store;
-  MetaGin<double> model(store, tiny_config(), {1, 1}, 5);
+  MetaGin<double> model(store, test::tiny_gin_config(), {1, 1}, 5);
   std::map<std::string, MatD> before;
   for (Parameter<double>* p : store.all())
     if (p->name.find("running") != std::string::npos) before[p->name] = p->value;
@@ -82,7 +72,7 @@ TEST(MetaGin, AnAuxiliaryBatchMovesOnlyItsOwnBranchRunningStatistics) {
 TEST(MetaGin, GradientsOfTheGateAndBothBranchesMatchCentralDifferences) {
   const GraphBatch batch = tiny_batch();
   ParamStore<double> store;
-  MetaGin<double> model(store, tiny_config(), {1, 1}, 5);
+  MetaGin<double> model(store, test::tiny_gin_config(), {1, 1}, 5);
   Parameter<double> gate;
   gate.name = "gate";
   gate.value = MatD::Constant(1, 1, 0.35);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace relfm {
@@ -78,6 +79,20 @@ TEST(FilterRound, ANonFiniteGateNamesTheDataSet) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("'tox21'"), std::string::npos) << e.what();
   }
+}
+
+TEST(PlaceDatasets, TargetStaysOnRankZeroAndLoadsAreBalanced) {
+  // Target cost 10 on rank 0; auxiliaries 8, 7, 6, 5, 4 over 3 ranks, largest first to the least loaded.
+  const std::vector<double> cost = {10, 5, 8, 4, 7, 6};
+  const std::vector<int> owner = place_datasets(cost, 3);
+  EXPECT_EQ(owner, (std::vector<int>{0, 1, 1, 0, 2, 2}));  // loads 14, 13, 13
+  std::vector<double> load(3, 0);
+  for (size_t k = 0; k < cost.size(); ++k) load[static_cast<size_t>(owner[k])] += cost[k];
+  EXPECT_LE(*std::max_element(load.begin(), load.end()) - *std::min_element(load.begin(), load.end()), 1.0);
+  EXPECT_EQ(place_datasets(cost, 1), std::vector<int>(6, 0));
+  // More ranks than data sets: some ranks hold nothing, no rank holds two.
+  const std::vector<int> wide = place_datasets({1, 1, 1}, 4);
+  EXPECT_EQ(wide, (std::vector<int>{0, 1, 2}));
 }
 
 }  // namespace

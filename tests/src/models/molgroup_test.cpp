@@ -16,23 +16,6 @@ namespace {
 
 constexpr double kEta = 0.1;  // larger than the official 1e-3, so that the meta-gradient is far above rounding
 
-GinConfig tiny_config() {
-  GinConfig c;
-  c.num_layers = 2;
-  c.hidden = 4;
-  c.dropout = 0.25;
-  c.atom_table_sizes = {119, 5};
-  c.bond_table_sizes = {5, 6};
-  return c;
-}
-
-MatD fixed_fingerprints(int64_t rows, int64_t bits, uint64_t seed) {
-  MatD fp(rows, bits);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t b = 0; b < bits; ++b) fp(i, b) = ((i * 7 + b * 3 + static_cast<int64_t>(seed)) % 5 < 2) ? 1.0 : 0.0;
-  return fp;
-}
-
 ForwardOptions options() {
   ForwardOptions fo;
   fo.training = true;
@@ -45,12 +28,12 @@ struct Fixture {
   GraphBatch target_batch = test::four_molecule_batch({"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "c1ccncc1"});
   GraphBatch aux1_batch = test::four_molecule_batch({"CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC"});
   GraphBatch aux2_batch = test::four_molecule_batch({"OCC(O)CO", "C1CCCCC1", "ClC(Cl)Cl", "CC(C)Cc1ccccc1"});
-  MatD fp_target = fixed_fingerprints(4, 12, 0), fp1 = fixed_fingerprints(4, 12, 1), fp2 = fixed_fingerprints(4, 12, 2);
+  MatD fp_target = test::fixed_fingerprints(4, 12, 0), fp1 = test::fixed_fingerprints(4, 12, 1), fp2 = test::fixed_fingerprints(4, 12, 2);
   std::vector<int64_t> tasks{2, 2, 2};
   ParamStore<double> store;
-  MetaGin<double> model{store, tiny_config(), tasks, 11};
+  MetaGin<double> model{store, test::tiny_gin_config(), tasks, 11};
   ParamStore<DualD> dual_store;
-  MetaGin<DualD> dual_model{dual_store, tiny_config(), tasks, 11};
+  MetaGin<DualD> dual_model{dual_store, test::tiny_gin_config(), tasks, 11};
   ParamStore<double> router_store;
   Router<double> router{router_store, router_config(), 13};
   SubBatch target{0, &target_batch, false};
@@ -228,7 +211,7 @@ TEST(MolGroupMetaStep, FloatCentralDifferenceAgreesWithTheDoubleOracle) {
   Fixture f;
   const auto exact = f.meta_gradient(MetaGradientMethod::kDual, 0);
   ParamStore<float> store;
-  MetaGin<float> model(store, tiny_config(), f.tasks, 11);
+  MetaGin<float> model(store, test::tiny_gin_config(), f.tasks, 11);
   ParamStore<float> router_store;
   Router<float> router(router_store, Fixture::router_config(), 13);
   for (Parameter<float>* p : store.all()) p->value = f.store.get(p->name).value.cast<float>();

@@ -3,6 +3,8 @@
 // of a gate with respect to every router parameter against central differences (double).
 #include "src/models/router.hpp"
 
+#include "tests/src/models/gin_test_batch.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,13 +18,6 @@ RouterConfig small_config() {
   c.fingerprint_bits = 10;
   c.dim = 4;
   return c;
-}
-
-MatD fixed_fingerprints(int64_t rows, int64_t bits, uint64_t seed) {
-  MatD fp(rows, bits);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t b = 0; b < bits; ++b) fp(i, b) = ((i * 7 + b * 3 + static_cast<int64_t>(seed)) % 5 < 2) ? 1.0 : 0.0;
-  return fp;
 }
 
 double sigmoid_of(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -47,8 +42,8 @@ TEST(Router, StartsWithZeroTaskAffinityAndIdenticalAuxiliaries) {
   EXPECT_NEAR(router.task_affinity(tape, 1).value()(0, 0), 0.0, 1e-12);
   EXPECT_NEAR(router.task_affinity(tape, 2).value()(0, 0), 0.0, 1e-12);
   // Then g = sigmoid(lambda a_struct / tau) = sigmoid(a_struct): within [sigmoid(-1), sigmoid(1)].
-  Var<double> s_t = router.structure_embedding(tape, 0, fixed_fingerprints(5, 10, 0));
-  Var<double> g = router.gate(tape, 1, s_t, fixed_fingerprints(6, 10, 1));
+  Var<double> s_t = router.structure_embedding(tape, 0, test::fixed_fingerprints(5, 10, 0));
+  Var<double> g = router.gate(tape, 1, s_t, test::fixed_fingerprints(6, 10, 1));
   EXPECT_GE(g.value()(0, 0), sigmoid_of(-1.0));
   EXPECT_LE(g.value()(0, 0), sigmoid_of(1.0));
 }
@@ -58,7 +53,7 @@ TEST(Router, OneSet2SetStepHasTheClosedFormOfAnLstmFromZeroState) {
   // h = sigmoid(b_o) * tanh(sigmoid(b_i) * tanh(b_g)); the output is normalize([h, softmax(U h^T)^T U]).
   ParamStore<double> store;
   Router<double> router(store, small_config(), 3);
-  const MatD fp = fixed_fingerprints(5, 10, 2);
+  const MatD fp = test::fixed_fingerprints(5, 10, 2);
   auto bias = [&](const char* gate) {
     const std::string p = fmt::format("gate.set2set.1.lstm.{}.", gate);
     return MatD(store.get(p + "bias_ih").value + store.get(p + "bias_hh").value);
@@ -90,7 +85,7 @@ TEST(Router, GateGradientsMatchCentralDifferences) {
   Router<double> router(store, config, 5);
   // Make the task embeddings differ, so a_task's gradient is not at its symmetric point.
   store.get("gate.task_embeddings").value(2, 1) += 0.3;
-  const MatD fp_t = fixed_fingerprints(5, 10, 0), fp_k = fixed_fingerprints(4, 10, 3);
+  const MatD fp_t = test::fixed_fingerprints(5, 10, 0), fp_k = test::fixed_fingerprints(4, 10, 3);
   auto gate_value = [&](Tape<double>& tape) {
     return router.gate(tape, 2, router.structure_embedding(tape, 0, fp_t), fp_k);
   };

@@ -1,0 +1,139 @@
+// MolGroup's meta step across ranks (issue 7, research/molgroup.md §6): the auxiliary data sets placed on
+// ranks by place_datasets, the gates and the parameters after several steps (meta step + Adam) equal the
+// one-process run of the same steps, which every rank also computes locally. Tolerance: float sums in
+// another order, 2e-5 relative on gates and 1e-5 absolute on parameters after four steps.
+#include "dist/comm.hpp"
+#include "src/models/molgroup.hpp"
+#include "src/models/molgroup_plan.hpp"
+#include "src/nn/optim.hpp"
+#include "tests/src/models/gin_test_batch.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace relfm {
+namespace {
+
+constexpr int64_t kDatasets = 5;  // the target and four auxiliaries
+constexpr int kSteps = 4;
+
+struct Replica {
+  std::vector<GraphBatch> batches;
+  std::vector<MatF> fingerprints;
+  ParamStore<float> store, router_store;
+  std::unique_ptr<MetaGin<float>> model;
+  std::unique_ptr<Router<float>> router;
+  std::unique_ptr<Optimizer<float>> gin_opt, router_opt;
+
+  Replica() {
+    const std::vector<std::array<const char*, 4>> smiles = {
+        {"CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](N)C(=O)O", "C=CC#N", "c1ccncc1"},
+        {"CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC"},
+        {"OCC(O)CO", "C1CCCCC1", "ClC(Cl)Cl", "CC(C)Cc1ccccc1"},
+        {"CCCCO", "c1ccc2ccccc2c1", "CC(=O)C", "NC(=O)N"},
+        {"O=C(O)CCC(=O)O", "c1ccsc1", "CCOC(=O)C", "CN1CCCC1"}};
+    for (int64_t m = 0; m < kDatasets; ++m) {
+      batches.push_back(test::four_molecule_batch(smiles[static_cast<size_t>(m)]));
+      fingerprints.push_back(test::fixed_fingerprints<MatF>(4, 12, static_cast<uint64_t>(m)));
+    }
+    model = std::make_unique<MetaGin<float>>(store, test::tiny_gin_config(), std::vector<int64_t>(kDatasets, 2), 11);
+    RouterConfig rc;
+    rc.num_datasets = kDatasets;
+    rc.fingerprint_bits = 12;
+    rc.dim = 4;
+    router = std::make_unique<Router<float>>(router_store, rc, 13);
+    // SGD for the GNN: the biases in front of a batch norm have an exactly zero gradient, and Adam would
+    // blow their rounding noise (which depends on the order of the sums) up to full-size steps.
+    OptimizerConfig sgd;
+    sgd.name = "sgd";
+    sgd.lr = 0.1;
+    gin_opt = make_optimizer(store, sgd);
+    OptimizerConfig adam;
+    adam.lr = 1e-2;
+    router_opt = make_optimizer(router_store, adam);
+  }
+
+  // The step's inputs for the data sets `owner` puts on `rank`.
+  MetaStepInputs<float> inputs(const std::vector<int>& owner, int rank) const {
+    MetaStepInputs<float> in;
+    in.target = SubBatch{0, &batches[0], false, "target"};
+    in.target_fingerprints = &fingerprints[0];
+    in.num_aux = kDatasets - 1;
+    for (int64_t m = 1; m < kDatasets; ++m)
+      if (owner[static_cast<size_t>(m)] == rank) {
+        in.aux.push_back(SubBatch{m, &batches[static_cast<size_t>(m)], m == 3, "aux" + std::to_string(m)});
+        in.aux_fingerprints.push_back(&fingerprints[static_cast<size_t>(m)]);
+      }
+    return in;
+  }
+
+  // Runs the steps (the first a warm-up) and returns the gates of every meta step, in data set order.
+  std::vector<double> run(const Communicator& comm, const std::vector<int>& owner) {
+    std::vector<double> gates;
+    MetaStepConfig config;
+    config.virtual_lr = 0.05;  // larger than the official 1e-3, so the meta-gradient moves the gates visibly
+    config.gate_grad_scale = 1000;
+    for (int step = 0; step < kSteps; ++step) {
+      ForwardOptions fo;
+      fo.training = true;
+      fo.dropout_rng = CounterRng(3, RngPurpose::kDropout, static_cast<uint64_t>(step));
+      const MetaStepInputs<float> in = inputs(owner, comm.rank());
+      if (step == 0) {
+        molgroup_warmup_step(comm, store, *model, in, fo);
+      } else {
+        const MetaStepResult r = molgroup_meta_step(comm, store, *model, router_store, *router, in, config, fo);
+        EXPECT_EQ(r.datasets, (std::vector<int64_t>{1, 2, 3, 4}));
+        gates.insert(gates.end(), r.gates.begin(), r.gates.end());
+        router_opt->step();
+      }
+      gin_opt->step();
+    }
+    return gates;
+  }
+};
+
+TEST(MolGroupAcrossRanks, GatesAndParametersEqualTheOneProcessRun) {
+  const dist::Comm comm;
+  // Unequal costs so that the placement is not the identity.
+  const std::vector<int> owner = place_datasets({4, 1, 3, 2, 2}, comm.size());
+  Replica distributed, alone;
+  const std::vector<double> g = distributed.run(comm, owner);
+  const LocalCommunicator local;
+  const std::vector<double> expected = alone.run(local, std::vector<int>(kDatasets, 0));
+  ASSERT_EQ(g.size(), expected.size());
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], expected[i], 2e-5 * std::abs(expected[i]) + 1e-7) << i;
+  // The router's gradient reached the gates: they are not all where they started.
+  EXPECT_GT(std::abs(expected.back() - expected[3]), 1e-6);
+  for (Parameter<float>* p : alone.store.all()) {
+    const Parameter<float>& q = distributed.store.get(p->name);
+    if (!p->trainable) continue;  // running statistics move on the owning rank only
+    EXPECT_LT((p->value - q.value).cwiseAbs().maxCoeff(), 1e-5) << p->name;
+  }
+  for (Parameter<float>* p : alone.router_store.trainable())
+    EXPECT_LT((p->value - distributed.router_store.get(p->name).value).cwiseAbs().maxCoeff(), 1e-5) << p->name;
+}
+
+TEST(MolGroupAcrossRanks, ANonFiniteGateStopsEveryRankNamingTheDataSet) {
+  const dist::Comm comm;
+  const std::vector<int> owner = place_datasets({4, 1, 3, 2, 2}, comm.size());
+  Replica r;
+  // Poison data set 2's task embedding: its gate becomes NaN on whichever rank holds it.
+  r.router_store.get("gate.task_embeddings").value.row(2).setConstant(std::nanf(""));
+  ForwardOptions fo;
+  fo.training = true;
+  const std::vector<float> before(r.store.get("datasets.0.atom_encoder.weight").value.data(),
+                                  r.store.get("datasets.0.atom_encoder.weight").value.data() + 8);
+  try {
+    molgroup_meta_step(comm, r.store, *r.model, r.router_store, *r.router, r.inputs(owner, comm.rank()), MetaStepConfig{}, fo);
+    FAIL() << "expected an error";
+  } catch (const CollectiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("'aux2'"), std::string::npos) << e.what();
+    EXPECT_EQ(e.kind(), CollectiveError::Kind::kInput);
+  }
+  const Mat<float>& after = r.store.get("datasets.0.atom_encoder.weight").value;
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), after.data()));
+}
+
+}  // namespace
+}  // namespace relfm
