@@ -1,5 +1,6 @@
 #include "io/results.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -42,11 +43,23 @@ void SeedResults::add_epoch(int64_t number, const std::map<std::string, double>&
   }
 }
 
+void SeedResults::add_table_rows(const std::string& table, int64_t number, const ResultsTable& rows) {
+  ResultsTable& t = tables[table];
+  if (t.columns.empty()) t.columns = rows.columns;
+  RELFM_CHECK(t.columns == rows.columns, "results table '{}': the columns changed between epochs", table);
+  RELFM_CHECK(rows.values.size() % std::max<size_t>(1, rows.columns.size()) == 0, "results table '{}': ragged rows", table);
+  const size_t n = rows.columns.empty() ? 0 : rows.values.size() / rows.columns.size();
+  t.values.insert(t.values.end(), rows.values.begin(), rows.values.end());
+  t.epochs.insert(t.epochs.end(), n, number);
+}
+
 void write_results(const std::string& path, const dist::Comm& comm, const ResultsDocument& doc) {
   std::vector<int64_t> seeds, best_epoch, completed;
   std::vector<double> best_select, report_at_best, done_report, done_select;
+  std::vector<std::string> runs;
   for (const auto& s : doc.seeds) {
     seeds.push_back(s.seed);
+    runs.push_back(s.name());
     best_epoch.push_back(s.best_epoch);
     completed.push_back(s.completed ? 1 : 0);
     best_select.push_back(s.best_select);
@@ -75,13 +88,14 @@ void write_results(const std::string& path, const dist::Comm& comm, const Result
     for (const auto& [k, v] : doc.attrs) f.set_attr("/", k, v);
     for (const auto& [k, v] : doc.number_attrs) f.set_attr("/", k, v);
     f.write_text("/config", doc.config);
+    f.write_strings("/summary/run", runs);
     f.write_replicated("/summary/seed", seeds);
     f.write_replicated("/summary/best_epoch", best_epoch);
     f.write_replicated("/summary/best_select", best_select);
     f.write_replicated("/summary/report_at_best", report_at_best);
     f.write_replicated("/summary/completed", completed);
     for (const auto& s : doc.seeds) {
-      const std::string g = "/seeds/" + std::to_string(s.seed);
+      const std::string g = "/seeds/" + s.name();
       const int64_t e = static_cast<int64_t>(s.epoch.size());
       f.write_replicated(g + "/epoch", s.epoch);
       for (const auto& [name, v] : s.series) f.write_replicated(g + "/" + name, v);
@@ -91,6 +105,13 @@ void write_results(const std::string& path, const dist::Comm& comm, const Result
       f.set_attr(g, "best_select", s.best_select);
       f.set_attr(g, "report_at_best", s.report_at_best);
       f.set_attr(g, "completed", static_cast<int64_t>(s.completed));
+      f.set_attr(g, "seed", s.seed);
+      for (const auto& [k, v] : s.attrs) f.set_attr(g, k, v);
+      for (const auto& [name, t] : s.tables) {
+        f.write_replicated(g + "/" + name, t.values.data(), {t.rows(), static_cast<int64_t>(t.columns.size())});
+        f.set_attr(g + "/" + name, "columns", t.columns);
+        f.write_replicated(g + "/" + name + "_epoch", t.epochs);
+      }
     }
   });
 }
@@ -112,14 +133,18 @@ void inspect_results(const h5::File& f) {
     else std::printf("  %-22s %g\n", name.c_str(), f.attr_double("/", name));
   }
   const auto seeds = f.read_rows<int64_t>("/summary/seed");
+  std::vector<std::string> runs;
+  if (f.exists("/summary/run")) runs = f.read_strings("/summary/run");
+  else
+    for (int64_t s : seeds) runs.push_back(std::to_string(s));  // format_version 2
   const auto best = f.read_rows<int64_t>("/summary/best_epoch");
   const auto best_select = f.read_rows<double>("/summary/best_select");
   const auto at_best = f.read_rows<double>("/summary/report_at_best");
   const auto done = f.read_rows<int64_t>("/summary/completed");
-  std::printf("  %6s %8s %10s %16s %16s %14s\n", "seed", "epochs", "best epoch", select.c_str(), report.c_str(),
+  std::printf("  %8s %6s %8s %10s %16s %16s %14s\n", "run", "seed", "epochs", "best epoch", select.c_str(), report.c_str(),
               "items/s (mean)");
   for (size_t i = 0; i < seeds.size(); ++i) {
-    const std::string g = "/seeds/" + std::to_string(seeds[i]);
+    const std::string g = "/seeds/" + runs[i];
     double mean_rate = 0;
     size_t epochs = f.dims(g + "/epoch")[0];
     for (const std::string& name : f.list(g)) {
@@ -129,8 +154,20 @@ void inspect_results(const h5::File& f) {
       if (!rate.empty()) mean_rate /= static_cast<double>(rate.size());
       break;
     }
-    std::printf("  %6lld %8zu %10lld %16.4f %16.4f %14.0f%s\n", static_cast<long long>(seeds[i]), epochs,
+    std::printf("  %8s %6lld %8zu %10lld %16.4f %16.4f %14.0f%s\n", runs[i].c_str(), static_cast<long long>(seeds[i]), epochs,
                 static_cast<long long>(best[i]), best_select[i], at_best[i], mean_rate, done[i] ? "" : "  (incomplete)");
+    static const char* kRunFixed[] = {"best_epoch", "best_select", "report_at_best", "completed", "seed"};
+    for (const std::string& name : f.attr_names(g)) {
+      bool fixed = false;
+      for (const char* k : kRunFixed) fixed = fixed || name == k;
+      if (!fixed && f.attr_is_string(g, name)) std::printf("           %-14s %s\n", name.c_str(), f.attr_string(g, name).c_str());
+    }
+    for (const std::string& name : f.list(g))
+      if (f.has_attr(g + "/" + name, "columns")) {
+        const auto d = f.dims(g + "/" + name);
+        std::printf("           table %-8s [%lld rows x %lld columns]\n", name.c_str(), static_cast<long long>(d[0]),
+                    static_cast<long long>(d.size() > 1 ? d[1] : 1));
+      }
   }
   std::printf("  %s at the best %s: %.4f +/- %.4f over %lld completed seed(s)\n", report.c_str(), select.c_str(),
               f.attr_double("/", "summary_mean"), f.attr_double("/", "summary_std"),

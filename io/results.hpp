@@ -3,7 +3,7 @@
 // Rewritten atomically after every epoch, so the file on disk always describes the epochs completed so
 // far. `relfm inspect` and io/analysis/plot_results.py read any job's results without knowing the job.
 //
-// Layout (format "relfm.results", format_version 2):
+// Layout (format "relfm.results", format_version 3; version 2 had no /summary/run, run attributes or tables):
 //   /                      attributes: format, format_version, job, job_kind, world_size, num_seeds,
 //                          seeds_completed, select_series, report_series, higher_is_better (0/1),
 //                          summary_mean, summary_std (population std over completed seeds of the report
@@ -11,16 +11,23 @@
 //                          select_std; then the job's own descriptive attributes (e.g. dataset, metric)
 //                          and the run's environment (e.g. gemm_backend)
 //   /config                scalar string: the job's effective config (TOML)
-//   /summary/seed          int64 [S]     seeds, in run order
+//   /summary/run           string [S]    each run's label and group name under /seeds: its seed for
+//                                        independent seeds ("0", "1"), the job's own names otherwise
+//                                        (MolGroup's grouping rounds: "round1", ...)
+//   /summary/seed          int64 [S]     the runs' seeds, in run order
 //   /summary/best_epoch    int64 [S]     1-based epoch with the best select series (0 = none yet)
 //   /summary/best_select   float64 [S]   the select series there
 //   /summary/report_at_best float64 [S]  the report series there: the reported number
 //   /summary/completed     int64 [S]     1 when all epochs of the seed ran
-//   /seeds/<seed>/epoch    int64 [E]     1-based
-//   /seeds/<seed>/<name>   float64 [E]   every per-epoch series (train_loss, valid_rocauc, ...)
+//   /seeds/<run>/epoch     int64 [E]     1-based
+//   /seeds/<run>/<name>    float64 [E]   every per-epoch series (train_loss, valid_rocauc, ...)
 //                          float64 [E, P] every per-rank series (rank_train_seconds, ...)
 //                          int64 [P]      every per-rank count (rank_molecules, ...)
-//   /seeds/<seed>          attributes best_epoch, best_select, report_at_best, completed
+//                          float64 [R, C] every table of the job (rows appended epoch by epoch, e.g. one
+//                                         per step), attribute `columns` (string [C]) and dataset
+//                                         `<name>_epoch` int64 [R] (the epoch of each row)
+//   /seeds/<run>           attributes best_epoch, best_select, report_at_best, completed, seed, and what
+//                          the job concluded from the run (e.g. a grouping round's survivors)
 #pragma once
 
 #include "io/h5.hpp"
@@ -32,7 +39,7 @@
 namespace relfm {
 
 inline constexpr const char* kResultsFormat = "relfm.results";
-inline constexpr int64_t kResultsFormatVersion = 2;
+inline constexpr int64_t kResultsFormatVersion = 3;
 
 // Which epoch of a seed counts, and what is reported for it.
 struct SummaryRule {
@@ -41,8 +48,17 @@ struct SummaryRule {
   bool higher_is_better = true;
 };
 
+// Rows of named columns, appended as a run goes (NaN = no value).
+struct ResultsTable {
+  std::vector<std::string> columns;
+  std::vector<double> values;     // row-major [rows, columns.size()]
+  std::vector<int64_t> epochs;    // the epoch (1-based) of each row
+  int64_t rows() const { return static_cast<int64_t>(epochs.size()); }
+};
+
 struct SeedResults {
   int64_t seed = 0;
+  std::string label;  // the group name (empty = the seed)
   bool completed = false;
   std::vector<int64_t> epoch;
   std::map<std::string, std::vector<double>> series;        // [E]
@@ -51,7 +67,12 @@ struct SeedResults {
   int64_t best_epoch = 0;  // 1-based; 0 = none yet
   double best_select = 0.0;
   double report_at_best = 0.0;
+  std::map<std::string, ResultsTable> tables;
+  std::map<std::string, std::string> attrs;  // what the job concluded from the run
 
+  std::string name() const { return label.empty() ? std::to_string(seed) : label; }
+  // Appends epoch `number`'s rows of a table (same columns every time).
+  void add_table_rows(const std::string& table, int64_t number, const ResultsTable& rows);
   // Appends epoch `number`'s values and moves the best epoch by `rule` (a NaN select value never wins).
   void add_epoch(int64_t number, const std::map<std::string, double>& values,
                  const std::map<std::string, std::vector<double>>& per_rank, const SummaryRule& rule);

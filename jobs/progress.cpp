@@ -26,8 +26,8 @@ ProgressMode parse_progress_mode(const std::string& name, bool is_root, bool std
   return stderr_is_terminal ? ProgressMode::kBar : ProgressMode::kLines;  // "auto"
 }
 
-void Progress::begin_epoch(int64_t seed, int64_t epoch, int64_t steps, int64_t molecules_per_epoch) {
-  seed_ = seed;
+void Progress::begin_epoch(const std::string& run, int64_t epoch, int64_t steps, int64_t molecules_per_epoch) {
+  run_ = run;
   epoch_ = epoch;
   steps_ = steps;
   step_ = 0;
@@ -59,8 +59,8 @@ void Progress::draw(bool final_draw) {
   const int filled = steps_ > 0 ? static_cast<int>(kWidth * step_ / steps_) : kWidth;
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  std::fprintf(stderr, "\r  seed %lld epoch %lld/%lld [%s] %3lld%% %7.0f mol/s  ETA %4.0fs (job %s)  loss %.4f%s",
-               static_cast<long long>(seed_), static_cast<long long>(epoch_), static_cast<long long>(total_epochs_),
+  std::fprintf(stderr, "\r  run %s epoch %lld/%lld [%s] %3lld%% %7.0f mol/s  ETA %4.0fs (job %s)  loss %.4f%s",
+               run_.c_str(), static_cast<long long>(epoch_), static_cast<long long>(total_epochs_),
                bar.c_str(), static_cast<long long>(steps_ > 0 ? 100 * step_ / steps_ : 100), rate, remaining,
                format_duration(job_remaining).c_str(), loss_, final_draw ? "" : "   ");
   std::fflush(stderr);

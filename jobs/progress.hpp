@@ -18,7 +18,7 @@ class Progress {
       : mode_(mode), total_epochs_(total_epochs), epochs_left_(total_epochs * total_runs) {}
   // Epochs already done before this process started (resume), so the job ETA stays right.
   void set_epochs_left(int64_t left) { epochs_left_ = left; }
-  void begin_epoch(int64_t seed, int64_t epoch, int64_t steps, int64_t molecules_per_epoch);
+  void begin_epoch(const std::string& run, int64_t epoch, int64_t steps, int64_t molecules_per_epoch);
   void update(int64_t step_done, int64_t molecules_done, double loss);
   // Prints the epoch's summary line (bar and lines modes).
   void end_epoch(const std::string& summary);
@@ -28,7 +28,8 @@ class Progress {
   void draw(bool final_draw);
   ProgressMode mode_;
   int64_t total_epochs_;
-  int64_t seed_ = 0, epoch_ = 0, steps_ = 0, step_ = 0, molecules_ = 0, molecules_total_ = 0;
+  std::string run_;
+  int64_t epoch_ = 0, steps_ = 0, step_ = 0, molecules_ = 0, molecules_total_ = 0;
   double loss_ = 0.0;
   int64_t epochs_left_ = 0, epochs_timed_ = 0;
   double epoch_seconds_total_ = 0.0;

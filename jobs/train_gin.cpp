@@ -22,6 +22,7 @@
 #include "io/checkpoint.hpp"
 #include "io/shard.hpp"
 #include "jobs/job_kinds.hpp"
+#include "jobs/molecule_common.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/models/gin.hpp"
 #include "src/mol/featurize.hpp"
@@ -38,36 +39,15 @@ std::vector<KeySpec> gin_keys() {
       {"data.shard", ValueKind::kString, "", "Molecule shard (HDF5) written by `relfm shard`; relative paths are from the working directory.",
        {}, {}, {}, Resume::kBlocks},
       {"model.name", ValueKind::kString, "\"gin\"", "Model family.", {"gin"}, {}, {}, Resume::kBlocks},
-      {"model.layers", ValueKind::kInt, "5", "Number of GIN layers.", {}, 1, {}, Resume::kBlocks},
-      {"model.hidden", ValueKind::kInt, "300", "Hidden width (the GIN MLP is hidden -> 2*hidden -> hidden).", {}, 1, {}, Resume::kBlocks},
-      {"model.dropout", ValueKind::kReal, "0.5", "Dropout after every layer.", {}, 0.0, 1.0, Resume::kBlocks},
-      {"model.pool", ValueKind::kString, "\"mean\"", "Graph readout.", {"mean", "sum"}, {}, {}, Resume::kBlocks},
-      {"model.features", ValueKind::kString, "\"simple\"",
-       "Atom/bond features: `simple` = atomic number + chirality, bond type + stereo (MolGroup's default); `full` = all 9 + 3 OGB features.",
-       {"simple", "full"}, {}, {}, Resume::kBlocks},
       {"train.batch_size", ValueKind::kInt, "64", "Global batch size (molecules per step, summed over ranks).", {}, 1, {}, Resume::kBlocks},
   };
+  for (auto& k : gin_model_keys()) keys.push_back(k);
   for (auto& k : optimizer_keys("train", "the model")) keys.push_back(k);
   keys.push_back({"eval.batch_size", ValueKind::kInt, "1024", "Molecules per forward pass when evaluating.", {}, 1});
   return keys;
 }
 
 namespace {
-
-struct FeatureLayout {
-  std::vector<int> atom_columns, bond_columns;
-  std::vector<int32_t> atom_sizes, bond_sizes;
-};
-
-FeatureLayout feature_layout(const std::string& name) {
-  const FeatureSet set = parse_feature_set(name);
-  FeatureLayout f;
-  for (int c : atom_feature_columns(set)) f.atom_columns.push_back(c);
-  for (int c : bond_feature_columns(set)) f.bond_columns.push_back(c);
-  for (int32_t s : atom_feature_dims(set)) f.atom_sizes.push_back(s);
-  for (int32_t s : bond_feature_dims(set)) f.bond_sizes.push_back(s);
-  return f;
-}
 
 // The molecules of one split that this rank owns, and the split's global size.
 struct SplitPart {
@@ -102,24 +82,9 @@ Data load_data(const dist::Comm& comm, const JobConfig& config, const FeatureLay
   const std::string& path = config.get_string("data.shard");
   d.shard = read_molecule_shard(path, comm);
   comm.collective([&] {
-    const ShardInfo& info = d.shard.info;
-    if (info.task_type != "classification" && info.task_type != "regression")
-      fail_input("'{}': unknown task_type '{}'", path, info.task_type);
-    d.classification = info.task_type == "classification";
-    d.metric = parse_metric(info.metric);
-    const MoleculeSet& set = d.shard.molecules;
-    // Feature values must fit the embedding tables; say so once, naming the shard, rather than mid-training.
-    auto check = [&](const FeatureMat& m, const std::vector<int>& cols, const std::vector<int32_t>& sizes, const char* what) {
-      for (size_t c = 0; c < cols.size(); ++c) {
-        if (cols[c] >= m.cols()) fail_input("'{}': {} features have {} columns, model needs column {}", path, what, m.cols(), cols[c]);
-        for (int64_t i = 0; i < m.rows(); ++i)
-          if (m(i, cols[c]) >= sizes[c])
-            fail_input("'{}': {} {} has feature {} = {}, outside the model's table of {}", path, what, i, cols[c],
-                       static_cast<int>(m(i, cols[c])), sizes[c]);
-      }
-    };
-    check(set.atom_features, features.atom_columns, features.atom_sizes, "atom");
-    check(set.edge_features, features.bond_columns, features.bond_sizes, "edge");
+    check_shard_features(path, d.shard, features);
+    d.classification = d.shard.info.task_type == "classification";
+    d.metric = parse_metric(d.shard.info.metric);
     if (d.shard.split.train.empty()) fail_input("'{}': the training split is empty", path);
     if (d.shard.split.valid.empty() || d.shard.split.test.empty())
       fail_input("'{}': the validation or test split is empty", path);
@@ -163,55 +128,17 @@ std::vector<std::vector<int64_t>> plan_gin_epoch(const Data& d, int64_t batch_si
   return batches;
 }
 
-MatF predict(const Gin<float>& model, const MoleculeSet& set, const FeatureLayout& f, int64_t eval_batch) {
-  MatF out(set.size(), model.config().num_tasks);
-  for (int64_t begin = 0; begin < set.size(); begin += eval_batch) {
-    const int64_t end = std::min(set.size(), begin + eval_batch);
-    std::vector<int64_t> positions(static_cast<size_t>(end - begin));
-    std::iota(positions.begin(), positions.end(), begin);
-    GraphBatch batch = collate(set, positions, f.atom_columns, f.bond_columns);
-    Tape<float> tape;
-    tape.set_grad_enabled(false);
-    ForwardOptions options;
-    options.training = false;
-    out.middleRows(begin, end - begin) = model.forward(tape, batch, options).value();
-  }
-  return out;
-}
-
 // The split's metric over all ranks' predictions (every rank computes the same value).
 double evaluate_split(const dist::Comm& comm, const Gin<float>& model, const Data& d, const SplitPart& part,
                 const FeatureLayout& f, int64_t eval_batch) {
-  const MatF local = predict(model, part.local, f, eval_batch);
-  const std::vector<int64_t> ids = comm.allgatherv(part.local.ids);
-  const std::vector<float> values = comm.allgatherv(std::vector<float>(local.data(), local.data() + local.size()));
-  const int64_t t = local.cols();
-  std::vector<size_t> order(ids.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
-  MatF pred(static_cast<int64_t>(ids.size()), t), labels(static_cast<int64_t>(ids.size()), t);
-  for (size_t r = 0; r < order.size(); ++r) {
-    const size_t k = order[r];
-    for (int64_t j = 0; j < t; ++j) pred(static_cast<int64_t>(r), j) = values[k * static_cast<size_t>(t) + static_cast<size_t>(j)];
-    labels.row(static_cast<int64_t>(r)) = d.shard.molecules.labels.row(ids[k]);
-  }
-  return evaluate_metric(d.metric, pred, labels).value;
+  return gathered_metric(comm, d.metric, predict(model, part.local, f, eval_batch), part.local.ids, d.shard.molecules.labels);
 }
 
 
 std::unique_ptr<Gin<float>> build_gin(ParamStore<float>& store, const JobConfig& config, const FeatureLayout& features,
-                                     int64_t num_tasks, uint64_t seed) {
-  GinConfig gc;
-  gc.num_layers = config.get_int("model.layers");
-  gc.hidden = config.get_int("model.hidden");
-  gc.dropout = config.get_real("model.dropout");
-  gc.pool = config.get_string("model.pool");
-  gc.atom_table_sizes = features.atom_sizes;
-  gc.bond_table_sizes = features.bond_sizes;
-  gc.num_tasks = num_tasks;
-  return std::make_unique<Gin<float>>(store, gc, seed);
+                                      int64_t num_tasks, uint64_t seed) {
+  return std::make_unique<Gin<float>>(store, gin_config(config, features, num_tasks), seed);
 }
-
 
 // The GIN task on the trainer.
 class GinJob final : public EpochJob {

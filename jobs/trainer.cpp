@@ -90,6 +90,15 @@ void save_history(const ResultsDocument& doc, StateSection& st) {
     const SeedResults& s = doc.seeds[i];
     const std::string p = "seed" + std::to_string(i) + ".";
     st.ints[p + "seed"] = s.seed;
+    st.texts[p + "label"] = s.label;
+    for (const auto& [k, v] : s.attrs) st.texts[p + "attr." + k] = v;
+    for (const auto& [name, t] : s.tables) {
+      std::string columns;
+      for (const std::string& c : t.columns) columns += c + "\n";
+      st.texts[p + "table." + name] = columns;
+      st.arrays[p + "table." + name] = t.values;
+      st.arrays[p + "table_epoch." + name] = std::vector<double>(t.epochs.begin(), t.epochs.end());
+    }
     st.ints[p + "completed"] = s.completed;
     st.ints[p + "best_epoch"] = s.best_epoch;
     st.reals[p + "best_select"] = s.best_select;
@@ -107,6 +116,18 @@ void load_history(const StateSection& st, ResultsDocument& doc) {
     const std::string p = "seed" + std::to_string(i) + ".";
     SeedResults s;
     s.seed = st.get_int(p + "seed");
+    s.label = st.get_text(p + "label");
+    for (const auto& [key, v] : st.texts) {
+      if (key.rfind(p + "attr.", 0) == 0) s.attrs[key.substr(p.size() + 5)] = v;
+      if (key.rfind(p + "table.", 0) == 0) {
+        const std::string name = key.substr(p.size() + 6);
+        ResultsTable& t = s.tables[name];
+        for (size_t at = 0, next; (next = v.find('\n', at)) != std::string::npos; at = next + 1)
+          t.columns.push_back(v.substr(at, next - at));
+        t.values = st.get_array(key);
+        for (double e : st.get_array(p + "table_epoch." + name)) t.epochs.push_back(static_cast<int64_t>(e));
+      }
+    }
     s.completed = st.get_int(p + "completed") != 0;
     s.best_epoch = st.get_int(p + "best_epoch");
     s.best_select = st.get_real(p + "best_select");
@@ -147,14 +168,15 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   const ProgressMode mode =
       options.quiet ? ProgressMode::kNone
                     : parse_progress_mode(config.get_string("output.progress"), comm.is_root(), dist::stderr_is_terminal());
-  Progress progress(mode, epochs, static_cast<int64_t>(seeds.size()));
   const std::string job_name = job_name_of(config);
 
   job.setup(comm, config);
   const JobDescription desc = job.describe();
-  progress.message(fmt::format("relfm train '{}' ({}): {}, {} rank{}, {} seed{}, {} epochs", job_name, kind,
-                               desc.headline, comm.size(), comm.size() > 1 ? "s" : "", seeds.size(),
-                               seeds.size() > 1 ? "s" : "", epochs));
+  const int64_t runs_planned = job.num_runs(seeds);
+  Progress progress(mode, epochs, runs_planned);
+  progress.message(fmt::format("relfm train '{}' ({}): {}, {} rank{}, {} {}{}, {} epochs", job_name, kind,
+                               desc.headline, comm.size(), comm.size() > 1 ? "s" : "", runs_planned,
+                               desc.run_unit, runs_planned > 1 ? "s" : "", epochs));
 
   ResultsDocument doc;
   doc.job = job_name;
@@ -201,6 +223,14 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
                                    "(results are valid but not bit-identical to an uninterrupted run)",
                                    checkpoint_path, resume_meta.world_size, comm.size()));
     load_history(resume_state, doc);
+    for (const auto& [k, v] : resume_state.texts)
+      if (k.rfind("job_attr.", 0) == 0) doc.attrs[k.substr(9)] = v;
+    {
+      CheckpointReader reader(checkpoint_path, comm);
+      const StateSection job_state = reader.has_section("job_state") ? reader.read_state("job_state") : StateSection{};
+      reader.close();
+      comm.collective([&] { job.load_job_state(job_state); });
+    }
     resuming = true;
   }
 
@@ -209,13 +239,20 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   OpProfile profile;
   const bool profiling = config.get_bool("debug.profile");
   const int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : 0;
+  // A job that ended its runs early says so in every later checkpoint.
+  int64_t num_runs = job.num_runs(seeds);
+  if (resuming && resume_state.ints.count("runs_end")) num_runs = std::min(num_runs, resume_state.get_int("runs_end"));
   if (resuming)
-    progress.set_epochs_left((static_cast<int64_t>(seeds.size()) - start_seed_index) * epochs -
+    progress.set_epochs_left((num_runs - start_seed_index) * epochs -
                              (resume_state.get_int("seed_started") ? resume_state.get_int("epoch") : 0));
   const std::string per_second = desc.item_unit + "_per_second";
+  std::map<std::string, std::string> job_attrs;  // what finished runs concluded about the whole job
+  for (const auto& [k, v] : resume_state.texts)
+    if (k.rfind("job_attr.", 0) == 0) job_attrs[k.substr(9)] = v;
 
-  for (int64_t si = start_seed_index; si < static_cast<int64_t>(seeds.size()); ++si) {
-    const uint64_t seed = static_cast<uint64_t>(seeds[si]);
+  for (int64_t si = start_seed_index; si < num_runs; ++si) {
+    const RunSpec spec = comm.collective([&] { return job.run_spec(si, seeds); });
+    const uint64_t seed = spec.seed;
     comm.collective([&] { job.build(seed); });
 
     int64_t start_epoch = 0, start_step = 0;
@@ -237,7 +274,8 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
     if (!seed_resumed) {
       doc.seeds.resize(static_cast<size_t>(si));
       SeedResults fresh;
-      fresh.seed = seeds[si];
+      fresh.seed = static_cast<int64_t>(seed);
+      fresh.label = spec.label;
       fresh.best_select = std::nan("");
       doc.seeds.push_back(fresh);
     }
@@ -256,9 +294,14 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       st.ints["epoch_loss_steps"] = epoch_loss_steps;
       st.reals["epoch_loss_sum"] = epoch_loss_sum;
       st.texts["gemm_key"] = gemm::selection().key;  // a resume asks for the same kernel (select_gemm)
+      st.ints["runs_end"] = num_runs;
+      for (const auto& [k, v] : job_attrs) st.texts["job_attr." + k] = v;
       save_history(doc, st);
       CheckpointWriter writer(comm, CheckpointMeta{comm.size(), config.to_toml(), kind});
       writer.add_state("trainer", std::move(st));
+      StateSection job_state;
+      job.save_job_state(job_state);
+      writer.add_state("job_state", std::move(job_state));
       job.save(writer);
       ++checkpoints_written;
       std::function<void()> crash;
@@ -271,7 +314,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
 
     for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
       const int64_t steps = job.plan_epoch(seed, epoch);
-      progress.begin_epoch(seeds[si], epoch + 1, steps, desc.items_per_epoch);
+      progress.begin_epoch(spec.label, epoch + 1, steps, desc.items_per_epoch);
       double train_seconds = 0.0;
       int64_t items_seen = 0;
       const int64_t first_step = epoch == start_epoch ? start_step : 0;
@@ -314,9 +357,9 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
           if (config.get_int("debug.nan_loss_at_step") == global_step_total + 1) loss_value = std::nan("");
           if (!std::isfinite(loss_value))
             throw dist::CollectiveError(
-                fmt::format("training diverged: the loss is {} at seed {}, epoch {}, step {}. Nothing was written "
+                fmt::format("training diverged: the loss is {} at run {}, epoch {}, step {}. Nothing was written "
                             "after the last good checkpoint{}; lower the learning rate or check the labels",
-                            loss_value, seeds[si], epoch + 1, step + 1,
+                            loss_value, spec.label, epoch + 1, step + 1,
                             checkpoints_written > 0 || resuming ? " ('" + checkpoint_path + "')" : " (none yet)"),
                 dist::CollectiveError::Kind::kDiverged, 0);
           epoch_loss_sum += loss_value;
@@ -334,9 +377,9 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
           // Stop requested (signal or debug): checkpoint after this step and leave for a requeue.
           save_checkpoint(si, true, epoch, step + 1);
           write_results(results_path, comm, doc);
-          progress.end_epoch(fmt::format("stopped after global step {} (seed {}, epoch {}, step {}/{}); checkpoint "
+          progress.end_epoch(fmt::format("stopped after global step {} (run {}, epoch {}, step {}/{}); checkpoint "
                                          "'{}'; run the same command again to resume",
-                                         global_step_total, seeds[si], epoch + 1, step + 1, steps, checkpoint_path));
+                                         global_step_total, spec.label, epoch + 1, step + 1, steps, checkpoint_path));
           return dist::kExitCheckpointed;
         }
       }
@@ -354,9 +397,11 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       values["eval_seconds"] = eval_seconds;
       values[per_second] = slowest > 0 ? static_cast<double>(items_seen) / slowest : 0.0;
       rec.add_epoch(epoch + 1, values, per_rank, desc.rule);
+      for (const auto& [name, rows] : job.epoch_tables()) rec.add_table_rows(name, epoch + 1, rows);
       if (epoch + 1 == epochs) rec.completed = true;
 
-      std::string line = fmt::format("seed {} epoch {:>3}/{}  loss {:.4f}", seeds[si], epoch + 1, epochs, values["train_loss"]);
+      std::string line = fmt::format("{} {} epoch {:>3}/{}  loss {:.4f}", spec.label == std::to_string(seed) ? "seed" : "run",
+                                     spec.label, epoch + 1, epochs, values["train_loss"]);
       for (const auto& name : {desc.rule.select, desc.rule.report})
         if (values.count(name)) line += fmt::format("  {} {:.4f}", name, values[name]);
       line += fmt::format("  ({:.0f} {}/s", values[per_second], desc.item_unit);
@@ -374,7 +419,14 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       epoch_loss_sum = 0.0;
       epoch_loss_steps = 0;
       const int64_t every = config.get_int("checkpoint.every_epochs");
-      const bool last_of_job = epoch + 1 == epochs && si + 1 == static_cast<int64_t>(seeds.size());
+      if (epoch + 1 == epochs) {
+        const RunConclusion concluded = comm.collective([&] { return job.finish_run(si); });
+        for (const auto& [k, v] : concluded.run_attrs) rec.attrs[k] = v;
+        for (const auto& [k, v] : concluded.job_attrs) job_attrs[k] = v;
+        for (const auto& [k, v] : job_attrs) doc.attrs[k] = v;
+        if (!concluded.more_runs) num_runs = si + 1;
+      }
+      const bool last_of_job = epoch + 1 == epochs && si + 1 == num_runs;
       if ((every > 0 && (epoch + 1) % every == 0) || last_of_job || stop_at_epoch_end) {
         // Position after this epoch: the next epoch of this seed, or the first epoch of the next seed
         // (which starts from a fresh initialisation).
@@ -383,9 +435,9 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       }
       write_results(results_path, comm, doc);
       if (stop_at_epoch_end && !last_of_job) {
-        progress.message(fmt::format("stopped at the end of epoch {} of seed {}; checkpoint '{}'; run the same command "
+        progress.message(fmt::format("stopped at the end of epoch {} of run {}; checkpoint '{}'; run the same command "
                                      "again to resume",
-                                     epoch + 1, seeds[si], checkpoint_path));
+                                     epoch + 1, spec.label, checkpoint_path));
         return dist::kExitCheckpointed;
       }
     }
@@ -395,9 +447,9 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   write_results(results_path, comm, doc);
   const SummaryStats stats = summarize_report(doc);
   if (comm.is_root()) {
-    std::printf("%s: %s = %.2f +/- %.2f over %lld seed%s (%s)\n", job_name.c_str(), desc.summary_label.c_str(),
+    std::printf("%s: %s = %.2f +/- %.2f over %lld %s%s (%s)\n", job_name.c_str(), desc.summary_label.c_str(),
                 desc.summary_scale * stats.mean, desc.summary_scale * stats.std, static_cast<long long>(stats.count),
-                stats.count == 1 ? "" : "s", results_path.c_str());
+                desc.run_unit.c_str(), stats.count == 1 ? "" : "s", results_path.c_str());
     if (profiling) std::printf("%s", profile.table().c_str());
     std::fflush(stdout);
   }

@@ -35,6 +35,7 @@ struct RunOptions {
 // What the trainer needs to know about a job to present and summarise it.
 struct JobDescription {
   std::string item_unit = "items";  // progress and throughput unit ("molecules", "graphs", "sequences")
+  std::string run_unit = "seed";    // what a run is ("seed"; MolGroup's grouping: "round")
   int64_t items_per_epoch = 0;      // global, for the progress bar
   int64_t step_counts = 0;          // how many counts every StepPlan carries
   std::string headline;             // one line for the log: data set, sizes
@@ -61,6 +62,19 @@ struct StepContext {
   int64_t step = 0;         // 0-based within the epoch
   int64_t global_step = 0;  // 0-based over the whole job (all seeds)
   OpProfile* profile = nullptr;  // non-null when debug.profile is on: pass to tapes
+};
+
+// One run of a job: by default one per entry of train.seeds, labelled by its seed.
+struct RunSpec {
+  uint64_t seed = 0;
+  std::string label;  // the run's group in results.h5 (/seeds/<label>)
+};
+
+// What a job concluded from a finished run.
+struct RunConclusion {
+  bool more_runs = true;                         // false ends the job after this run
+  std::map<std::string, std::string> run_attrs;  // attributes of the run's results group
+  std::map<std::string, std::string> job_attrs;  // attributes of the results file (e.g. the selected group)
 };
 
 class EpochJob {
@@ -90,6 +104,23 @@ class EpochJob {
   // Checkpoint sections of the job (the trainer adds its own "trainer" section).
   virtual void save(CheckpointWriter& writer) = 0;
   virtual void load(CheckpointReader& reader) = 0;
+
+  // ---- runs that depend on each other (default: independent seeds) ----
+  // How many runs at most, and run `index` (0-based). MolGroup's grouping rounds re-initialise the model
+  // with the same seed on the data sets the previous round kept.
+  virtual int64_t num_runs(const std::vector<int64_t>& seeds) const { return static_cast<int64_t>(seeds.size()); }
+  virtual RunSpec run_spec(int64_t index, const std::vector<int64_t>& seeds) const {
+    const int64_t seed = seeds.at(static_cast<size_t>(index));
+    return {static_cast<uint64_t>(seed), std::to_string(seed)};
+  }
+  // After the last epoch of run `index`, before the checkpoint that closes it.
+  virtual RunConclusion finish_run(int64_t /*index*/) { return {}; }
+  // State that outlives a run (what the runs so far decided): saved in every checkpoint, restored on
+  // resume before the first build().
+  virtual void save_job_state(StateSection& /*state*/) const {}
+  virtual void load_job_state(const StateSection& /*state*/) {}
+  // Rows this epoch adds to the run's tables in results.h5 (e.g. one row of gates per step).
+  virtual std::map<std::string, ResultsTable> epoch_tables() { return {}; }
 };
 
 // The shared keys of every epoch-based job (train loop, output, checkpoint, debug).

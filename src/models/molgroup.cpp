@@ -264,6 +264,57 @@ class GradientSum {
   std::map<std::string, Mat<T>> local_;
 };
 
+// Gradient blocks of a fixed parameter list, one per data set, summed over every rank's data sets in
+// increasing data set order. Each data set's block comes from its own backward pass, so the sum, and
+// everything after it, is bit for bit the same whichever ranks hold which data sets (an all-reduce
+// would add the ranks' partial sums in an order that depends on the rank count, and the x1000-scaled
+// meta-gradient makes such differences grow from step to step). Costs an all-gather of the blocks.
+template <typename T>
+class OrderedGradientSum {
+ public:
+  explicit OrderedGradientSum(std::vector<Parameter<T>*> params) : params_(std::move(params)) {
+    for (Parameter<T>* p : params_) block_ += static_cast<size_t>(p->value.size()) + 1;
+  }
+  // Takes the parameters' current gradients (a missing one as absent) as data set `dataset`'s block.
+  void add_block(int64_t dataset) {
+    ids_.push_back(dataset);
+    for (Parameter<T>* p : params_) {
+      if (p->has_grad) values_.insert(values_.end(), p->grad.data(), p->grad.data() + p->grad.size());
+      else values_.insert(values_.end(), static_cast<size_t>(p->value.size()), T(0));
+      values_.push_back(p->has_grad ? T(1) : T(0));
+    }
+  }
+  // Collective. A parameter is in the result when some block had its gradient.
+  std::map<std::string, Mat<T>> finish(const Communicator& comm) const {
+    const std::vector<int64_t> ids = comm.size() > 1 ? comm.allgatherv(ids_) : ids_;
+    const std::vector<T> values = comm.size() > 1 ? comm.allgatherv(values_) : values_;
+    std::vector<size_t> order(ids.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+    std::map<std::string, Mat<T>> out;
+    for (size_t i : order) {
+      size_t at = i * block_;
+      for (Parameter<T>* p : params_) {
+        const auto size = static_cast<size_t>(p->value.size());
+        if (values[at + size] > T(0)) {
+          auto [it, fresh] = out.try_emplace(p->name, Mat<T>::Zero(p->value.rows(), p->value.cols()));
+          (void)fresh;
+          T* acc = it->second.data();
+          for (size_t e = 0; e < size; ++e) acc[e] += values[at + e];
+        }
+        at += size + 1;
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::vector<Parameter<T>*> params_;
+  size_t block_ = 0;
+  std::vector<int64_t> ids_;
+  std::vector<T> values_;
+};
+
 template <typename T>
 void set_gradients(const ParamStore<T>& store, const std::map<std::string, Mat<T>>& grads) {
   for (Parameter<T>* p : store.trainable()) {
@@ -326,16 +377,15 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   RELFM_CHECK(config.method != MetaGradientMethod::kDual || (dual_store && dual_model), "meta step: dual needs a Dual model");
   MetaStepResult result;
 
-  // (a) gates; the router's tape is kept for the seeded backward of (c). A non-finite gate stops every
-  // rank here, before anything has moved.
-  Tape<T> router_tape;
-  std::vector<Var<T>> gate_vars;
+  // (a) gates. A non-finite gate stops every rank here, before anything has moved.
   std::vector<double> gates;
   comm.collective([&] {
-    Var<T> s_target = router.structure_embedding(router_tape, inputs.target.dataset, *inputs.target_fingerprints);
+    Tape<T> tape;
+    tape.set_grad_enabled(false);
+    Var<T> s_target = router.structure_embedding(tape, inputs.target.dataset, *inputs.target_fingerprints);
     for (size_t k = 0; k < m_local; ++k) {
-      gate_vars.push_back(router.gate(router_tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]));
-      const double g = static_cast<double>(gate_vars.back().value()(0, 0));
+      const double g = static_cast<double>(
+          router.gate(tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]).value()(0, 0));
       if (!std::isfinite(g))
         fail_input("molgroup: the gate of {} is {}; the router diverged (lower gate.lr or meta.gate_grad_scale)",
                    dataset_label(inputs.aux[k]), g);
@@ -347,19 +397,31 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   for (Parameter<T>* p : gin_store.trainable())
     if (std::find(theta_t.begin(), theta_t.end(), p) == theta_t.end()) rest.push_back(p);
 
-  gin_store.zero_grad();
-  double aux_loss_local = 0;
-  if (m_local > 0) {
+  // L_k / M one data set at a time: its theta_T gradient is a block of the ordered sum; the gradients of
+  // its own branch and decoder (no other data set touches them) collect in `own`.
+  OrderedGradientSum<T> aux_theta(theta_t);
+  std::vector<double> aux_losses;
+  std::map<std::string, Mat<T>> own;
+  for (size_t k = 0; k < m_local; ++k) {
+    gin_store.zero_grad();
     Tape<T> tape;
-    std::vector<Var<T>> fixed;
-    for (double g : gates) fixed.push_back(tape.input(Mat<T>::Constant(1, 1, T(g))));
-    Var<T> l_aux = auxiliary_loss(tape, gin, inputs.aux, fixed, options, m_total);
-    aux_loss_local = static_cast<double>(l_aux.value()(0, 0));
-    tape.backward(l_aux);
+    Var<T> l = auxiliary_loss(tape, gin, {inputs.aux[k]}, {tape.input(Mat<T>::Constant(1, 1, T(gates[k])))}, options, m_total);
+    aux_losses.push_back(static_cast<double>(l.value()(0, 0)));
+    tape.backward(l);
+    aux_theta.add_block(inputs.aux[k].dataset);
+    for (Parameter<T>* p : rest)
+      if (p->has_grad) own[p->name] = p->grad;
   }
-  // The target part is needed now (the virtual step); the rest only in (d), so its sum overlaps (b), (c).
-  GradientSum<T> target_sum(comm, theta_t), rest_sum(comm, rest);
-  std::map<std::string, Mat<T>> grad_aux = target_sum.run();
+  std::map<std::string, Mat<T>> grad_aux = aux_theta.finish(comm);
+  // The other branches' gradients have one contributor each: a sum over ranks is exact, so it overlaps
+  // (b) and (c) as a non-blocking all-reduce.
+  gin_store.zero_grad();
+  for (Parameter<T>* p : rest)
+    if (auto it = own.find(p->name); it != own.end()) {
+      p->grad = it->second;
+      p->has_grad = true;
+    }
+  GradientSum<T> rest_sum(comm, rest);
   rest_sum.start();
 
   // L_0 and v = dL_T/dtheta_T at theta_T' on the target rank; every rank takes the virtual step.
@@ -413,19 +475,24 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
               ? gate_hvp_dual(gin_store, *dual_store, *dual_model, inputs.aux, gates, v, hvp_options, m_total)
               : gate_hvp_central(gin_store, gin, inputs.aux, gates, v, config.central_epsilon, hvp_options, m_total);
   }
-  router_store.zero_grad();
-  Var<T> seeded;
+  // The router's meta-gradient -eta scale sum_k h_k dg_k/dphi, one data set at a time (its own tape) into
+  // the ordered sum.
+  OrderedGradientSum<T> router_sum(router_store.trainable());
   for (size_t k = 0; k < m_local; ++k) {
-    Var<T> term = scale(gate_vars[k], T(-config.virtual_lr * config.gate_grad_scale * hvp[k]));
-    seeded = seeded ? add(seeded, term) : term;
+    router_store.zero_grad();
+    Tape<T> tape;
+    Var<T> s_target = router.structure_embedding(tape, inputs.target.dataset, *inputs.target_fingerprints);
+    Var<T> g = router.gate(tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]);
+    tape.backward(scale(g, T(-config.virtual_lr * config.gate_grad_scale * hvp[k])));
+    router_sum.add_block(inputs.aux[k].dataset);
   }
-  if (seeded) router_tape.backward(seeded);
-  set_gradients(router_store, GradientSum<T>(comm, router_store.trainable()).run());
+  set_gradients(router_store, router_sum.finish(comm));
 
   std::vector<int64_t> ids;
   for (const SubBatch& b : inputs.aux) ids.push_back(b.dataset);
   const std::vector<int64_t> all_ids = comm.allgatherv(ids);
-  const std::vector<double> all_gates = comm.allgatherv(gates), all_hvp = comm.allgatherv(hvp);
+  const std::vector<double> all_gates = comm.allgatherv(gates), all_hvp = comm.allgatherv(hvp),
+                            all_losses = comm.allgatherv(aux_losses);
   std::vector<size_t> order(all_ids.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return all_ids[a] < all_ids[b]; });
@@ -433,8 +500,8 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
     result.datasets.push_back(all_ids[i]);
     result.gates.push_back(all_gates[i]);
     result.hvp.push_back(all_hvp[i]);
+    result.aux_loss += all_losses[i];
   }
-  result.aux_loss = comm.sum(aux_loss_local);
 
   // (d) the real gradient: (dL_0 + M dL_aux) / (1 + M).
   for (auto& [name, g] : rest_sum.finish()) grad_aux.emplace(name, std::move(g));

@@ -10,7 +10,20 @@
 // and the router's meta-gradient is one backward pass through the router seeded with -eta h_k on g_k.
 // This file computes h_k, by forward-over-reverse (Dual numbers, exact) or by the central difference of
 // gate gradients (DARTS: two extra passes at theta_T +- eps v, eps = epsilon / ||v||).
+//
+// Across ranks (research/molgroup.md §6) the losses separate by data set: each rank holds the
+// sub-batches of the auxiliary data sets placed on it (molgroup_plan.hpp: place_datasets), the target
+// rank also the target's. Every rank keeps a full replica of MetaGIN and the router. A step costs
+//   one all-gather of the per-data-set blocks of dL_k/dtheta_T, summed in data set order (the virtual
+//     step, identical on every rank),
+//   one broadcast from the target rank of v and of dL_0 (the target's gradient),
+//   one all-gather of the per-data-set blocks of the router's meta-gradient, summed the same way, and
+//   one non-blocking all-reduce of the auxiliary branches' gradients (one contributor each), overlapped.
+// Each block comes from its data set's own backward pass and dropout masks are keyed by data set, never
+// by rank, so gates and parameters are bit for bit the same at any rank count.
 #pragma once
+
+#include "src/core/collective.hpp"
 
 #include "src/models/metagin.hpp"
 #include "src/models/router.hpp"
