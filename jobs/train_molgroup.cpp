@@ -19,7 +19,7 @@
 #include "io/checkpoint.hpp"
 #include "io/shard.hpp"
 #include "jobs/job_kinds.hpp"
-#include "jobs/molecule_common.hpp"
+#include "jobs/molecule_groups.hpp"
 #include "src/models/molgroup.hpp"
 #include "src/models/molgroup_plan.hpp"
 #include "src/mol/fingerprints.hpp"
@@ -36,12 +36,6 @@ namespace {
 
 std::vector<KeySpec> molgroup_keys() {
   std::vector<KeySpec> keys = {
-      {"data.shard_dir", ValueKind::kString, "\"runs/shards\"",
-       "Directory of the molecule shards: data set NAME is read from <shard_dir>/NAME.h5 (`relfm shard --dataset NAME`).",
-       {}, {}, {}, Resume::kBlocks},
-      {"data.datasets", ValueKind::kStringList, "",
-       "The target data set first, then the candidate auxiliary data sets.", {}, {}, {}, Resume::kBlocks},
-      {"train.batch_size", ValueKind::kInt, "128", "Balanced slots per step (all data sets together).", {}, 1, {}, Resume::kBlocks},
       {"train.rounds", ValueKind::kInt, "3", "Grouping rounds (each train.epochs long; the official code's iter_steps).", {}, 1, {},
        Resume::kBlocks},
       {"train.warmup_epochs", ValueKind::kInt, "1",
@@ -66,32 +60,16 @@ std::vector<KeySpec> molgroup_keys() {
        {}, 0.0, {}, Resume::kBlocks},
       {"grouping.threshold", ValueKind::kReal, "0.4", "A data set survives a round when its score (mean gate) is at most this.", {},
        0.0, 1.0, Resume::kBlocks},
-      {"eval.batch_size", ValueKind::kInt, "1024", "Molecules per forward pass when evaluating.", {}, 1},
       {"debug.nan_gate_at_step", ValueKind::kInt, "0",
        "Testing aid: poison the router so that the first auxiliary data set's gate is NaN at this global step (0 = never).", {}, 0},
   };
+  for (auto& k : dataset_group_keys(128)) keys.push_back(k);
   for (auto& k : gin_model_keys()) keys.push_back(k);
   for (auto& k : optimizer_keys("train", "the GNN branches")) keys.push_back(k);
   for (auto& k : optimizer_keys("decoder", "the per-data-set decoders")) keys.push_back(k);
   for (auto& k : optimizer_keys("gate", "the router")) keys.push_back(k);
   return keys;
 }
-
-std::string joined(const std::vector<std::string>& parts, const char* sep = ", ") {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
-}
-
-// One data set as the job holds it.
-struct DataSet {
-  std::string name, path;
-  MoleculeShard shard;
-  bool regression = false;
-  std::vector<int64_t> pool;  // labelled training molecules (shard rows): what balanced sampling draws
-  double mean_atoms = 0;
-  std::unordered_map<int64_t, std::vector<float>> fingerprint_cache;  // shard row -> bits, filled on use
-};
 
 class MolGroupJob final : public EpochJob {
  public:
@@ -100,66 +78,18 @@ class MolGroupJob final : public EpochJob {
     config_ = &config;
     comm.collective([&] {
       features_ = feature_layout(config.get_string("model.features"));
-      const auto& names = config.get_string_list("data.datasets");
-      if (names.size() < 2)
-        fail_input("{}: data.datasets needs the target and at least one auxiliary data set, got {}", config.source(), names.size());
-      for (size_t i = 0; i < names.size(); ++i)
-        for (size_t j = 0; j < i; ++j)
-          if (names[i] == names[j]) fail_input("{}: data.datasets names '{}' twice", config.source(), names[i]);
       if (config.get_int_list("train.seeds").size() != 1)
         fail_input("{}: a grouping job runs one seed (train.seeds = [s]); run one job per seed", config.source());
       if (config.get_int("train.epochs") <= config.get_int("train.warmup_epochs"))
         fail_input("{}: train.epochs ({}) must exceed train.warmup_epochs ({}): a round's score is its last epoch's mean gate",
                    config.source(), config.get_int("train.epochs"), config.get_int("train.warmup_epochs"));
-      for (const std::string& name : names) {
-        const std::string path = (std::filesystem::path(config.get_string("data.shard_dir")) / (name + ".h5")).string();
-        if (!std::filesystem::exists(path))
-          fail_input("data.datasets: data set '{}' has no shard at '{}' (make it with `relfm shard --dataset {} --out {}`, or "
-                     "set data.shard_dir)",
-                     name, path, name, path);
-      }
-    });
-    for (const std::string& name : config.get_string_list("data.datasets")) {
-      DataSet d;
-      d.name = name;
-      d.path = (std::filesystem::path(config.get_string("data.shard_dir")) / (name + ".h5")).string();
-      d.shard = read_molecule_shard(d.path, comm, /*with_smiles=*/true);
-      datasets_.push_back(std::move(d));
-    }
-    comm.collective([&] {
-      for (size_t m = 0; m < datasets_.size(); ++m) {
-        DataSet& d = datasets_[m];
-        check_shard_features(d.path, d.shard, features_);
-        d.regression = d.shard.info.task_type == "regression";
-        const MatF& labels = d.shard.molecules.labels;
-        for (int64_t row : d.shard.split.train) {
-          bool labelled = false;
-          for (int64_t t = 0; t < labels.cols() && !labelled; ++t) labelled = !std::isnan(labels(row, t));
-          if (labelled) d.pool.push_back(row);
-        }
-        if (d.pool.empty())
-          fail_input("data set '{}' ('{}'): none of its {} training molecules has a label", d.name, d.path, d.shard.split.train.size());
-        double atoms = 0;
-        for (int64_t row : d.pool) atoms += static_cast<double>(d.shard.molecules.atoms_of(row));
-        d.mean_atoms = atoms / static_cast<double>(d.pool.size());
-      }
-      const DataSet& target = datasets_[0];
-      if (target.shard.split.valid.empty())
-        fail_input("data.datasets: the target '{}' has no validation split in '{}' (the best validation epoch picks the reported "
-                   "test score)",
-                   target.name, target.path);
-      if (target.shard.split.test.empty())
-        fail_input("data.datasets: the target '{}' has no test split in '{}'", target.name, target.path);
-      metric_ = parse_metric(target.shard.info.metric);
       fingerprint_.kind = parse_fingerprint_kind(config.get_string("router.fingerprint"));
       fingerprint_.morgan_radius = static_cast<int>(config.get_int("router.morgan_radius"));
       fingerprint_.morgan_bits = static_cast<int>(config.get_int("router.morgan_bits"));
     });
-    metric_label_ = std::string(metric_name(metric_));
-    // Validation and test molecules of the target, split over the ranks in contiguous blocks.
-    valid_ = local_block(datasets_[0].shard.split.valid);
-    test_ = local_block(datasets_[0].shard.split.test);
-    active_.resize(datasets_.size());
+    group_.load(comm, config, features_, /*with_smiles=*/true);
+    fingerprint_cache_.resize(group_.size());
+    active_.resize(group_.size());
     std::iota(active_.begin(), active_.end(), 0);
     batch_size_ = config.get_int("train.batch_size");
     warmup_epochs_ = config.get_int("train.warmup_epochs");
@@ -170,19 +100,15 @@ class MolGroupJob final : public EpochJob {
   }
 
   JobDescription describe() const override {
-    JobDescription d;
-    d.item_unit = "molecules";
+    std::vector<int64_t> all(group_.size());
+    std::iota(all.begin(), all.end(), 0);
+    const std::vector<std::string> aux = group_.names(all, /*skip_target=*/true);
+    JobDescription d = group_.describe(all, fmt::format("MolGroup grouping for {} ({}) over {} candidate{}: {}", group_.target().name,
+                                                        group_.metric_label(), aux.size(), aux.size() > 1 ? "s" : "", joined(aux)));
     d.run_unit = "round";
-    d.items_per_epoch = static_cast<int64_t>(datasets_[0].pool.size() * datasets_.size());
-    std::vector<std::string> aux;
-    for (size_t m = 1; m < datasets_.size(); ++m) aux.push_back(datasets_[m].name);
-    d.headline = fmt::format("MolGroup grouping for {} ({}) over {} candidate{}: {}", datasets_[0].name, metric_label_, aux.size(),
-                             aux.size() > 1 ? "s" : "", joined(aux));
-    d.rule = {"valid_" + metric_label_, "test_" + metric_label_, higher_is_better(metric_)};
-    d.summary_label = "the target branch's test " + metric_label_ + " at the best validation epoch, over rounds";
-    d.summary_scale = metric_ == Metric::kRocAuc || metric_ == Metric::kAveragePrecision ? 100.0 : 1.0;
-    d.attrs = {{"target", datasets_[0].name}, {"candidates", joined(aux)}, {"metric", metric_label_},
-               {"meta_method", std::string(meta_gradient_method_name(meta_.method))}};
+    d.summary_label = "the target branch's test " + group_.metric_label() + " at the best validation epoch, over rounds";
+    d.attrs["candidates"] = joined(aux);
+    d.attrs["meta_method"] = std::string(meta_gradient_method_name(meta_.method));
     return d;
   }
 
@@ -199,7 +125,7 @@ class MolGroupJob final : public EpochJob {
     store_ = std::make_unique<ParamStore<float>>();
     router_store_ = std::make_unique<ParamStore<float>>();
     std::vector<int64_t> tasks;
-    for (int64_t m : active_) tasks.push_back(datasets_[static_cast<size_t>(m)].shard.molecules.labels.cols());
+    for (int64_t m : active_) tasks.push_back(group_[static_cast<size_t>(m)].shard.molecules.labels.cols());
     const GinConfig base = gin_config(*config_, features_, 1);
     model_ = std::make_unique<MetaGin<float>>(*store_, base, tasks, seed);
     if (meta_.method == MetaGradientMethod::kDual) {
@@ -220,38 +146,22 @@ class MolGroupJob final : public EpochJob {
     gin_opt_ = make_optimizer(gnn, optimizer_config(*config_, "train"));
     decoder_opt_ = make_optimizer(decoders, optimizer_config(*config_, "decoder"));
     gate_opt_ = make_optimizer(router_store_->trainable(), optimizer_config(*config_, "gate"));
-    // Cost of a data set's sub-batch: its expected atoms per step times its passes (an auxiliary one
-    // runs forward/backward and the two gate-gradient passes; the target L_0 and the virtual pass).
-    std::vector<double> cost;
-    for (size_t a = 0; a < active_.size(); ++a)
-      cost.push_back(datasets_[static_cast<size_t>(active_[a])].mean_atoms * (a == 0 ? 2.0 : 3.0));
-    owner_ = place_datasets(cost, comm_->size());
+    // A sub-batch's cost: expected atoms per step times passes (an auxiliary one runs forward/backward
+    // and the two gate-gradient passes; the target L_0 and the virtual pass).
+    owner_ = group_.place(active_, 2.0, 3.0, comm_->size());
     reset_epoch_records();
-    previous_target_.clear();
+    group_.reset_state();
   }
 
   void start_seed(bool) override {}
 
   int64_t plan_epoch(uint64_t seed, int64_t epoch) override {
-    std::vector<int64_t> sizes;
-    for (int64_t m : active_) sizes.push_back(static_cast<int64_t>(datasets_[static_cast<size_t>(m)].pool.size()));
-    slots_ = balanced_epoch(sizes, seed, epoch);
     epoch_ = epoch;
-    return (static_cast<int64_t>(slots_.size()) + batch_size_ - 1) / batch_size_;
+    return group_.plan_epoch(active_, seed, epoch, batch_size_);
   }
 
   StepPlan prepare_step(const StepContext& ctx) override {
-    const size_t begin = static_cast<size_t>(ctx.step * batch_size_);
-    const size_t end = std::min(slots_.size(), begin + static_cast<size_t>(batch_size_));
-    std::vector<std::vector<int64_t>> rows(active_.size());  // shard rows per active data set
-    for (size_t i = begin; i < end; ++i) {
-      const BalancedSlot& s = slots_[i];
-      rows[static_cast<size_t>(s.dataset)].push_back(
-          datasets_[static_cast<size_t>(active_[static_cast<size_t>(s.dataset)])].pool[static_cast<size_t>(s.molecule)]);
-    }
-    // The official rule: a step without a target sub-batch reuses the previous step's (none yet: skip).
-    if (rows[0].empty()) rows[0] = previous_target_;
-    previous_target_ = rows[0];
+    const std::vector<std::vector<int64_t>> rows = group_.step_rows(ctx.step);
     step_ = Step{};
     if (rows[0].empty()) return StepPlan{{}, 0};
     int64_t items = 0;
@@ -261,11 +171,12 @@ class MolGroupJob final : public EpochJob {
       if (a > 0) ++step_.num_aux;
       const bool mine = owner_[a] == comm_->rank();
       if (!mine && a > 0) continue;
-      DataSet& d = datasets_[static_cast<size_t>(active_[a])];
+      const auto m = static_cast<size_t>(active_[a]);
+      const GroupMember& d = group_[m];
       // Every rank needs the target's fingerprints (every gate compares with them); only its owner the batch.
-      step_.fingerprints.push_back(std::make_unique<MatF>(fingerprints_of(d, rows[a])));
+      step_.fingerprints.push_back(std::make_unique<MatF>(fingerprints_of(m, rows[a])));
       if (!mine) continue;
-      step_.batches.push_back(std::make_unique<GraphBatch>(collate_rows(d, rows[a])));
+      step_.batches.push_back(std::make_unique<GraphBatch>(group_.collate_rows(m, rows[a])));
       SubBatch b{static_cast<int64_t>(a), step_.batches.back().get(), d.regression, d.name};
       if (a == 0) {
         step_.target = b;
@@ -287,7 +198,7 @@ class MolGroupJob final : public EpochJob {
     if (nan_at > 0 && ctx.global_step + 1 == nan_at && active_.size() > 1)
       router_store_->get("gate.task_embeddings").value.row(1).setConstant(std::nanf(""));
     MetaStepInputs<float> in;
-    in.target = step_.has_target ? step_.target : SubBatch{0, nullptr, datasets_[0].regression, datasets_[0].name};
+    in.target = step_.has_target ? step_.target : SubBatch{0, nullptr, group_.target().regression, group_.target().name};
     in.target_fingerprints = step_.target_fingerprints;
     in.aux = step_.aux;
     in.aux_fingerprints = step_.aux_fingerprints;
@@ -297,7 +208,7 @@ class MolGroupJob final : public EpochJob {
     fo.training = true;
     fo.dropout_rng = CounterRng(seed_, RngPurpose::kDropout).derive(static_cast<uint64_t>(ctx.global_step));
     double loss = 0;
-    std::vector<double> row(datasets_.size(), std::nan(""));
+    std::vector<double> row(group_.size(), std::nan(""));
     if (epoch_ < warmup_epochs_ || step_.num_aux == 0) {
       loss = molgroup_warmup_step(*comm_, *store_, *model_, in, fo);
     } else {
@@ -326,15 +237,10 @@ class MolGroupJob final : public EpochJob {
 
   std::map<std::string, double> evaluate() override {
     sync_buffers();
-    const Gin<float>& target = model_->branch(0);
-    const int64_t eval_batch = config_->get_int("eval.batch_size");
-    const MatF& labels = datasets_[0].shard.molecules.labels;
-    std::map<std::string, double> out;
-    out["valid_" + metric_label_] = gathered_metric(*comm_, metric_, predict(target, valid_, features_, eval_batch), valid_.ids, labels);
-    out["test_" + metric_label_] = gathered_metric(*comm_, metric_, predict(target, test_, features_, eval_batch), test_.ids, labels);
-    for (size_t m = 1; m < datasets_.size(); ++m) out["gate_" + datasets_[m].name] = std::nan("");
+    std::map<std::string, double> out = group_.evaluate_target(model_->branch(0), config_->get_int("eval.batch_size"));
+    for (size_t m = 1; m < group_.size(); ++m) out["gate_" + group_[m].name] = std::nan("");
     for (size_t a = 1; a < active_.size(); ++a)
-      out["gate_" + datasets_[static_cast<size_t>(active_[a])].name] = gate_count_[a] > 0 ? gate_sum_[a] / gate_count_[a] : std::nan("");
+      out["gate_" + group_[static_cast<size_t>(active_[a])].name] = gate_count_[a] > 0 ? gate_sum_[a] / gate_count_[a] : std::nan("");
     out["aux_loss"] = meta_steps_ > 0 ? aux_loss_sum_ / meta_steps_ : std::nan("");
     out["meta_loss"] = meta_steps_ > 0 ? meta_loss_sum_ / meta_steps_ : std::nan("");
     last_scores_.assign(active_.size(), 0.0);
@@ -347,23 +253,18 @@ class MolGroupJob final : public EpochJob {
 
   std::map<std::string, ResultsTable> epoch_tables() override {
     ResultsTable t;
-    for (const DataSet& d : datasets_) t.columns.push_back(d.name);
+    for (size_t m = 0; m < group_.size(); ++m) t.columns.push_back(group_[m].name);
     t.values = std::move(gate_rows_);
     gate_rows_.clear();
     return {{"gates", std::move(t)}};
   }
 
   RunConclusion finish_run(int64_t index) override {
-    std::vector<std::string> names, scores;
-    for (int64_t m : active_) names.push_back(datasets_[static_cast<size_t>(m)].name);
+    std::vector<std::string> scores;
+    const std::vector<std::string> names = group_.names(active_);
     const RoundDecision d = filter_round(active_, last_scores_, names, config_->get_real("grouping.threshold"));
     for (size_t a = 1; a < active_.size(); ++a) scores.push_back(fmt::format("{}={:.4f}", names[a], last_scores_[a]));
-    auto names_of = [&](const std::vector<int64_t>& ids, bool skip_target) {
-      std::vector<std::string> out;
-      for (int64_t m : ids)
-        if (!(skip_target && m == 0)) out.push_back(datasets_[static_cast<size_t>(m)].name);
-      return out;
-    };
+    auto names_of = [&](const std::vector<int64_t>& ids, bool skip_target) { return group_.names(ids, skip_target); };
     RunConclusion c;
     c.run_attrs = {{"datasets", joined(names)},
                    {"scores", joined(scores)},
@@ -398,7 +299,7 @@ class MolGroupJob final : public EpochJob {
     st.arrays["gate_rows"] = gate_rows_;
     st.arrays["gate_sum"] = gate_sum_;
     st.arrays["gate_count"] = gate_count_;
-    st.arrays["previous_target"] = std::vector<double>(previous_target_.begin(), previous_target_.end());
+    group_.save_state(st);
     st.reals["aux_loss_sum"] = aux_loss_sum_;
     st.reals["meta_loss_sum"] = meta_loss_sum_;
     st.ints["meta_steps"] = meta_steps_;
@@ -414,8 +315,7 @@ class MolGroupJob final : public EpochJob {
     gate_rows_ = st.get_array("gate_rows");
     gate_sum_ = st.get_array("gate_sum");
     gate_count_ = st.get_array("gate_count");
-    previous_target_.clear();
-    for (double r : st.get_array("previous_target")) previous_target_.push_back(static_cast<int64_t>(r));
+    group_.load_state(st);
     aux_loss_sum_ = st.get_real("aux_loss_sum");
     meta_loss_sum_ = st.get_real("meta_loss_sum");
     meta_steps_ = st.get_int("meta_steps");
@@ -439,34 +339,26 @@ class MolGroupJob final : public EpochJob {
     std::vector<std::unique_ptr<MatF>> fingerprints;
   };
 
-  MoleculeSet local_block(const std::vector<int64_t>& rows) const {
-    const auto n = static_cast<int64_t>(rows.size());
-    const int64_t begin = n * comm_->rank() / comm_->size(), end = n * (comm_->rank() + 1) / comm_->size();
-    return datasets_[0].shard.molecules.subset(std::span<const int64_t>(rows.data() + begin, static_cast<size_t>(end - begin)));
-  }
-
-  GraphBatch collate_rows(const DataSet& d, const std::vector<int64_t>& rows) const {
-    return collate(d.shard.molecules, rows, features_.atom_columns, features_.bond_columns);
-  }
-
   // The fingerprints of the given shard rows, computed once per molecule and kept.
-  MatF fingerprints_of(DataSet& d, const std::vector<int64_t>& rows) {
+  MatF fingerprints_of(size_t member, const std::vector<int64_t>& rows) {
+    const GroupMember& d = group_[member];
+    auto& cache = fingerprint_cache_[member];
     std::vector<std::string> missing;
     std::vector<int64_t> missing_rows;
     for (int64_t r : rows)
-      if (!d.fingerprint_cache.count(r) && std::find(missing_rows.begin(), missing_rows.end(), r) == missing_rows.end()) {
+      if (!cache.count(r) && std::find(missing_rows.begin(), missing_rows.end(), r) == missing_rows.end()) {
         missing.push_back(d.shard.smiles[static_cast<size_t>(r)]);
         missing_rows.push_back(r);
       }
     if (!missing.empty()) {
       const MatF fresh = fingerprints(missing, fingerprint_);
       for (size_t i = 0; i < missing_rows.size(); ++i)
-        d.fingerprint_cache[missing_rows[i]] = std::vector<float>(fresh.row(static_cast<int64_t>(i)).data(),
+        cache[missing_rows[i]] = std::vector<float>(fresh.row(static_cast<int64_t>(i)).data(),
                                                                   fresh.row(static_cast<int64_t>(i)).data() + fresh.cols());
     }
     MatF out(static_cast<int64_t>(rows.size()), fingerprint_.bits());
     for (size_t i = 0; i < rows.size(); ++i) {
-      const std::vector<float>& bits = d.fingerprint_cache.at(rows[i]);
+      const std::vector<float>& bits = cache.at(rows[i]);
       std::copy(bits.begin(), bits.end(), out.row(static_cast<int64_t>(i)).data());
     }
     return out;
@@ -509,12 +401,10 @@ class MolGroupJob final : public EpochJob {
   const dist::Comm* comm_ = nullptr;
   const JobConfig* config_ = nullptr;
   FeatureLayout features_;
-  std::vector<DataSet> datasets_;
-  Metric metric_ = Metric::kRocAuc;
-  std::string metric_label_;
+  DatasetGroup group_;
   FingerprintSpec fingerprint_;
-  MoleculeSet valid_, test_;
-  std::vector<int64_t> active_;  // data sets (indices into datasets_) of the current round; [0] = target
+  std::vector<std::unordered_map<int64_t, std::vector<float>>> fingerprint_cache_;  // per data set: shard row -> bits
+  std::vector<int64_t> active_;  // data sets (indices into group_) of the current round; [0] = target
   std::vector<int> owner_;       // per active data set
   int64_t batch_size_ = 0, warmup_epochs_ = 0, epoch_ = 0;
   MetaStepConfig meta_;
@@ -525,8 +415,6 @@ class MolGroupJob final : public EpochJob {
   std::unique_ptr<ParamStore<DualD>> dual_store_;
   std::unique_ptr<MetaGin<DualD>> dual_model_;
   std::unique_ptr<Optimizer<float>> gin_opt_, decoder_opt_, gate_opt_;
-  std::vector<BalancedSlot> slots_;
-  std::vector<int64_t> previous_target_;
   Step step_;
   std::vector<double> gate_rows_, gate_sum_, gate_count_, last_scores_;
   double aux_loss_sum_ = 0, meta_loss_sum_ = 0;

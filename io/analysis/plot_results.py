@@ -34,7 +34,11 @@ def main():
             raise SystemExit(f"{args.results} is a format_version 1 results file; this script reads version 2")
         select, report = text(f.attrs["select_series"]), text(f.attrs["report_series"])
         title = text(f.attrs.get("dataset", f.attrs["job_kind"]))
-        seeds = list(f["summary/seed"][()])
+        # Runs are named by their seed, or by the job (MolGroup's rounds); version 2 had seeds only.
+        if "summary/run" in f:
+            seeds = [text(r) for r in f["summary/run"][()]]
+        else:
+            seeds = [str(s) for s in f["summary/seed"][()]]
         best = dict(zip(seeds, f["summary/best_epoch"][()]))
         fig, axes = plt.subplots(1, len(seeds), figsize=(4.2 * len(seeds), 3.4), squeeze=False)
         for ax, seed in zip(axes[0], seeds):
@@ -50,7 +54,7 @@ def main():
             if best[seed] > 0:
                 twin.axvline(best[seed], color="tab:blue", linestyle=":", linewidth=1)
             twin.set_ylabel(f"{select} / {report}")
-            ax.set_title(f"{title}, seed {seed}")
+            ax.set_title(f"{title}, {'seed ' if seed.isdigit() else ''}{seed}")
             lines = [l for l in ax.get_lines() + twin.get_lines() if not l.get_label().startswith("_")]
             ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="lower left")
         fig.suptitle(f"{text(f.attrs['job'])}: {report} at the best {select} = "

@@ -1,5 +1,7 @@
 #include "src/models/molgroup.hpp"
 
+#include "src/nn/gradient_sum.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -205,129 +207,6 @@ std::map<std::string, Mat<T>> take_gradients(const ParamStore<T>& store) {
 
 namespace {
 
-// Sums the gradients of a fixed parameter list over ranks in one message. A parameter has a gradient
-// afterwards when it had one on some rank (a presence flag travels with the values), so that every
-// replica skips the same parameters in its optimiser step, whatever the rank count. On one rank the
-// gradients are taken as they are. start() may be followed by other work; the buffer stays in use
-// until finish(), and the stores' own gradients are never written by it.
-template <typename T>
-class GradientSum {
- public:
-  GradientSum(const Communicator& comm, std::vector<Parameter<T>*> params) : comm_(comm), params_(std::move(params)) {}
-  void start() {
-    if (comm_.size() == 1) {
-      for (Parameter<T>* p : params_)
-        if (p->has_grad) local_[p->name] = p->grad;
-      return;
-    }
-    size_t n = params_.size();
-    for (Parameter<T>* p : params_) n += static_cast<size_t>(p->value.size());
-    buffer_.assign(n, T(0));
-    size_t at = 0;
-    for (Parameter<T>* p : params_) {
-      const size_t size = static_cast<size_t>(p->value.size());
-      if (p->has_grad) {
-        std::copy(p->grad.data(), p->grad.data() + size, buffer_.begin() + static_cast<std::ptrdiff_t>(at));
-        buffer_[at + size] = T(1);
-      }
-      at += size + 1;
-    }
-    request_ = comm_.iallreduce_sum(buffer_.data(), buffer_.size());
-  }
-  std::map<std::string, Mat<T>> finish() {
-    if (comm_.size() == 1) return std::move(local_);
-    request_.wait();
-    std::map<std::string, Mat<T>> out;
-    size_t at = 0;
-    for (Parameter<T>* p : params_) {
-      const size_t size = static_cast<size_t>(p->value.size());
-      if (buffer_[at + size] > T(0)) {
-        Mat<T> g(p->value.rows(), p->value.cols());
-        std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(at),
-                  buffer_.begin() + static_cast<std::ptrdiff_t>(at + size), g.data());
-        out.emplace(p->name, std::move(g));
-      }
-      at += size + 1;
-    }
-    return out;
-  }
-  std::map<std::string, Mat<T>> run() {
-    start();
-    return finish();
-  }
-
- private:
-  const Communicator& comm_;
-  std::vector<Parameter<T>*> params_;
-  std::vector<T> buffer_;
-  Request request_;
-  std::map<std::string, Mat<T>> local_;
-};
-
-// Gradient blocks of a fixed parameter list, one per data set, summed over every rank's data sets in
-// increasing data set order. Each data set's block comes from its own backward pass, so the sum, and
-// everything after it, is bit for bit the same whichever ranks hold which data sets (an all-reduce
-// would add the ranks' partial sums in an order that depends on the rank count, and the x1000-scaled
-// meta-gradient makes such differences grow from step to step). Costs an all-gather of the blocks.
-template <typename T>
-class OrderedGradientSum {
- public:
-  explicit OrderedGradientSum(std::vector<Parameter<T>*> params) : params_(std::move(params)) {
-    for (Parameter<T>* p : params_) block_ += static_cast<size_t>(p->value.size()) + 1;
-  }
-  // Takes the parameters' current gradients (a missing one as absent) as data set `dataset`'s block.
-  void add_block(int64_t dataset) {
-    ids_.push_back(dataset);
-    for (Parameter<T>* p : params_) {
-      if (p->has_grad) values_.insert(values_.end(), p->grad.data(), p->grad.data() + p->grad.size());
-      else values_.insert(values_.end(), static_cast<size_t>(p->value.size()), T(0));
-      values_.push_back(p->has_grad ? T(1) : T(0));
-    }
-  }
-  // Collective. A parameter is in the result when some block had its gradient.
-  std::map<std::string, Mat<T>> finish(const Communicator& comm) const {
-    const std::vector<int64_t> ids = comm.size() > 1 ? comm.allgatherv(ids_) : ids_;
-    const std::vector<T> values = comm.size() > 1 ? comm.allgatherv(values_) : values_;
-    std::vector<size_t> order(ids.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
-    std::map<std::string, Mat<T>> out;
-    for (size_t i : order) {
-      size_t at = i * block_;
-      for (Parameter<T>* p : params_) {
-        const auto size = static_cast<size_t>(p->value.size());
-        if (values[at + size] > T(0)) {
-          auto [it, fresh] = out.try_emplace(p->name, Mat<T>::Zero(p->value.rows(), p->value.cols()));
-          (void)fresh;
-          T* acc = it->second.data();
-          for (size_t e = 0; e < size; ++e) acc[e] += values[at + e];
-        }
-        at += size + 1;
-      }
-    }
-    return out;
-  }
-
- private:
-  std::vector<Parameter<T>*> params_;
-  size_t block_ = 0;
-  std::vector<int64_t> ids_;
-  std::vector<T> values_;
-};
-
-template <typename T>
-void set_gradients(const ParamStore<T>& store, const std::map<std::string, Mat<T>>& grads) {
-  for (Parameter<T>* p : store.trainable()) {
-    const auto it = grads.find(p->name);
-    if (it == grads.end()) {
-      p->zero_grad();
-      continue;
-    }
-    p->grad = it->second;
-    p->has_grad = true;
-  }
-}
-
 template <typename T>
 std::vector<Parameter<T>*> branch_parameters(const ParamStore<T>& store, int64_t m) {
   const std::string prefix = MetaGin<T>::prefix(m) + ".";
@@ -387,8 +266,9 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
       const double g = static_cast<double>(
           router.gate(tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]).value()(0, 0));
       if (!std::isfinite(g))
-        fail_input("molgroup: the gate of {} is {}; the router diverged (lower gate.lr or meta.gate_grad_scale)",
-                   dataset_label(inputs.aux[k]), g);
+        throw DivergedError(fmt::format("molgroup: the gate of {} is {}; the router diverged (lower gate.lr or "
+                                        "meta.gate_grad_scale)",
+                                        dataset_label(inputs.aux[k]), std::isnan(g) ? std::string("NaN") : fmt::format("{}", g)));
       gates.push_back(g);
     }
   });
@@ -526,25 +406,36 @@ double molgroup_warmup_step(const Communicator& comm, ParamStore<T>& gin_store, 
   const bool holds_target = comm.rank() == inputs.target_rank;
   const T weight = T(1.0 / static_cast<double>(1 + m_total));
   gin_store.zero_grad();
-  double local = 0;
+  // Every parameter has one contributor (data set k trains branch k alone), so the gradient sum over
+  // ranks is exact; the loss is summed in data set order, as the meta step does.
+  std::vector<int64_t> ids;
+  std::vector<double> losses;
   {
     Tape<T> tape;
     Var<T> total;
-    if (holds_target) total = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
+    auto add_loss = [&](const SubBatch& b, const ForwardOptions& o) {
+      Var<T> l = sub_batch_loss(tape, gin, b, Var<T>(), o);
+      ids.push_back(b.dataset);
+      losses.push_back(static_cast<double>(l.value()(0, 0)));
+      total = total ? add(total, l) : l;
+    };
+    if (holds_target) add_loss(inputs.target, target_options(options));
     for (const SubBatch& b : inputs.aux) {
       ForwardOptions o = options;
       o.dropout_rng = options.dropout_rng.derive(static_cast<uint64_t>(b.dataset));
-      Var<T> l = sub_batch_loss(tape, gin, b, Var<T>(), o);
-      total = total ? add(total, l) : l;
+      add_loss(b, o);
     }
-    if (total) {
-      Var<T> loss = scale(total, weight);
-      local = static_cast<double>(loss.value()(0, 0));
-      tape.backward(loss);
-    }
+    if (total) tape.backward(scale(total, weight));
   }
   set_gradients(gin_store, GradientSum<T>(comm, gin_store.trainable()).run());
-  return comm.sum(local);
+  const std::vector<int64_t> all_ids = comm.allgatherv(ids);
+  const std::vector<double> all_losses = comm.allgatherv(losses);
+  std::vector<size_t> order(all_ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return all_ids[a] < all_ids[b]; });
+  double sum = 0;
+  for (size_t i : order) sum += all_losses[i];
+  return sum * static_cast<double>(weight);
 }
 
 #define RELFM_INSTANTIATE_MOLGROUP(T)                                                                               \

@@ -123,7 +123,8 @@ ForwardOptions virtual_target_options(const ForwardOptions& options);
 ForwardOptions target_options(const ForwardOptions& options);
 
 // Collective over `comm` (every rank calls it, also one without auxiliary sub-batches). A non-finite
-// gate raises the same InputError on every rank, naming the data set, before any parameter changes.
+// gate raises the same CollectiveError (kind kDiverged) on every rank, naming the data set, before any
+// parameter changes.
 template <typename T>
 MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_store, const MetaGin<T>& gin,
                                   ParamStore<T>& router_store, const Router<T>& router, const MetaStepInputs<T>& inputs,

@@ -124,7 +124,7 @@ TEST(MolGroupAcrossRanks, ANonFiniteGateStopsEveryRankNamingTheDataSet) {
     FAIL() << "expected an error";
   } catch (const CollectiveError& e) {
     EXPECT_NE(std::string(e.what()).find("'aux2'"), std::string::npos) << e.what();
-    EXPECT_EQ(e.kind(), CollectiveError::Kind::kInput);
+    EXPECT_EQ(e.kind(), CollectiveError::Kind::kDiverged);
   }
   const Mat<float>& after = r.store.get("datasets.0.atom_encoder.weight").value;
   EXPECT_TRUE(std::equal(before.begin(), before.end(), after.data()));

@@ -84,9 +84,9 @@ TEST(JobKinds, JobKindDefaultsToGinAndPicksTheKindsSchema) {
             }).find("unknown key 'model.hidden'"),
             std::string::npos);
   EXPECT_EQ(message_of([] { parse_job_config("[job]\nkind = \"gni\"\n", "k.toml", {}); }),
-            "k.toml, line 2: key 'job.kind' must be one of gin, squares, synthetic_regression, not 'gni'");
+            "k.toml, line 2: key 'job.kind' must be one of gin, gin_group, molgroup, squares, synthetic_regression, not 'gni'");
   EXPECT_EQ(message_of([] { parse_job_config("", "k.toml", {"job.kind=x"}); }),
-            "--set job.kind=x: key 'job.kind' must be one of gin, squares, synthetic_regression, not 'x'");
+            "--set job.kind=x: key 'job.kind' must be one of gin, gin_group, molgroup, squares, synthetic_regression, not 'x'");
   // Every kind's schema builds (no key declared twice) and documents every key.
   for (const std::string& kind : job_kind_names())
     for (const KeySpec& k : job_schema(kind).keys()) EXPECT_FALSE(k.doc.empty()) << kind << " " << k.key;

@@ -1,0 +1,157 @@
+#include "jobs/molecule_groups.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+namespace relfm::jobs {
+
+std::string joined(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : separator) + p;
+  return out;
+}
+
+std::vector<KeySpec> dataset_group_keys(int64_t default_batch) {
+  return {
+      {"data.shard_dir", ValueKind::kString, "\"runs/shards\"",
+       "Directory of the molecule shards: data set NAME is read from <shard_dir>/NAME.h5 (`relfm shard --dataset NAME`).",
+       {}, {}, {}, Resume::kBlocks},
+      {"data.datasets", ValueKind::kStringList, "", "The target data set first, then the auxiliary data sets.", {}, {}, {},
+       Resume::kBlocks},
+      {"train.batch_size", ValueKind::kInt, std::to_string(default_batch),
+       "Balanced slots per step (all data sets together; each data set's share is one sub-batch).", {}, 1, {}, Resume::kBlocks},
+      {"eval.batch_size", ValueKind::kInt, "1024", "Molecules per forward pass when evaluating.", {}, 1},
+  };
+}
+
+void DatasetGroup::load(const dist::Comm& comm, const JobConfig& config, const FeatureLayout& features, bool with_smiles) {
+  comm_ = &comm;
+  features_ = features;
+  const auto& names = config.get_string_list("data.datasets");
+  const std::filesystem::path dir = config.get_string("data.shard_dir");
+  comm.collective([&] {
+    if (names.size() < 2)
+      fail_input("{}: data.datasets needs the target and at least one auxiliary data set, got {}", config.source(), names.size());
+    for (size_t i = 0; i < names.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (names[i] == names[j]) fail_input("{}: data.datasets names '{}' twice", config.source(), names[i]);
+    for (const std::string& name : names) {
+      const std::string path = (dir / (name + ".h5")).string();
+      if (!std::filesystem::exists(path))
+        fail_input("data.datasets: data set '{}' has no shard at '{}' (make it with `relfm shard --dataset {} --out {}`, or set "
+                   "data.shard_dir)",
+                   name, path, name, path);
+    }
+  });
+  for (const std::string& name : names) {
+    GroupMember m;
+    m.name = name;
+    m.path = (dir / (name + ".h5")).string();
+    m.shard = read_molecule_shard(m.path, comm, with_smiles);
+    members_.push_back(std::move(m));
+  }
+  comm.collective([&] {
+    for (GroupMember& m : members_) {
+      check_shard_features(m.path, m.shard, features_);
+      m.regression = m.shard.info.task_type == "regression";
+      const MatF& labels = m.shard.molecules.labels;
+      for (int64_t row : m.shard.split.train) {
+        bool labelled = false;
+        for (int64_t t = 0; t < labels.cols() && !labelled; ++t) labelled = !std::isnan(labels(row, t));
+        if (labelled) m.pool.push_back(row);
+      }
+      if (m.pool.empty())
+        fail_input("data set '{}' ('{}'): none of its {} training molecules has a label", m.name, m.path, m.shard.split.train.size());
+      double atoms = 0;
+      for (int64_t row : m.pool) atoms += static_cast<double>(m.shard.molecules.atoms_of(row));
+      m.mean_atoms = atoms / static_cast<double>(m.pool.size());
+    }
+    const GroupMember& t = members_.front();
+    if (t.shard.split.valid.empty())
+      fail_input("data.datasets: the target '{}' has no validation split in '{}' (the best validation epoch picks the reported "
+                 "test score)",
+                 t.name, t.path);
+    if (t.shard.split.test.empty()) fail_input("data.datasets: the target '{}' has no test split in '{}'", t.name, t.path);
+    metric_ = parse_metric(t.shard.info.metric);
+  });
+  metric_label_ = std::string(metric_name(metric_));
+  // The target's validation and test molecules, in contiguous blocks over the ranks.
+  auto block = [&](const std::vector<int64_t>& rows) {
+    const auto n = static_cast<int64_t>(rows.size());
+    const int64_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
+    return target().shard.molecules.subset(std::span<const int64_t>(rows.data() + begin, static_cast<size_t>(end - begin)));
+  };
+  valid_ = block(target().shard.split.valid);
+  test_ = block(target().shard.split.test);
+}
+
+std::vector<std::string> DatasetGroup::names(const std::vector<int64_t>& members, bool skip_target) const {
+  std::vector<std::string> out;
+  for (int64_t m : members)
+    if (!(skip_target && m == 0)) out.push_back(members_[static_cast<size_t>(m)].name);
+  return out;
+}
+
+JobDescription DatasetGroup::describe(const std::vector<int64_t>& active, const std::string& headline) const {
+  JobDescription d;
+  d.item_unit = "molecules";
+  d.items_per_epoch = static_cast<int64_t>(target().pool.size() * active.size());
+  d.headline = headline;
+  d.rule = {"valid_" + metric_label_, "test_" + metric_label_, higher_is_better(metric_)};
+  d.summary_scale = metric_ == Metric::kRocAuc || metric_ == Metric::kAveragePrecision ? 100.0 : 1.0;
+  d.attrs = {{"target", target().name}, {"metric", metric_label_}, {"dataset", target().name}};
+  return d;
+}
+
+int64_t DatasetGroup::plan_epoch(const std::vector<int64_t>& active, uint64_t seed, int64_t epoch, int64_t batch_size) {
+  std::vector<int64_t> sizes;
+  for (int64_t m : active) sizes.push_back(static_cast<int64_t>(members_[static_cast<size_t>(m)].pool.size()));
+  active_ = active;
+  slots_ = balanced_epoch(sizes, seed, epoch);
+  batch_size_ = batch_size;
+  return (static_cast<int64_t>(slots_.size()) + batch_size - 1) / batch_size;
+}
+
+std::vector<std::vector<int64_t>> DatasetGroup::step_rows(int64_t step) {
+  const size_t begin = static_cast<size_t>(step * batch_size_);
+  const size_t end = std::min(slots_.size(), begin + static_cast<size_t>(batch_size_));
+  std::vector<std::vector<int64_t>> rows(active_.size());
+  for (size_t i = begin; i < end; ++i) {
+    const BalancedSlot& s = slots_[i];
+    const GroupMember& m = members_[static_cast<size_t>(active_[static_cast<size_t>(s.dataset)])];
+    rows[static_cast<size_t>(s.dataset)].push_back(m.pool[static_cast<size_t>(s.molecule)]);
+  }
+  if (rows[0].empty()) rows[0] = previous_target_;
+  previous_target_ = rows[0];
+  return rows;
+}
+
+GraphBatch DatasetGroup::collate_rows(size_t member, const std::vector<int64_t>& rows) const {
+  return collate(members_[member].shard.molecules, rows, features_.atom_columns, features_.bond_columns);
+}
+
+std::vector<int> DatasetGroup::place(const std::vector<int64_t>& active, double target_passes, double aux_passes, int ranks) const {
+  std::vector<double> cost;
+  for (size_t a = 0; a < active.size(); ++a)
+    cost.push_back(members_[static_cast<size_t>(active[a])].mean_atoms * (a == 0 ? target_passes : aux_passes));
+  return place_datasets(cost, ranks);
+}
+
+std::map<std::string, double> DatasetGroup::evaluate_target(const Gin<float>& model, int64_t eval_batch) const {
+  const MatF& labels = target().shard.molecules.labels;
+  return {{"valid_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, valid_, features_, eval_batch), valid_.ids, labels)},
+          {"test_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, test_, features_, eval_batch), test_.ids, labels)}};
+}
+
+void DatasetGroup::save_state(StateSection& state) const {
+  state.arrays["previous_target"] = std::vector<double>(previous_target_.begin(), previous_target_.end());
+}
+
+void DatasetGroup::load_state(const StateSection& state) {
+  previous_target_.clear();
+  for (double r : state.get_array("previous_target")) previous_target_.push_back(static_cast<int64_t>(r));
+}
+
+}  // namespace relfm::jobs

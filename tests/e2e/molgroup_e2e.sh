@@ -1,0 +1,90 @@
+#!/bin/bash
+# The MolGroup grouping job end to end (issue 7): gates and the selected group bit-identical at 1 and NP
+# ranks; a run stopped in the middle of a grouping round and resumed equals an uninterrupted run; the
+# bad inputs (unknown data set, a target without a validation split, an auxiliary set without any
+# labelled molecule, a gate that turns NaN) stop every rank with one message and keep the last good
+# checkpoint.
+source "$(dirname "$0")/lib.sh" "$@"
+
+mkdir -p shards
+for d in freesolv bace clintox bbbp; do shard "$d" "shards/$d.h5"; done
+# Small and quick: 2 rounds of 2 epochs (the first a warm-up); threshold 0.9 keeps some candidates, so
+# the second round runs on a smaller group. FreeSolv's 513 training molecules x 4 data sets = 17 steps.
+ARGS=(train "$SOURCE_DIR/jobs/molgroup_grouping.toml" --set data.shard_dir=shards
+      --set 'data.datasets=["freesolv", "bace", "clintox", "bbbp"]' "${TINY[@]}"
+      --set train.rounds=2 --set train.epochs=2 --set grouping.threshold=0.9)
+STEPS_ROUND1=34
+
+run 1 "${ARGS[@]}" --set output.dir=one > one.log 2>&1 || { cat one.log; fail "one-rank run"; }
+"$PY" - <<'PY' || fail "round records"
+import h5py, numpy as np
+text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+f = h5py.File("one/results.h5")
+assert [text(s) for s in f["summary/run"][()]] == ["round1", "round2"], f["summary/run"][()]
+r1, r2 = f["seeds/round1"], f["seeds/round2"]
+g = r1["gates"][()]
+assert g.shape == (34, 4), g.shape
+assert [text(c) for c in r1["gates"].attrs["columns"]] == ["freesolv", "bace", "clintox", "bbbp"]
+assert np.isnan(g[:, 0]).all() and np.isnan(g[:17, 1:]).all(), "the target and the warm-up epoch have no gates"
+assert np.isfinite(g[17:, 1:]).any() and ((g[17:, 1:] > 0) & (g[17:, 1:] < 1))[np.isfinite(g[17:, 1:])].all()
+# The round's score is the mean gate of its last epoch; the largest one went (forced drop at 0.9, or over it).
+last = np.nanmean(g[17:, 1:], axis=0)
+assert abs(r1["gate_bace"][-1] - last[0]) < 1e-12
+dropped = text(r1.attrs["dropped"])
+assert dropped == ["bace", "clintox", "bbbp"][int(np.argmax(last))], (dropped, last)
+assert text(r2.attrs["datasets"]).startswith("freesolv") and dropped not in text(r2.attrs["datasets"])
+assert text(f.attrs["selected_group"]) == text(r2.attrs["kept"])
+PY
+grep -q '^datasets = \["freesolv"' one/group.toml || { cat one/group.toml; fail "group.toml"; }
+inspect_has one/results.h5 "selected_group" || fail "inspect shows no selected group"
+
+if (( NP > 1 )); then
+  run "$NP" "${ARGS[@]}" --set output.dir=many > many.log 2>&1 || { cat many.log; fail "$NP-rank run"; }
+  "$PY" - <<'PY' || fail "gates differ between 1 and $NP ranks"
+import h5py
+a, b = h5py.File("one/results.h5"), h5py.File("many/results.h5")
+for r in ("round1", "round2"):
+    for k in ("gates", "train_loss", "test_rmse", "valid_rmse"):
+        assert a[f"seeds/{r}/{k}"][()].tobytes() == b[f"seeds/{r}/{k}"][()].tobytes(), (r, k)
+assert a.attrs["selected_group"] == b.attrs["selected_group"]
+PY
+  cmp one/group.toml many/group.toml || fail "group.toml differs"
+fi
+
+# Stopped in round 1 (epoch 2) and again in the middle of round 2, resumed: equal to the straight run.
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=stopped --set debug.stop_after_steps=20 > s1.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat s1.log; fail "expected exit 75 at the first stop, got $status"; }
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=stopped --set debug.stop_after_steps=$((STEPS_ROUND1 + 5)) > s2.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat s2.log; fail "expected exit 75 in round 2, got $status"; }
+inspect_has stopped/checkpoint.h5 "seed index 1" || { run 1 inspect stopped/checkpoint.h5; fail "the second stop is not in round 2"; }
+run "$NP" "${ARGS[@]}" --set output.dir=stopped > s3.log 2>&1 || { cat s3.log; fail "resume failed"; }
+ref=$([[ $NP -gt 1 ]] && echo many || echo one)
+h5 same "$ref/checkpoint.h5" stopped/checkpoint.h5 /sections/model /sections/router /sections/optimizer.gate
+"$PY" - "$ref" <<'PY' || fail "the resumed run differs"
+import h5py, sys
+a, b = h5py.File(sys.argv[1] + "/results.h5"), h5py.File("stopped/results.h5")
+for r in ("round1", "round2"):
+    for k in ("gates", "gates_epoch", "train_loss", "test_rmse", "gate_bbbp"):
+        assert a[f"seeds/{r}/{k}"][()].tobytes() == b[f"seeds/{r}/{k}"][()].tobytes(), (r, k)
+    for k in ("kept", "dropped", "scores"):
+        assert a[f"seeds/{r}"].attrs[k] == b[f"seeds/{r}"].attrs[k], (r, k)
+assert a.attrs["selected_group"] == b.attrs["selected_group"]
+PY
+
+# Bad inputs.
+expect_failure 2 "data.datasets: data set 'nosuch' has no shard at 'shards/nosuch.h5'" "$NP" "${ARGS[@]}" \
+  --set 'data.datasets=["freesolv", "nosuch"]' --set output.dir=bad1
+# Two scaffolds, 8 + 2 molecules: the scaffold split gives train 8, valid 0, test 2.
+printf 'smiles,y\nc1ccccc1O,1.0\nc1ccccc1N,2.0\nc1ccccc1C,1.5\nc1ccccc1Cl,0.5\nc1ccccc1F,0.7\nc1ccccc1Br,0.2\nc1ccccc1I,0.3\nc1ccccc1CC,0.9\nOC1CCCCC1,1.1\nNC1CCCCC1,1.2\n' > benz.csv
+run 1 shard --csv benz.csv --task-type regression --out shards/benz.h5 --quiet > /dev/null 2>&1 || fail "benz shard"
+expect_failure 2 "the target 'benz' has no validation split" "$NP" "${ARGS[@]}" --set 'data.datasets=["benz", "bace"]' \
+  --set output.dir=bad2
+printf 'smiles,active\nCCO,\nCCN,\nc1ccccc1O,\nCCCC,\nCC(=O)O,\nC1CCCCC1,\n' > blank.csv
+run 1 shard --csv blank.csv --task-type classification --out shards/blank.h5 --quiet > /dev/null 2>&1 || fail "blank shard"
+expect_failure 2 "data set 'blank'" "$NP" "${ARGS[@]}" --set 'data.datasets=["freesolv", "blank"]' --set output.dir=bad3
+expect_failure 2 "training molecules has a label" "$NP" "${ARGS[@]}" --set 'data.datasets=["freesolv", "blank"]' --set output.dir=bad3
+[[ ! -e bad1/results.h5 && ! -e bad2/results.h5 && ! -e bad3/results.h5 ]] || fail "results written for bad input"
+# A gate that turns NaN in epoch 2 (step 20): exit 3 naming the data set, the epoch-1 checkpoint kept.
+expect_failure 3 "the gate of 'bace' is NaN" "$NP" "${ARGS[@]}" --set output.dir=nan --set debug.nan_gate_at_step=20
+inspect_has nan/checkpoint.h5 "epoch 1, step in epoch 0" || { run 1 inspect nan/checkpoint.h5; fail "last good checkpoint missing"; }
+echo "PASS molgroup_e2e np=$NP"
