@@ -26,14 +26,17 @@ std::vector<KeySpec> dataset_group_keys(int64_t default_batch) {
   };
 }
 
-void DatasetGroup::load(const dist::Comm& comm, const JobConfig& config, const FeatureLayout& features, bool with_smiles) {
+void DatasetGroup::load(const dist::Comm& comm, const JobConfig& config, const FeatureLayout& features, bool with_smiles,
+                        size_t min_members) {
   comm_ = &comm;
   features_ = features;
   const auto& names = config.get_string_list("data.datasets");
   const std::filesystem::path dir = config.get_string("data.shard_dir");
   comm.collective([&] {
-    if (names.size() < 2)
-      fail_input("{}: data.datasets needs the target and at least one auxiliary data set, got {}", config.source(), names.size());
+    if (names.size() < min_members)
+      fail_input("{}: data.datasets needs {}, got {} data set{}", config.source(),
+                 min_members > 1 ? "the target and at least one auxiliary data set" : "the target", names.size(),
+                 names.size() == 1 ? "" : "s");
     for (size_t i = 0; i < names.size(); ++i)
       for (size_t j = 0; j < i; ++j)
         if (names[i] == names[j]) fail_input("{}: data.datasets names '{}' twice", config.source(), names[i]);

@@ -31,9 +31,11 @@ struct GroupMember {
 
 class DatasetGroup {
  public:
-  // Collective. InputErrors name data.datasets and the data set: a missing shard, a data set named
-  // twice, one without any labelled training molecule, a target without a validation or test split.
-  void load(const dist::Comm& comm, const JobConfig& config, const FeatureLayout& features, bool with_smiles);
+  // Collective. InputErrors name data.datasets and the data set: fewer than `min_members` data sets, a
+  // missing shard, a data set named twice, one without any labelled training molecule, a target without
+  // a validation or test split.
+  void load(const dist::Comm& comm, const JobConfig& config, const FeatureLayout& features, bool with_smiles,
+            size_t min_members);
 
   size_t size() const { return members_.size(); }
   const GroupMember& operator[](size_t m) const { return members_[m]; }

@@ -3,7 +3,7 @@
 // (SharedGin), MolGroup's balanced sampling, the loss the plain mean of the data sets' losses in the step,
 // batch-norm running statistics moved by target batches only, the target's test score at its best
 // validation epoch over train.seeds. With data.datasets = [target, aux] it is one cell of the pairwise
-// study (slurm/molgroup_pairs.sbatch).
+// study (slurm/molgroup_pairs.sbatch), with [target] alone its baseline.
 //
 // Across ranks each data set's sub-batches live on one rank (placed by cost, the target's on rank 0);
 // every data set's gradient is a block of an ordered sum (src/nn/gradient_sum.hpp), so a run gives the
@@ -33,7 +33,7 @@ class GinGroupJob final : public EpochJob {
     comm_ = &comm;
     config_ = &config;
     features_ = comm.collective([&] { return feature_layout(config.get_string("model.features")); });
-    group_.load(comm, config, features_, /*with_smiles=*/false);
+    group_.load(comm, config, features_, /*with_smiles=*/false, /*min_members=*/1);
     all_.resize(group_.size());
     std::iota(all_.begin(), all_.end(), 0);
     batch_size_ = config.get_int("train.batch_size");
@@ -44,7 +44,7 @@ class GinGroupJob final : public EpochJob {
   JobDescription describe() const override {
     const std::vector<std::string> aux = group_.names(all_, /*skip_target=*/true);
     JobDescription d = group_.describe(all_, fmt::format("{} ({}) trained with {}", group_.target().name, group_.metric_label(),
-                                                         joined(aux)));
+                                                         aux.empty() ? std::string("no auxiliary data set") : joined(aux)));
     d.summary_label = group_.target().name + " test " + group_.metric_label() + " at the best validation epoch";
     d.attrs["auxiliary"] = joined(aux);
     return d;

@@ -87,7 +87,7 @@ class MolGroupJob final : public EpochJob {
       fingerprint_.morgan_radius = static_cast<int>(config.get_int("router.morgan_radius"));
       fingerprint_.morgan_bits = static_cast<int>(config.get_int("router.morgan_bits"));
     });
-    group_.load(comm, config, features_, /*with_smiles=*/true);
+    group_.load(comm, config, features_, /*with_smiles=*/true, /*min_members=*/2);
     fingerprint_cache_.resize(group_.size());
     active_.resize(group_.size());
     std::iota(active_.begin(), active_.end(), 0);
