@@ -51,6 +51,24 @@ PY
   cmp one/group.toml many/group.toml || fail "group.toml differs"
 fi
 
+# The evaluation job trains the selected group (group.toml) with a shared GIN; the same numbers at 1 and
+# NP ranks; the chemist's report renders from the grouping results.
+group=$(sed -n 's/^datasets = //p' one/group.toml)
+GG=(train "$SOURCE_DIR/jobs/gin_group.toml" --set data.shard_dir=shards --set "data.datasets=$group" "${TINY[@]}"
+    --set train.epochs=2 --set 'train.seeds=[0,1]')
+run 1 "${GG[@]}" --set output.dir=gg1 > gg1.log 2>&1 || { cat gg1.log; fail "gin_group on 1 rank"; }
+run "$NP" "${GG[@]}" --set output.dir=ggn > ggn.log 2>&1 || { cat ggn.log; fail "gin_group on $NP ranks"; }
+"$PY" - <<'PY' || fail "gin_group differs between 1 and $NP ranks"
+import h5py
+a, b = h5py.File("gg1/results.h5"), h5py.File("ggn/results.h5")
+assert a.attrs["seeds_completed"] == 2
+for s in ("0", "1"):
+    for k in ("train_loss", "valid_rmse", "test_rmse"):
+        assert a[f"seeds/{s}/{k}"][()].tobytes() == b[f"seeds/{s}/{k}"][()].tobytes(), (s, k)
+PY
+"$PY" "$SOURCE_DIR/io/analysis/molgroup_report.py" one/results.h5 --out report > report.log 2>&1 || { cat report.log; fail "report"; }
+grep -q "Selected group: \*\*" report/report.md && [[ -s report/gates_freesolv.png ]] || fail "report contents"
+
 # Stopped in round 1 (epoch 2) and again in the middle of round 2, resumed: equal to the straight run.
 status=0; run "$NP" "${ARGS[@]}" --set output.dir=stopped --set debug.stop_after_steps=20 > s1.log 2>&1 || status=$?
 [[ $status -eq 75 ]] || { cat s1.log; fail "expected exit 75 at the first stop, got $status"; }

@@ -24,6 +24,9 @@
 #       and summary value bit-identical to run (a), which ran uninterrupted.
 #   (c) slurm/relfm_seeds_array.sbatch as a 2-task array (--array=0-1) with the tiny config: each task
 #       trains its own seed into <base>/seed_N.
+#   (d) slurm/molgroup_pairs.sbatch as a 4-task array over 2 data sets (freesolv, bace; tiny gin_group
+#       runs): the two pairs and the two targets alone; molgroup_pairs.py gathers them into pairs.h5 and
+#       a heat-map PNG, and `relfm inspect` summarises pairs.h5.
 # All jobs need the node's 2 cores, so Slurm runs them one after another; (c) is submitted while (b)
 # waits out its requeue delay. The daemons are always stopped at exit (by PID, via local_cluster.sh down).
 set -uo pipefail
@@ -49,7 +52,7 @@ done
 [ "$(id -u)" -eq 0 ] || skip "needs root (the test cluster runs its daemons and jobs as root)"
 "$python" -c 'import h5py, numpy' 2>/dev/null || skip "$python has no h5py/numpy (apt-get install python3-h5py)"
 [ -x "$relfm_bin" ] || fail "relfm binary '$relfm_bin' is missing or not executable (set RELFM_BIN)"
-for f in "$cluster" "$src/slurm/relfm_train.sbatch" "$src/slurm/relfm_seeds_array.sbatch" \
+for f in "$cluster" "$src/slurm/relfm_train.sbatch" "$src/slurm/relfm_seeds_array.sbatch" "$src/slurm/molgroup_pairs.sbatch" \
          "$src/slurm/lib_requeue.sh" "$src/jobs/gin_bbbp.toml"; do
   [ -f "$f" ] || fail "'$f' not found (pass the repository as RELFM_SOURCE_DIR or the first argument)"
 done
@@ -123,6 +126,10 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none   # faster shared memory in
 cd "$work" || fail "cannot cd to $work"
 
 "$relfm_bin" shard --dataset bbbp --out "$work/bbbp.h5" >/dev/null || fail "relfm shard --dataset bbbp failed"
+mkdir -p "$work/shards"
+for d in freesolv bace; do
+  "$relfm_bin" shard --dataset "$d" --out "$work/shards/$d.h5" >/dev/null || fail "relfm shard --dataset $d failed"
+done
 
 job_file="$src/jobs/gin_bbbp.toml"
 small=(--set "data.shard=$work/bbbp.h5" --set model.hidden=32 --set model.layers=2
@@ -310,5 +317,31 @@ a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
 sys.exit(0 if a["/seeds/0/train_loss"][()].tobytes() != b["/seeds/1/train_loss"][()].tobytes() else 1)
 EOF
 log "(c) ok: array tasks 0 and 1 trained seeds 0 and 1 into $base_c/seed_{0,1}"
+
+# ---- (d) the pairwise study ----
+base_d="$work/pairs"
+jid_d="$(RELFM_PAIR_DATASETS=freesolv,bace RELFM_OUTPUT_BASE="$base_d" sbatch --parsable --job-name=e2e-d --array=0-3 \
+         "$src/slurm/molgroup_pairs.sbatch" "$src/jobs/gin_group.toml" --set "data.shard_dir=$work/shards" \
+         --set model.hidden=32 --set model.layers=2 --set train.epochs=2 --set "train.seeds=[0]" --set output.progress=lines)" \
+  || fail "(d): sbatch failed"
+log "(d) submitted array job $jid_d (2 x 2 cells)"
+wait_job "$jid_d" "(d)"
+for cell in freesolv__alone freesolv__bace bace__freesolv bace__alone; do
+  [ -f "$base_d/$cell/results.h5" ] || { cat "$work"/e2e-d-*.out >&2; fail "(d): no results for cell $cell"; }
+done
+"$python" "$src/io/analysis/molgroup_pairs.py" "$base_d" --datasets freesolv,bace || fail "(d): gathering the pairs failed"
+[ -s "$base_d/heatmap.png" ] || fail "(d): no heat-map"
+"$python" - "$base_d/pairs.h5" <<'EOF' || fail "(d): pairs.h5"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert [n.decode() if isinstance(n, bytes) else n for n in f["datasets"][()]] == ["freesolv", "bace"]
+g, s = f["relative_gain"][()], f["score"][()]
+assert np.isfinite(g).all() and (np.diag(g) == 0).all(), g
+# freesolv is RMSE (lower is better): the gain's sign is turned; bace is ROC-AUC.
+assert abs(g[0, 1] - (s[0, 0] - s[0, 1]) / s[0, 0]) < 1e-12 and abs(g[1, 0] - (s[1, 0] - s[1, 1]) / s[1, 1]) < 1e-12
+EOF
+inspect_out="$("$relfm_bin" inspect "$base_d/pairs.h5")" || fail "(d): relfm inspect pairs.h5"
+grep -q "relative gain" <<<"$inspect_out" || { echo "$inspect_out" >&2; fail "(d): inspect summary"; }
+log "(d) ok: 4 cells, pairs.h5 and heatmap.png gathered"
 
 log "PASS"
