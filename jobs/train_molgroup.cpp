@@ -50,12 +50,15 @@ std::vector<KeySpec> molgroup_keys() {
       {"router.temperature", ValueKind::kReal, "0.1", "Gate temperature tau.", {}, 1e-6, {}, Resume::kBlocks},
       {"router.set2set_steps", ValueKind::kInt, "1", "Set2Set processing steps.", {}, 1, {}, Resume::kBlocks},
       {"meta.method", ValueKind::kString, "\"central\"",
-       "Mixed Hessian-vector product of the meta-gradient: `central` (DARTS difference of gate gradients, float) or `dual` "
-       "(forward-over-reverse in double, exact).",
-       {"central", "dual"}, {}, {}, Resume::kBlocks},
+       "Mixed Hessian-vector product of the meta-gradient: `central` (DARTS difference of gate gradients, float, two extra "
+       "passes), `forward` (one-sided difference, one extra pass, ~10x the error of central) or `dual` (forward-over-reverse "
+       "in double, exact, slow).",
+       {"central", "forward", "dual"}, {}, {}, Resume::kBlocks},
       {"meta.virtual_lr", ValueKind::kReal, "1e-3", "SGD step of the virtual update of the target's GNN (the official --lr).", {}, 0.0,
        {}, Resume::kBlocks},
-      {"meta.central_epsilon", ValueKind::kReal, "1e-3", "Central difference step, divided by ||v||.", {}, 1e-12, {}, Resume::kBlocks},
+      {"meta.central_epsilon", ValueKind::kReal, "1e-3", "Central difference step, divided by the norm of v.", {}, 1e-12, {}, Resume::kBlocks},
+      {"meta.forward_epsilon", ValueKind::kReal, "1e-3", "One-sided difference step (meta.method = forward), divided by the norm of v.",
+       {}, 1e-12, {}, Resume::kBlocks},
       {"meta.gate_grad_scale", ValueKind::kReal, "1000", "Factor on the router's meta-gradient (hard-coded 1e3 in the official code).",
        {}, 0.0, {}, Resume::kBlocks},
       {"grouping.threshold", ValueKind::kReal, "0.4", "A data set survives a round when its score (mean gate) is at most this.", {},
@@ -96,6 +99,7 @@ class MolGroupJob final : public EpochJob {
     meta_.method = parse_meta_gradient_method(config.get_string("meta.method"));
     meta_.virtual_lr = config.get_real("meta.virtual_lr");
     meta_.central_epsilon = config.get_real("meta.central_epsilon");
+    meta_.forward_epsilon = config.get_real("meta.forward_epsilon");
     meta_.gate_grad_scale = config.get_real("meta.gate_grad_scale");
   }
 

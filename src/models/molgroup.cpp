@@ -81,11 +81,12 @@ class FrozenParameters {
 MetaGradientMethod parse_meta_gradient_method(std::string_view name) {
   if (name == "dual") return MetaGradientMethod::kDual;
   if (name == "central") return MetaGradientMethod::kCentral;
-  fail_input("unknown meta-gradient method '{}' (choices: dual, central)", name);
+  if (name == "forward") return MetaGradientMethod::kForward;
+  fail_input("unknown meta-gradient method '{}' (choices: dual, central, forward)", name);
 }
 
 std::string_view meta_gradient_method_name(MetaGradientMethod method) {
-  return method == MetaGradientMethod::kDual ? "dual" : "central";
+  return method == MetaGradientMethod::kDual ? "dual" : method == MetaGradientMethod::kCentral ? "central" : "forward";
 }
 
 template <typename T>
@@ -123,30 +124,60 @@ std::vector<Parameter<T>*> target_parameters(const ParamStore<T>& store) {
   return out;
 }
 
+namespace {
+
+// dL_aux/dg_k at theta_T + t_i eps v for every t_i (eps = epsilon / ||v||), parameters restored exactly
+// afterwards; empty when v = 0 (then the meta-gradient is zero).
 template <typename T>
-std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
-                                     const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
-                                     double epsilon, const ForwardOptions& options, int64_t num_aux) {
+std::vector<std::vector<double>> gate_gradients_along(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                                                      const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
+                                                      double epsilon, const std::vector<double>& ts, const ForwardOptions& options,
+                                                      int64_t num_aux, double* eps_out) {
   const double norm = l2_norm(direction);
-  if (!(norm > 0)) return std::vector<double>(gates.size(), 0.0);  // v = 0: the meta-gradient is zero
+  if (!(norm > 0)) return {};
   const double eps = epsilon / norm;
+  *eps_out = eps;
   std::vector<std::pair<Parameter<T>*, Mat<T>>> saved;
   for (const auto& [name, v] : direction) {
     Parameter<T>& p = store.get(name);
     RELFM_CHECK(v.rows() == p.value.rows() && v.cols() == p.value.cols(), "direction for '{}' has the wrong shape", name);
     saved.emplace_back(&p, p.value);
   }
-  auto move_to = [&](double t) {
-    for (auto& [p, value] : saved) p->value = value + T(t) * direction.at(p->name);
-  };
   const FrozenParameters<T> frozen(store);  // only dL_aux/dg is needed from these passes
-  move_to(eps);
-  const std::vector<double> up = gate_gradients(model, aux, gates, options, num_aux);
-  move_to(-eps);
-  const std::vector<double> down = gate_gradients(model, aux, gates, options, num_aux);
+  std::vector<std::vector<double>> out;
+  for (double t : ts) {
+    for (auto& [p, value] : saved) p->value = value + T(t * eps) * direction.at(p->name);
+    out.push_back(gate_gradients(model, aux, gates, options, num_aux));
+  }
   for (auto& [p, value] : saved) p->value = value;  // exactly the values before
-  std::vector<double> h(gates.size());
-  for (size_t k = 0; k < h.size(); ++k) h[k] = (up[k] - down[k]) / (2 * eps);
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                                     const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
+                                     double epsilon, const ForwardOptions& options, int64_t num_aux) {
+  double eps = 0;
+  const auto g = gate_gradients_along(store, model, aux, gates, direction, epsilon, {1.0, -1.0}, options, num_aux, &eps);
+  std::vector<double> h(gates.size(), 0.0);
+  if (g.empty()) return h;
+  for (size_t k = 0; k < h.size(); ++k) h[k] = (g[0][k] - g[1][k]) / (2 * eps);
+  return h;
+}
+
+template <typename T>
+std::vector<double> gate_hvp_forward(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                                     const std::vector<double>& gates, const std::vector<double>& at_theta,
+                                     const std::map<std::string, Mat<T>>& direction, double epsilon,
+                                     const ForwardOptions& options, int64_t num_aux) {
+  RELFM_CHECK(at_theta.size() == gates.size(), "forward difference: {} gate gradients for {} gates", at_theta.size(), gates.size());
+  double eps = 0;
+  const auto g = gate_gradients_along(store, model, aux, gates, direction, epsilon, {1.0}, options, num_aux, &eps);
+  std::vector<double> h(gates.size(), 0.0);
+  if (g.empty()) return h;
+  for (size_t k = 0; k < h.size(); ++k) h[k] = (g[0][k] - at_theta[k]) / eps;
   return h;
 }
 
@@ -282,12 +313,17 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   OrderedGradientSum<T> aux_theta(theta_t);
   std::vector<double> aux_losses;
   std::map<std::string, Mat<T>> own;
+  std::vector<double> gate_grads;  // dL_aux/dg_k at theta_T: the forward difference's base point
   for (size_t k = 0; k < m_local; ++k) {
     gin_store.zero_grad();
     Tape<T> tape;
-    Var<T> l = auxiliary_loss(tape, gin, {inputs.aux[k]}, {tape.input(Mat<T>::Constant(1, 1, T(gates[k])))}, options, m_total);
+    Parameter<T> gate;
+    gate.value = Mat<T>::Constant(1, 1, T(gates[k]));
+    gate.zero_grad();
+    Var<T> l = auxiliary_loss(tape, gin, {inputs.aux[k]}, {tape.param(gate)}, options, m_total);
     aux_losses.push_back(static_cast<double>(l.value()(0, 0)));
     tape.backward(l);
+    gate_grads.push_back(gate.has_grad ? static_cast<double>(gate.grad(0, 0)) : 0.0);
     aux_theta.add_block(inputs.aux[k].dataset);
     for (Parameter<T>* p : rest)
       if (p->has_grad) own[p->name] = p->grad;
@@ -351,9 +387,17 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   if (m_local > 0) {
     ForwardOptions hvp_options = options;
     hvp_options.update_running_stats = false;  // the extra passes must not move running statistics again
-    hvp = config.method == MetaGradientMethod::kDual
-              ? gate_hvp_dual(gin_store, *dual_store, *dual_model, inputs.aux, gates, v, hvp_options, m_total)
-              : gate_hvp_central(gin_store, gin, inputs.aux, gates, v, config.central_epsilon, hvp_options, m_total);
+    switch (config.method) {
+      case MetaGradientMethod::kDual:
+        hvp = gate_hvp_dual(gin_store, *dual_store, *dual_model, inputs.aux, gates, v, hvp_options, m_total);
+        break;
+      case MetaGradientMethod::kCentral:
+        hvp = gate_hvp_central(gin_store, gin, inputs.aux, gates, v, config.central_epsilon, hvp_options, m_total);
+        break;
+      case MetaGradientMethod::kForward:
+        hvp = gate_hvp_forward(gin_store, gin, inputs.aux, gates, gate_grads, v, config.forward_epsilon, hvp_options, m_total);
+        break;
+    }
   }
   // The router's meta-gradient -eta scale sum_k h_k dg_k/dphi, one data set at a time (its own tape) into
   // the ordered sum.
@@ -452,6 +496,10 @@ RELFM_INSTANTIATE_MOLGROUP(DualD)
   template std::vector<double> gate_hvp_central<T>(ParamStore<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,   \
                                                    const std::vector<double>&, const std::map<std::string, Mat<T>>&,  \
                                                    double, const ForwardOptions&, int64_t);                           \
+  template std::vector<double> gate_hvp_forward<T>(ParamStore<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,   \
+                                                   const std::vector<double>&, const std::vector<double>&,            \
+                                                   const std::map<std::string, Mat<T>>&, double, const ForwardOptions&, \
+                                                   int64_t);                                                          \
   template std::vector<double> gate_hvp_dual<T>(const ParamStore<T>&, ParamStore<DualD>&, const MetaGin<DualD>&,      \
                                                 const std::vector<SubBatch>&, const std::vector<double>&,             \
                                                 const std::map<std::string, Mat<T>>&, const ForwardOptions&, int64_t);

@@ -38,8 +38,11 @@ namespace relfm {
 
 using DualD = Dual<double>;
 
-enum class MetaGradientMethod { kDual, kCentral };
-MetaGradientMethod parse_meta_gradient_method(std::string_view name);  // "dual" | "central"
+// kDual: forward-over-reverse in double (exact); kCentral: the DARTS central difference (two extra float
+// passes, error O(eps^2)); kForward: the one-sided difference against the gate gradients the auxiliary
+// pass already has (one extra float pass, error O(eps)).
+enum class MetaGradientMethod { kDual, kCentral, kForward };
+MetaGradientMethod parse_meta_gradient_method(std::string_view name);  // "dual" | "central" | "forward"
 std::string_view meta_gradient_method_name(MetaGradientMethod method);
 
 // One data set's sub-batch and how its loss is scored.
@@ -72,6 +75,14 @@ std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& mod
                                      const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
                                      double epsilon, const ForwardOptions& options, int64_t num_aux = 0);
 
+// The same by the one-sided difference (G(theta_T + eps v) - G(theta_T)) / eps, where at_theta[k] holds
+// G(theta_T) = dL_aux/dg_k at theta_T (the auxiliary pass of the step computes it anyway).
+template <typename T>
+std::vector<double> gate_hvp_forward(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
+                                     const std::vector<double>& gates, const std::vector<double>& at_theta,
+                                     const std::map<std::string, Mat<T>>& direction, double epsilon,
+                                     const ForwardOptions& options, int64_t num_aux = 0);
+
 // The same by forward-over-reverse on a Dual<double> copy of the model (`dual_store` holds the same
 // parameter names; its values are overwritten from `store`'s before the pass).
 template <typename T>
@@ -93,6 +104,7 @@ struct MetaStepConfig {
   // eps = central_epsilon / ||v||. DARTS' 0.01 crosses relu kinks on small models (tests/src/models/
   // molgroup_test.cpp: 62% error); 1e-3 was the most accurate step in float there (8e-4).
   double central_epsilon = 1e-3;
+  double forward_epsilon = 1e-3;  // eps = forward_epsilon / ||v|| for kForward
   double gate_grad_scale = 1000;  // the official code's hard-coded x1e3
 };
 
