@@ -135,11 +135,15 @@ GraphBatch DatasetGroup::collate_rows(size_t member, const std::vector<int64_t>&
   return collate(members_[member].shard.molecules, rows, features_.atom_columns, features_.bond_columns);
 }
 
-std::vector<int> DatasetGroup::place(const std::vector<int64_t>& active, double target_passes, double aux_passes, int ranks) const {
+std::vector<double> DatasetGroup::costs(const std::vector<int64_t>& active, double target_passes, double aux_passes) const {
   std::vector<double> cost;
   for (size_t a = 0; a < active.size(); ++a)
     cost.push_back(members_[static_cast<size_t>(active[a])].mean_atoms * (a == 0 ? target_passes : aux_passes));
-  return place_datasets(cost, ranks);
+  return cost;
+}
+
+std::vector<int> DatasetGroup::place(const std::vector<int64_t>& active, double target_passes, double aux_passes, int ranks) const {
+  return place_datasets(costs(active, target_passes, aux_passes), ranks);
 }
 
 std::map<std::string, double> DatasetGroup::evaluate_target(const Gin<float>& model, int64_t eval_batch) const {

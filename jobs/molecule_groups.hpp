@@ -55,7 +55,9 @@ class DatasetGroup {
   std::vector<std::vector<int64_t>> step_rows(int64_t step);
   GraphBatch collate_rows(size_t member, const std::vector<int64_t>& rows) const;
 
-  // Which rank holds each active data set's sub-batches, by expected atoms per step times passes.
+  // Expected atoms per step times passes, per active data set: the placement's costs.
+  std::vector<double> costs(const std::vector<int64_t>& active, double target_passes, double aux_passes) const;
+  // Which rank holds each active data set's sub-batches (place_datasets of those costs).
   std::vector<int> place(const std::vector<int64_t>& active, double target_passes, double aux_passes, int ranks) const;
 
   // valid_<metric> and test_<metric> of `model` (the target's), the same on every rank (collective).

@@ -151,8 +151,11 @@ class MolGroupJob final : public EpochJob {
     decoder_opt_ = make_optimizer(decoders, optimizer_config(*config_, "decoder"));
     gate_opt_ = make_optimizer(router_store_->trainable(), optimizer_config(*config_, "gate"));
     // A sub-batch's cost: expected atoms per step times passes (an auxiliary one runs forward/backward
-    // and the two gate-gradient passes; the target L_0 and the virtual pass).
-    owner_ = group_.place(active_, 2.0, 3.0, comm_->size());
+    // and the gate-gradient passes; the target the virtual pass on rank 0, and L_0 beside it on the
+    // least-loaded other rank).
+    const std::vector<double> cost = group_.costs(active_, 1.0, 3.0);
+    owner_ = place_datasets(cost, comm_->size());
+    loss_rank_ = least_loaded_rank(cost, owner_, comm_->size());
     reset_epoch_records();
     group_.reset_state();
   }
@@ -173,7 +176,7 @@ class MolGroupJob final : public EpochJob {
     for (size_t a = 0; a < active_.size(); ++a) {
       if (rows[a].empty()) continue;
       if (a > 0) ++step_.num_aux;
-      const bool mine = owner_[a] == comm_->rank();
+      const bool mine = owner_[a] == comm_->rank() || (a == 0 && loss_rank_ == comm_->rank());
       if (!mine && a > 0) continue;
       const auto m = static_cast<size_t>(active_[a]);
       const GroupMember& d = group_[m];
@@ -207,6 +210,7 @@ class MolGroupJob final : public EpochJob {
     in.aux = step_.aux;
     in.aux_fingerprints = step_.aux_fingerprints;
     in.target_rank = 0;
+    in.loss_rank = loss_rank_;
     in.num_aux = step_.num_aux;
     ForwardOptions fo;
     fo.training = true;
@@ -368,14 +372,16 @@ class MolGroupJob final : public EpochJob {
     return out;
   }
 
-  // Running statistics move only on the rank that holds a data set's sub-batches: every branch's
-  // buffers are taken from its owner before evaluation and checkpoints, so all replicas agree.
+  // Running statistics move only on the rank that runs a data set's passes: every branch's buffers are
+  // taken from there before evaluation and checkpoints, so all replicas agree.
+  // The target's statistics move in L_0's pass (the virtual pass leaves them), on the loss rank.
   void sync_buffers() {
     for (size_t a = 0; a < active_.size(); ++a) {
       const std::string prefix = MetaGin<float>::prefix(static_cast<int64_t>(a)) + ".";
+      const int from = a == 0 ? loss_rank_ : owner_[a];
       for (Parameter<float>* p : store_->all())
         if (!p->trainable && p->name.rfind(prefix, 0) == 0)
-          comm_->broadcast(p->value.data(), static_cast<size_t>(p->value.size()), owner_[a]);
+          comm_->broadcast(p->value.data(), static_cast<size_t>(p->value.size()), from);
     }
   }
 
@@ -410,6 +416,7 @@ class MolGroupJob final : public EpochJob {
   std::vector<std::unordered_map<int64_t, std::vector<float>>> fingerprint_cache_;  // per data set: shard row -> bits
   std::vector<int64_t> active_;  // data sets (indices into group_) of the current round; [0] = target
   std::vector<int> owner_;       // per active data set
+  int loss_rank_ = 0;            // computes L_0 beside the target rank's virtual pass
   int64_t batch_size_ = 0, warmup_epochs_ = 0, epoch_ = 0;
   MetaStepConfig meta_;
   uint64_t seed_ = 0;

@@ -280,10 +280,13 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   const size_t m_local = inputs.aux.size();
   const int64_t m_total = inputs.num_aux > 0 ? inputs.num_aux : static_cast<int64_t>(m_local);
   const bool holds_target = comm.rank() == inputs.target_rank;
+  const int loss_rank = inputs.loss_rank < 0 ? inputs.target_rank : inputs.loss_rank;
+  const bool computes_l0 = comm.rank() == loss_rank;
   RELFM_CHECK(m_total > 0 && inputs.aux_fingerprints.size() == m_local && inputs.target_fingerprints != nullptr,
               "meta step: {} auxiliary sub-batches ({} in all), {} fingerprint blocks", m_local, m_total,
               inputs.aux_fingerprints.size());
-  RELFM_CHECK(!holds_target || inputs.target.batch != nullptr, "meta step: the target rank has no target sub-batch");
+  RELFM_CHECK(!(holds_target || computes_l0) || inputs.target.batch != nullptr,
+              "meta step: the target or loss rank has no target sub-batch");
   RELFM_CHECK(config.method != MetaGradientMethod::kDual || (dual_store && dual_model), "meta step: dual needs a Dual model");
   MetaStepResult result;
 
@@ -344,14 +347,8 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   const std::vector<Parameter<T>*> branch0 = branch_parameters(gin_store, 0);
   std::map<std::string, Mat<T>> grad_target, v;
   std::vector<T> message;
-  if (holds_target) {
-    gin_store.zero_grad();
-    Tape<T> tape;
-    Var<T> l0 = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
-    result.target_loss = static_cast<double>(l0.value()(0, 0));
-    tape.backward(l0);
-    grad_target = take_gradients(gin_store);
-  }
+  // The target rank takes the virtual step's pass while the loss rank (another one when there are
+  // several) computes L_0, which nothing before (d) needs: the two passes run side by side.
   std::vector<std::pair<Parameter<T>*, Mat<T>>> saved;
   for (Parameter<T>* p : theta_t) {
     saved.emplace_back(p, p->value);
@@ -366,18 +363,26 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
     for (Parameter<T>* p : theta_t)
       if (p->has_grad) v[p->name] = p->grad;
     pack_from(theta_t, v, message);
-    pack_from(branch0, grad_target, message);
-    message.push_back(T(result.target_loss));
     message.push_back(T(result.meta_loss));
   }
   for (auto& [p, value] : saved) p->value = value;
+  if (computes_l0) {
+    gin_store.zero_grad();
+    Tape<T> tape;
+    Var<T> l0 = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
+    result.target_loss = static_cast<double>(l0.value()(0, 0));
+    tape.backward(l0);
+    grad_target = take_gradients(gin_store);
+  }
+  GradientSum<T> target_sum(comm, branch0);  // one contributor: the loss rank
+  target_sum.start(grad_target);
   if (comm.size() > 1) {
     comm.broadcast(message, inputs.target_rank);
     if (!holds_target) {
-      const size_t at = unpack_into(branch0, message, unpack_into(theta_t, message, 0, v), grad_target);
-      result.target_loss = static_cast<double>(message[at]);
-      result.meta_loss = static_cast<double>(message[at + 1]);
+      const size_t at = unpack_into(theta_t, message, 0, v);
+      result.meta_loss = static_cast<double>(message[at]);
     }
+    comm.broadcast(&result.target_loss, 1, loss_rank);
   }
   for (Parameter<T>* p : theta_t)
     if (!v.count(p->name)) v[p->name] = Mat<T>::Zero(p->value.rows(), p->value.cols());
@@ -429,6 +434,7 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
 
   // (d) the real gradient: (dL_0 + M dL_aux) / (1 + M).
   for (auto& [name, g] : rest_sum.finish()) grad_aux.emplace(name, std::move(g));
+  grad_target = target_sum.finish();
   const T w_target = T(1.0 / static_cast<double>(1 + m_total)),
           w_aux = T(static_cast<double>(m_total) / static_cast<double>(1 + m_total));
   gin_store.zero_grad();
@@ -447,7 +453,9 @@ template <typename T>
 double molgroup_warmup_step(const Communicator& comm, ParamStore<T>& gin_store, const MetaGin<T>& gin,
                             const MetaStepInputs<T>& inputs, const ForwardOptions& options) {
   const int64_t m_total = inputs.num_aux > 0 ? inputs.num_aux : static_cast<int64_t>(inputs.aux.size());
-  const bool holds_target = comm.rank() == inputs.target_rank;
+  // The target's pass runs where the meta step computes L_0, so that its running statistics move on
+  // one rank in both kinds of step.
+  const bool holds_target = comm.rank() == (inputs.loss_rank < 0 ? inputs.target_rank : inputs.loss_rank);
   const T weight = T(1.0 / static_cast<double>(1 + m_total));
   gin_store.zero_grad();
   // Every parameter has one contributor (data set k trains branch k alone), so the gradient sum over

@@ -16,7 +16,8 @@
 // rank also the target's. Every rank keeps a full replica of MetaGIN and the router. A step costs
 //   one all-gather of the per-data-set blocks of dL_k/dtheta_T, summed in data set order (the virtual
 //     step, identical on every rank),
-//   one broadcast from the target rank of v and of dL_0 (the target's gradient),
+//   one broadcast from the target rank of v, and one all-reduce of dL_0 from the loss rank (which
+//     computes L_0 while the target rank takes the virtual pass),
 //   one all-gather of the per-data-set blocks of the router's meta-gradient, summed the same way, and
 //   one non-blocking all-reduce of the auxiliary branches' gradients (one contributor each), overlapped.
 // Each block comes from its data set's own backward pass and dropout masks are keyed by data set, never
@@ -109,14 +110,15 @@ struct MetaStepConfig {
 };
 
 // One rank's part of a step. The target's fingerprints are needed on every rank (every gate compares
-// with the target's structure embedding); its sub-batch only on the target rank.
+// with the target's structure embedding); its sub-batch only on the target and loss ranks.
 template <typename T>
 struct MetaStepInputs {
   SubBatch target;
   const Mat<T>* target_fingerprints = nullptr;
   std::vector<SubBatch> aux;  // this rank's auxiliary sub-batches
   std::vector<const Mat<T>*> aux_fingerprints;
-  int target_rank = 0;
+  int target_rank = 0;  // takes the virtual pass (v); holds the target sub-batch
+  int loss_rank = -1;   // computes L_0 and its gradient, beside the virtual pass (-1 = the target rank); holds it too
   int64_t num_aux = 0;  // auxiliary sub-batches on all ranks (0 = aux.size(), one process)
 };
 
@@ -154,7 +156,8 @@ MetaStepResult molgroup_meta_step(ParamStore<T>& gin_store, const MetaGin<T>& gi
 
 // The warm-up step (research/molgroup.md §1.4, first epoch): no gates; every data set trains its own
 // branch and decoder alone on its sub-batch. Leaves the gradient of (L_0 + sum_k L_k) / (1 + M) in the
-// store (summed over ranks) and returns that loss. Collective like molgroup_meta_step.
+// store (summed over ranks) and returns that loss. Collective like molgroup_meta_step; the target's
+// pass runs on inputs.loss_rank (default the target rank), as L_0 does in the meta step.
 template <typename T>
 double molgroup_warmup_step(const Communicator& comm, ParamStore<T>& gin_store, const MetaGin<T>& gin,
                             const MetaStepInputs<T>& inputs, const ForwardOptions& options);

@@ -37,4 +37,8 @@ RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vect
 // on the costs and the rank count. A rank may hold none (then it only takes part in the collectives).
 std::vector<int> place_datasets(const std::vector<double>& cost, int ranks);
 
+// The rank with the least load under `owner` (ties to the lower rank, rank 0 only when it is alone):
+// where MolGroup's L_0 runs beside the target rank's virtual pass.
+int least_loaded_rank(const std::vector<double>& cost, const std::vector<int>& owner, int ranks);
+
 }  // namespace relfm

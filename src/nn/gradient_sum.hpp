@@ -28,25 +28,18 @@ template <typename T>
 class GradientSum {
  public:
   GradientSum(const Communicator& comm, std::vector<Parameter<T>*> params) : comm_(comm), params_(std::move(params)) {}
+  // Starts the sum of the parameters' current gradients.
   void start() {
-    if (comm_.size() == 1) {
-      for (Parameter<T>* p : params_)
-        if (p->has_grad) local_[p->name] = p->grad;
-      return;
-    }
-    size_t n = params_.size();
-    for (Parameter<T>* p : params_) n += static_cast<size_t>(p->value.size());
-    buffer_.assign(n, T(0));
-    size_t at = 0;
-    for (Parameter<T>* p : params_) {
-      const size_t size = static_cast<size_t>(p->value.size());
-      if (p->has_grad) {
-        std::copy(p->grad.data(), p->grad.data() + size, buffer_.begin() + static_cast<std::ptrdiff_t>(at));
-        buffer_[at + size] = T(1);
-      }
-      at += size + 1;
-    }
-    request_ = comm_.iallreduce_sum(buffer_.data(), buffer_.size());
+    std::map<std::string, const Mat<T>*> grads;
+    for (Parameter<T>* p : params_)
+      if (p->has_grad) grads[p->name] = &p->grad;
+    start_from(grads);
+  }
+  // Starts the sum of the given gradients (by parameter name; absent = none from this rank).
+  void start(const std::map<std::string, Mat<T>>& values) {
+    std::map<std::string, const Mat<T>*> grads;
+    for (const auto& [name, g] : values) grads[name] = &g;
+    start_from(grads);
   }
   std::map<std::string, Mat<T>> finish() {
     if (comm_.size() == 1) return std::move(local_);
@@ -71,6 +64,27 @@ class GradientSum {
   }
 
  private:
+  void start_from(const std::map<std::string, const Mat<T>*>& grads) {
+    if (comm_.size() == 1) {
+      for (Parameter<T>* p : params_)
+        if (auto it = grads.find(p->name); it != grads.end()) local_[p->name] = *it->second;
+      return;
+    }
+    size_t n = params_.size();
+    for (Parameter<T>* p : params_) n += static_cast<size_t>(p->value.size());
+    buffer_.assign(n, T(0));
+    size_t at = 0;
+    for (Parameter<T>* p : params_) {
+      const size_t size = static_cast<size_t>(p->value.size());
+      if (auto it = grads.find(p->name); it != grads.end()) {
+        std::copy(it->second->data(), it->second->data() + size, buffer_.begin() + static_cast<std::ptrdiff_t>(at));
+        buffer_[at + size] = T(1);
+      }
+      at += size + 1;
+    }
+    request_ = comm_.iallreduce_sum(buffer_.data(), buffer_.size());
+  }
+
   const Communicator& comm_;
   std::vector<Parameter<T>*> params_;
   std::vector<T> buffer_;

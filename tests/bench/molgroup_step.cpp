@@ -136,12 +136,13 @@ int run(const dist::Comm& comm, int argc, char** argv) {
 
   std::vector<double> cost;
   for (int m = 0; m <= aux_count; ++m)
-    cost.push_back(static_cast<double>(data[static_cast<size_t>(m)].batch.num_nodes) * (m == 0 ? 2.0 : 3.0));
+    cost.push_back(static_cast<double>(data[static_cast<size_t>(m)].batch.num_nodes) * (m == 0 ? 1.0 : 3.0));
   const std::vector<int> owner = place_datasets(cost, comm.size());
   MetaStepInputs<float> inputs;
   inputs.target = {0, &data[0].batch, data[0].regression};
   inputs.target_fingerprints = &data[0].fingerprints;
   inputs.num_aux = aux_count;
+  inputs.loss_rank = least_loaded_rank(cost, owner, comm.size());
   for (int k = 1; k <= aux_count; ++k) {
     if (owner[static_cast<size_t>(k)] != comm.rank()) continue;
     inputs.aux.push_back({k, &data[static_cast<size_t>(k)].batch, data[static_cast<size_t>(k)].regression});

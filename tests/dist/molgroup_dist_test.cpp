@@ -50,8 +50,9 @@ struct Replica {
   }
 
   // The step's inputs for the data sets `owner` puts on `rank`.
-  MetaStepInputs<float> inputs(const std::vector<int>& owner, int rank) const {
+  MetaStepInputs<float> inputs(const std::vector<int>& owner, int rank, int loss_rank = -1) const {
     MetaStepInputs<float> in;
+    in.loss_rank = loss_rank;
     in.target = SubBatch{0, &batches[0], false, "target"};
     in.target_fingerprints = &fingerprints[0];
     in.num_aux = kDatasets - 1;
@@ -64,7 +65,7 @@ struct Replica {
   }
 
   // Runs the steps (the first a warm-up) and returns the gates of every meta step, in data set order.
-  std::vector<double> run(const Communicator& comm, const std::vector<int>& owner) {
+  std::vector<double> run(const Communicator& comm, const std::vector<int>& owner, int loss_rank = -1) {
     std::vector<double> gates;
     MetaStepConfig config;
     config.virtual_lr = 0.05;  // larger than the official 1e-3, so the meta-gradient moves the gates visibly
@@ -73,7 +74,7 @@ struct Replica {
       ForwardOptions fo;
       fo.training = true;
       fo.dropout_rng = CounterRng(3, RngPurpose::kDropout, static_cast<uint64_t>(step));
-      const MetaStepInputs<float> in = inputs(owner, comm.rank());
+      const MetaStepInputs<float> in = inputs(owner, comm.rank(), loss_rank);
       if (step == 0) {
         molgroup_warmup_step(comm, store, *model, in, fo);
       } else {
@@ -91,9 +92,11 @@ struct Replica {
 TEST(MolGroupAcrossRanks, GatesAndParametersEqualTheOneProcessRun) {
   const dist::Comm comm;
   // Unequal costs so that the placement is not the identity.
-  const std::vector<int> owner = place_datasets({4, 1, 3, 2, 2}, comm.size());
+  const std::vector<double> cost = {4, 1, 3, 2, 2};
+  const std::vector<int> owner = place_datasets(cost, comm.size());
   Replica distributed, alone;
-  const std::vector<double> g = distributed.run(comm, owner);
+  // L_0 on another rank than the virtual pass, as the job runs it.
+  const std::vector<double> g = distributed.run(comm, owner, least_loaded_rank(cost, owner, comm.size()));
   const LocalCommunicator local;
   const std::vector<double> expected = alone.run(local, std::vector<int>(kDatasets, 0));
   ASSERT_EQ(g.size(), expected.size());
