@@ -52,6 +52,8 @@ for t in "${TARGETS[@]}"; do
     group=$(sed -n 's/^datasets = //p' "$g/group.toml")
     for cell in "group:$group" "alone:[\"$t\"]"; do
       name=${cell%%:*}; datasets=${cell#*:}; dir="$OUT/$t/$name"
+      # An empty group (only the target survived) is the Only-target run: train it once.
+      if [[ $name == alone && $group == "[\"$t\"]" ]]; then [[ -e $dir ]] || ln -s group "$dir"; continue; fi
       if [[ $(done_runs "$dir/results.h5") -lt 10 ]]; then
         mkdir -p "$dir"
         echo "== $t: $name $datasets"
