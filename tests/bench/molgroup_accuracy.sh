@@ -9,6 +9,8 @@
 #                                                TARGETS (default "freesolv bbbp bace clintox tox21"),
 #                                                STAGE (grouping | evaluation | table | all; default all),
 #                                                SHARDS (shard directory, default runs/shards)
+# The default OUT_DIR is in the repository: results.h5, group.toml and the logs are committed as they come
+# (checkpoints are not: .gitignore), so a later session skips what is finished.
 # Long (hours: a grouping takes 20 min for FreeSolv to ~4 h for Tox21 on 2 cores). Every run checkpoints:
 # rerunning the script resumes each run where it stopped and skips finished ones, so it can be split over
 # sessions (stop it with `pkill -TERM -x relfm`: the ranks finish their step, checkpoint and exit 75;
@@ -16,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RELFM=${RELFM:-build/jobs/relfm}
-OUT=${1:-runs/molgroup_accuracy}
+OUT=${1:-results/molgroup_accuracy}
 NP=${NP:-2}
 STAGE=${STAGE:-all}
 read -r -a TARGETS <<< "${TARGETS:-freesolv bbbp bace clintox tox21}"
