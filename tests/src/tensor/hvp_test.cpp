@@ -82,13 +82,7 @@ Var<T> gin_loss(const Gin<T>& model, const GraphBatch& b, Tape<T>& tape) {
 }
 
 TEST(SecondOrder, MixedProductThroughTheWholeGin) {
-  GinConfig c;
-  c.num_layers = 2;
-  c.hidden = 4;
-  c.dropout = 0.25;
-  c.atom_table_sizes = {119, 5};
-  c.bond_table_sizes = {5, 6};
-  c.num_tasks = 2;
+  const GinConfig c = test::tiny_gin_config();
   const GraphBatch b = batch();
   ParamStore<DualD> dual_store;
   Gin<DualD> dual_model(dual_store, c, 9);
