@@ -114,16 +114,8 @@ inline void mulhilo16(uint32_t m, U32x16 x, U32x16& lo, U32x16& hi) {
 }
 #endif
 
-void philox_lanes(uint64_t first_block, uint64_t stream, uint64_t key, U32x16 out[4]) {
-  const U32x16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  const U32x16 zero = iota - iota;
-  U32x16 c0 = zero + static_cast<uint32_t>(first_block) + iota;
-  U32x16 c1 = zero + static_cast<uint32_t>(first_block >> 32);
-  // A carry out of the low word happens only within 15 blocks of a 2^32 boundary.
-  if (static_cast<uint32_t>(first_block) > 0xffffffffu - (kLanes - 1))
-    for (int i = 0; i < kLanes; ++i) c1[i] = static_cast<uint32_t>((first_block + static_cast<uint64_t>(i)) >> 32);
-  U32x16 c2 = zero + static_cast<uint32_t>(stream);
-  U32x16 c3 = zero + static_cast<uint32_t>(stream >> 32);
+// Philox4x32-10 rounds on 16 lanes whose four counter words are c0..c3 (updated in place to the output).
+void philox_rounds(uint64_t key, U32x16& c0, U32x16& c1, U32x16& c2, U32x16& c3) {
   uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
   for (int round = 0; round < 10; ++round) {
     if (round > 0) {
@@ -140,6 +132,19 @@ void philox_lanes(uint64_t first_block, uint64_t stream, uint64_t key, U32x16 ou
     c2 = n2;
     c3 = lo0;
   }
+}
+
+void philox_lanes(uint64_t first_block, uint64_t stream, uint64_t key, U32x16 out[4]) {
+  const U32x16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const U32x16 zero = iota - iota;
+  U32x16 c0 = zero + static_cast<uint32_t>(first_block) + iota;
+  U32x16 c1 = zero + static_cast<uint32_t>(first_block >> 32);
+  // A carry out of the low word happens only within 15 blocks of a 2^32 boundary.
+  if (static_cast<uint32_t>(first_block) > 0xffffffffu - (kLanes - 1))
+    for (int i = 0; i < kLanes; ++i) c1[i] = static_cast<uint32_t>((first_block + static_cast<uint64_t>(i)) >> 32);
+  U32x16 c2 = zero + static_cast<uint32_t>(stream);
+  U32x16 c3 = zero + static_cast<uint32_t>(stream >> 32);
+  philox_rounds(key, c0, c1, c2, c3);
   out[0] = c0;
   out[1] = c1;
   out[2] = c2;
@@ -165,6 +170,23 @@ void CounterRng::fill_uniform(std::span<float> out, uint64_t first) const {
       for (int lane = 0; lane < kLanes; ++lane) o[16 * w + lane] = static_cast<float>(words[w][lane] >> 8) * 0x1.0p-24f;
     if (o == group_values) std::copy(group_values + offset, group_values + offset + count, out.data() + i);
     i += count;
+  }
+}
+
+void CounterRng::blocks16(const uint64_t blocks[16], const uint64_t streams[16], uint32_t out[4][16]) const {
+  U32x16 c0, c1, c2, c3;
+  for (int i = 0; i < kLanes; ++i) {
+    c0[i] = static_cast<uint32_t>(blocks[i]);
+    c1[i] = static_cast<uint32_t>(blocks[i] >> 32);
+    c2[i] = static_cast<uint32_t>(streams[i]);
+    c3[i] = static_cast<uint32_t>(streams[i] >> 32);
+  }
+  philox_rounds(key_, c0, c1, c2, c3);
+  for (int i = 0; i < kLanes; ++i) {
+    out[0][i] = c0[i];
+    out[1][i] = c1[i];
+    out[2][i] = c2[i];
+    out[3][i] = c3[i];
   }
 }
 

@@ -33,6 +33,12 @@ class CounterRng {
 
   // The four words of block `block`.
   void block(uint64_t block, uint32_t out[4]) const;
+  // The same key on another stream: with_stream(s).block(b) is block b of stream s. Many independent
+  // streams under one key (one per random walker) can then be computed 16 at a time by blocks16.
+  CounterRng with_stream(uint64_t stream) const { return CounterRng(key_, stream, true); }
+  // out[w][i] = word w of with_stream(streams[i]).block(blocks[i]), for 16 lanes at once (vector code,
+  // about ten times the rate of 16 block() calls).
+  void blocks16(const uint64_t blocks[16], const uint64_t streams[16], uint32_t out[4][16]) const;
   uint32_t u32(uint64_t index) const;
   uint64_t u64(uint64_t index) const;
   // Uniform in [0, 1) with 24 random bits (float) or 53 (double).

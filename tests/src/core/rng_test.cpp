@@ -36,6 +36,23 @@ TEST(CounterRng, VectorFillEqualsScalarAtAnyOffsetAndLength) {
   }
 }
 
+TEST(CounterRng, SixteenLanesEqualScalarBlocksOfTheirStreams) {
+  const CounterRng rng = CounterRng(9, RngPurpose::kSampler, 3).derive(11);
+  uint64_t blocks[16], streams[16];
+  for (int i = 0; i < 16; ++i) {
+    blocks[i] = (i % 3 == 0) ? (1ULL << 32) + 5 * i : 7ULL * i;  // both counter words in use
+    streams[i] = (i % 2 == 0) ? 0xfedcba9876543210ULL + i : i;
+  }
+  uint32_t out[4][16];
+  rng.blocks16(blocks, streams, out);
+  for (int i = 0; i < 16; ++i) {
+    uint32_t w[4];
+    rng.with_stream(streams[i]).block(blocks[i], w);
+    for (int k = 0; k < 4; ++k) ASSERT_EQ(out[k][i], w[k]) << "lane " << i << " word " << k;
+  }
+  EXPECT_EQ(rng.with_stream(rng.stream()).u64(5), rng.u64(5));
+}
+
 TEST(CounterRng, SameKeySameNumbersDifferentStreamsDiffer) {
   const CounterRng a(5, RngPurpose::kShuffle, 1), b(5, RngPurpose::kShuffle, 1), c(5, RngPurpose::kShuffle, 2),
       d(5, RngPurpose::kDropout, 1), e(6, RngPurpose::kShuffle, 1);

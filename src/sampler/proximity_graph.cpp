@@ -1,0 +1,153 @@
+#include "src/sampler/proximity_graph.hpp"
+
+#include "src/core/error.hpp"
+#include "src/tensor/gemm.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace relfm::sampler {
+namespace {
+
+struct Scored {
+  float score;
+  VertexId id;
+};
+// Higher score first; among equal scores the smaller id.
+bool better(const Scored& a, const Scored& b) { return a.score != b.score ? a.score > b.score : a.id < b.id; }
+
+// scores (rows x cols) = a (rows x d) * b (cols x d)^T on the active GEMM backend.
+void score(const float* a, int64_t rows, const float* b, int64_t cols, int64_t d, float* scores) {
+  gemm::Product p;
+  p.a = a;
+  p.b = b;
+  p.c = scores;
+  p.m = rows;
+  p.n = cols;
+  p.k = d;
+  p.trans_b = true;
+  gemm::multiply(p);
+}
+
+// Exact mode scores kAnchorRows anchors against kShardColumns candidates per GEMM: a 4 MB buffer, and
+// shapes large enough for the GEMM's full rate.
+constexpr int64_t kAnchorRows = 256;
+constexpr int64_t kShardColumns = 4096;
+
+}  // namespace
+
+void ProximityConfig::validate(int64_t n) const {
+  if (neighbours < 1) fail_input("proximity graph: neighbours (K) = {} must be at least 1", neighbours);
+  if (candidates < neighbours)
+    fail_input("proximity graph: candidates (M) = {} must be at least neighbours (K) = {}", candidates, neighbours);
+  if (exact(n) && neighbours >= n)
+    fail_input("proximity graph: neighbours (K) = {} must be below the {} instances in exact mode", neighbours, n);
+  if (block < 1) fail_input("proximity graph: block = {} must be at least 1", block);
+  if (pool_factor < 1) fail_input("proximity graph: pool_factor = {} must be at least 1", pool_factor);
+}
+
+void normalise_rows(MatF& rows) {
+  for (Eigen::Index r = 0; r < rows.rows(); ++r) {
+    const float norm = rows.row(r).norm();
+    if (norm > 0) rows.row(r) /= norm;
+  }
+}
+
+IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, const ProximityConfig& config,
+                              const CounterRng& rebuild_stream) {
+  const int64_t n = bank.rows(), d = bank.cols(), k = config.neighbours;
+  config.validate(n);
+  RELFM_CHECK(0 <= first && first <= last && last <= n, "proximity graph: anchors [{}, {}) of {}", first, last, n);
+  if (config.exact(n)) {
+    TopK top(last - first, k, static_cast<VertexId>(first));
+    const MatF anchors = bank.middleRows(first, last - first);
+    add_shard(top, anchors, bank, 0);
+    return top.neighbours();
+  }
+  const int64_t m = config.candidates, pool_size = config.pool_factor * m;
+  IndexMat out(last - first, k);
+  MatF pool(pool_size, d);
+  std::vector<VertexId> pool_ids(static_cast<size_t>(pool_size));
+  std::vector<float> scores;
+  std::vector<Scored> picked(static_cast<size_t>(m));
+  const CounterRng pool_rng = rebuild_stream.derive(1), pick_rng = rebuild_stream.derive(2);
+  for (int64_t block = first / config.block; block * config.block < last; ++block) {
+    const int64_t b0 = std::max(first, block * config.block), b1 = std::min(last, (block + 1) * config.block);
+    const CounterRng draws = pool_rng.derive(static_cast<uint64_t>(block));
+    for (int64_t j = 0; j < pool_size; ++j) {
+      pool_ids[j] = static_cast<VertexId>(draws.below(static_cast<uint64_t>(j), static_cast<uint64_t>(n)));
+      pool.row(j) = bank.row(pool_ids[j]);
+    }
+    scores.resize(static_cast<size_t>((b1 - b0) * pool_size));
+    score(bank.row(b0).data(), b1 - b0, pool.data(), pool_size, d, scores.data());
+    for (int64_t a = b0; a < b1; ++a) {
+      const float* row = scores.data() + (a - b0) * pool_size;
+      const CounterRng mine = pick_rng.derive(static_cast<uint64_t>(a));
+      for (int64_t j = 0; j < m; ++j) {
+        const int64_t slot = config.pool_factor == 1
+                                 ? j
+                                 : static_cast<int64_t>(mine.below(static_cast<uint64_t>(j), static_cast<uint64_t>(pool_size)));
+        picked[j] = {row[slot], pool_ids[slot]};
+      }
+      std::partial_sort(picked.begin(), picked.begin() + k, picked.end(), better);
+      for (int64_t j = 0; j < k; ++j) out(a - first, j) = picked[j].id;
+    }
+  }
+  return out;
+}
+
+TopK::TopK(int64_t anchors, int64_t k, VertexId first_anchor)
+    : anchors_(anchors), k_(k), first_anchor_(first_anchor), heaps_(static_cast<size_t>(anchors * k)),
+      sizes_(static_cast<size_t>(anchors), 0) {}
+
+void TopK::add(const float* scores, int64_t anchor_begin, int64_t anchor_count, int64_t count,
+               VertexId first_candidate) {
+  // comp(a, b) = "a is better": the heap's front is then its worst entry, the one a newcomer must beat.
+  auto comp = [](const Entry& a, const Entry& b) { return better({a.score, a.id}, {b.score, b.id}); };
+  for (int64_t a = anchor_begin; a < anchor_begin + anchor_count; ++a) {
+    Entry* heap = heaps_.data() + a * k_;
+    int64_t& size = sizes_[a];
+    const float* row = scores + (a - anchor_begin) * count;
+    const VertexId self = first_anchor_ + static_cast<VertexId>(a);
+    for (int64_t j = 0; j < count; ++j) {
+      const Entry e{row[j], first_candidate + static_cast<VertexId>(j)};
+      if (e.id == self) continue;
+      if (size < k_) {
+        heap[size++] = e;
+        std::push_heap(heap, heap + size, comp);
+      } else if (comp(e, heap[0])) {
+        std::pop_heap(heap, heap + size, comp);
+        heap[size - 1] = e;
+        std::push_heap(heap, heap + size, comp);
+      }
+    }
+  }
+}
+
+IndexMat TopK::neighbours() const {
+  IndexMat out(anchors_, k_);
+  std::vector<Entry> row(static_cast<size_t>(k_));
+  for (int64_t a = 0; a < anchors_; ++a) {
+    RELFM_CHECK(sizes_[a] == k_, "top-K: anchor {} saw {} candidates, needs {}", first_anchor_ + a, sizes_[a], k_);
+    std::copy(heaps_.begin() + a * k_, heaps_.begin() + (a + 1) * k_, row.begin());
+    std::sort(row.begin(), row.end(), [](const Entry& x, const Entry& y) { return better({x.score, x.id}, {y.score, y.id}); });
+    for (int64_t j = 0; j < k_; ++j) out(a, j) = row[j].id;
+  }
+  return out;
+}
+
+void add_shard(TopK& top, const MatF& anchors, const MatF& shard, VertexId first_candidate) {
+  RELFM_CHECK(anchors.cols() == shard.cols(), "top-K: anchors of width {}, candidates of width {}", anchors.cols(),
+              shard.cols());
+  std::vector<float> scores(static_cast<size_t>(kAnchorRows * kShardColumns));
+  for (int64_t a0 = 0; a0 < anchors.rows(); a0 += kAnchorRows) {
+    const int64_t rows = std::min(kAnchorRows, static_cast<int64_t>(anchors.rows()) - a0);
+    for (int64_t c0 = 0; c0 < shard.rows(); c0 += kShardColumns) {
+      const int64_t count = std::min(kShardColumns, static_cast<int64_t>(shard.rows()) - c0);
+      score(anchors.row(a0).data(), rows, shard.row(c0).data(), count, anchors.cols(), scores.data());
+      top.add(scores.data(), a0, rows, count, first_candidate + static_cast<VertexId>(c0));
+    }
+  }
+}
+
+}  // namespace relfm::sampler

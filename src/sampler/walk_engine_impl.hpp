@@ -1,0 +1,177 @@
+// The engine's inner loop (a template over the visitor, so that a no-op visitor costs nothing).
+// Included by walk_engine.hpp only.
+#pragma once
+
+#include <algorithm>
+
+namespace relfm::sampler {
+
+inline WalkEngine::WalkEngine(const WalkGraph& graph, WalkRule rule, CounterRng rng)
+    : graph_(graph), rule_(rule), rng_(rng) {
+  if (!(rule.alpha >= 0.0 && rule.alpha <= 1.0)) fail_input("random walk: alpha = {} is not in [0, 1]", rule.alpha);
+  // A restart walk ends only by its distinct target, which a small component may never reach.
+  RELFM_CHECK(rule.action != AlphaAction::kRestart || rule.max_steps > 0, "a restart walk needs a step cap");
+  alpha_always_ = rule.alpha >= 1.0;
+  alpha_threshold_ = static_cast<uint32_t>(std::min(rule.alpha * 0x1.0p32, 0x1.0p32 - 1.0));
+}
+
+inline uint32_t WalkEngine::uniform_slot(const uint32_t* words, const Walker& w, uint32_t degree) const {
+  // words[0] and words[1]: the first and the retry draw. Accepting a draw only outside the rejection band
+  // makes each accepted value exactly uniform.
+  const uint32_t band = (0u - degree) % degree;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const uint64_t m = static_cast<uint64_t>(words[attempt]) * degree;
+    if (static_cast<uint32_t>(m) >= band) return static_cast<uint32_t>(m >> 32);
+  }
+  return static_cast<uint32_t>(rng_.with_stream(w.id).derive(w.steps).below(0, degree));
+}
+
+template <class Visitor>
+AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walker>& departed,
+                                  Visitor& visitor) const {
+  AdvanceCounts counts;
+  const VertexId first = graph_.first();
+  const int64_t* row_ptr = graph_.row_ptr();
+  const VertexId* col = graph_.col();
+  const float* alias_probability = graph_.alias_probability();
+  const int32_t* alias_slot = graph_.alias_slot();
+  const bool weighted = graph_.weighted();
+  const uint32_t target = rule_.distinct_target;
+  const bool restart = rule_.action == AlphaAction::kRestart;
+
+  std::vector<uint8_t> leaves(walkers.size(), 0);
+  std::vector<uint32_t> departure_order;
+  // A walker on an owned vertex it has not visited yet: visit it; false when that ends the walk.
+  auto land = [&](Walker& w) {
+    w.arriving = false;
+    if (visitor.arrive(w, w.cur) && ++w.distinct >= target && target > 0) {
+      w.status = WalkStatus::kReachedTarget;
+      return false;
+    }
+    return true;
+  };
+  auto leave = [&](uint32_t i) {
+    walkers[i].arriving = true;
+    leaves[i] = 1;
+    departure_order.push_back(i);
+  };
+
+  std::vector<uint32_t> queue;
+  queue.reserve(walkers.size());
+  for (uint32_t i = 0; i < walkers.size(); ++i) {
+    Walker& w = walkers[i];
+    if (w.status != WalkStatus::kRunning) continue;
+    if (!graph_.owns(w.cur)) {
+      leave(i);
+      continue;
+    }
+    if (w.arriving && !land(w)) continue;
+    queue.push_back(i);
+  }
+
+  enum : uint8_t { kMove, kJumpToStart, kDone, kLeft };
+  uint32_t lane_walker[kLanes];
+  uint8_t action[kLanes];
+  int64_t entry[kLanes], row_begin[kLanes];
+  uint64_t blocks[kLanes], streams[kLanes];
+  alignas(64) uint32_t words[4][kLanes];
+  size_t next = 0;
+  int active = 0;
+  while (true) {
+    while (active < kLanes && next < queue.size()) lane_walker[active++] = queue[next++];
+    if (active == 0) break;
+
+    for (int l = 0; l < kLanes; ++l) {
+      const Walker& w = walkers[lane_walker[std::min(l, active - 1)]];
+      blocks[l] = w.steps;
+      streams[l] = w.id;
+    }
+    for (int g = 0; g < active; g += 16) {
+      uint32_t lanes[4][16];
+      rng_.blocks16(blocks + g, streams + g, lanes);
+      for (int k = 0; k < 4; ++k) std::copy(lanes[k], lanes[k] + 16, words[k] + g);
+    }
+
+    // Pass 1: the alpha coin, the row and the slot; prefetch the neighbour entry.
+    for (int l = 0; l < active; ++l) {
+      Walker& w = walkers[lane_walker[l]];
+      if (rule_.max_steps > 0 && w.steps >= rule_.max_steps) {
+        w.status = WalkStatus::kStepCap;
+        action[l] = kDone;
+        continue;
+      }
+      if (alpha_always_ || words[0][l] < alpha_threshold_) {
+        action[l] = restart ? kJumpToStart : kDone;
+        if (!restart) w.status = WalkStatus::kTerminated;
+        continue;
+      }
+      const int64_t begin = row_ptr[w.cur - first];
+      const auto degree = static_cast<uint32_t>(row_ptr[w.cur - first + 1] - begin);
+      if (degree == 0) {  // a dead end: the alpha action by force
+        if (!restart) {
+          w.status = WalkStatus::kTerminated;
+          action[l] = kDone;
+        } else if (w.cur == w.start) {
+          w.status = WalkStatus::kStuck;
+          action[l] = kDone;
+        } else {
+          action[l] = kJumpToStart;
+        }
+        continue;
+      }
+      const uint32_t draws[2] = {words[1][l], words[3][l]};
+      row_begin[l] = begin;
+      entry[l] = begin + uniform_slot(draws, w, degree);
+      __builtin_prefetch(col + entry[l]);
+      if (weighted) {
+        __builtin_prefetch(alias_probability + entry[l]);
+        __builtin_prefetch(alias_slot + entry[l]);
+      }
+      action[l] = kMove;
+    }
+
+    // Pass 2: take the step; prefetch the new vertex's row offsets; visit it or hand it over.
+    for (int l = 0; l < active; ++l) {
+      if (action[l] == kDone) continue;
+      Walker& w = walkers[lane_walker[l]];
+      VertexId to = w.start;
+      if (action[l] == kMove) {
+        int64_t e = entry[l];
+        if (weighted && !(static_cast<float>(words[2][l] >> 8) * 0x1.0p-24f < alias_probability[e]))
+          e = row_begin[l] + alias_slot[e];
+        to = col[e];
+      }
+      ++w.steps;
+      ++counts.steps;
+      w.cur = to;
+      if (!graph_.owns(to)) {
+        leave(lane_walker[l]);
+        action[l] = kLeft;
+        continue;
+      }
+      __builtin_prefetch(row_ptr + (to - first));
+      if (!land(w)) action[l] = kDone;
+    }
+
+    // Lanes whose walker finished or left take the next queued walker.
+    int kept = 0;
+    for (int l = 0; l < active; ++l) {
+      if (action[l] == kDone || action[l] == kLeft) continue;
+      lane_walker[kept++] = lane_walker[l];
+    }
+    active = kept;
+  }
+
+  for (uint32_t i : departure_order) departed.push_back(walkers[i]);
+  counts.departed = static_cast<int64_t>(departure_order.size());
+  if (!departure_order.empty()) {
+    size_t out = 0;
+    for (size_t i = 0; i < walkers.size(); ++i)
+      if (!leaves[i]) walkers[out++] = walkers[i];
+    walkers.resize(out);
+  }
+  for (const Walker& w : walkers) counts.finished += w.status != WalkStatus::kRunning;
+  return counts;
+}
+
+}  // namespace relfm::sampler

@@ -1,0 +1,88 @@
+#include "src/sampler/walk_graph.hpp"
+
+#include "src/core/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace relfm::sampler {
+namespace {
+
+// P(u < p) for the engine's coin u = k / 2^24, k uniform in [0, 2^24): the number of k below p * 2^24.
+double coin_below(float p) {
+  if (p <= 0.0f) return 0.0;
+  if (p >= 1.0f) return 1.0;
+  return std::ceil(static_cast<double>(p) * 0x1.0p24) * 0x1.0p-24;
+}
+
+}  // namespace
+
+WalkGraph::WalkGraph(Csr rows, VertexId first, VertexId num_global_vertices, std::vector<float> weights)
+    : rows_(std::move(rows)), first_(first), num_global_(num_global_vertices) {
+  RELFM_CHECK(first >= 0 && static_cast<int64_t>(first) + rows_.num_rows <= num_global_vertices,
+              "walk graph: rows [{}, {}) outside the {} vertices", first, first + rows_.num_rows, num_global_vertices);
+  rows_.num_cols = num_global_vertices;
+  rows_.validate();
+  if (weights.empty()) return;
+  RELFM_CHECK(static_cast<int64_t>(weights.size()) == rows_.nnz(), "walk graph: {} weights for {} edges",
+              weights.size(), rows_.nnz());
+  // Vose's alias method per row: slots whose scaled weight is below 1 are topped up by one slot above 1.
+  alias_probability_.assign(weights.size(), 1.0f);
+  alias_slot_.assign(weights.size(), 0);
+  std::vector<double> scaled;
+  std::vector<int32_t> small, large;
+  for (int64_t r = 0; r < rows_.num_rows; ++r) {
+    const int64_t begin = rows_.row_begin(r), degree = rows_.row_end(r) - begin;
+    if (degree == 0) continue;
+    double total = 0;
+    for (int64_t j = 0; j < degree; ++j) {
+      const float w = weights[begin + j];
+      if (!(std::isfinite(w) && w >= 0)) fail_input("walk graph: edge {} of vertex {} has weight {}", j, first + r, w);
+      total += w;
+    }
+    if (!(total > 0)) fail_input("walk graph: the {} out-edges of vertex {} all have weight 0", degree, first + r);
+    scaled.resize(degree);
+    small.clear();
+    large.clear();
+    for (int64_t j = 0; j < degree; ++j) {
+      scaled[j] = weights[begin + j] * static_cast<double>(degree) / total;
+      (scaled[j] < 1.0 ? small : large).push_back(static_cast<int32_t>(j));
+    }
+    while (!small.empty() && !large.empty()) {
+      const int32_t s = small.back(), l = large.back();
+      small.pop_back();
+      alias_probability_[begin + s] = static_cast<float>(scaled[s]);
+      alias_slot_[begin + s] = l;
+      scaled[l] -= 1.0 - scaled[s];
+      if (scaled[l] < 1.0) {
+        large.pop_back();
+        small.push_back(l);
+      }
+    }
+    // What remains is 1 up to rounding: always kept.
+    for (int32_t j : small) alias_slot_[begin + j] = j;
+    for (int32_t j : large) alias_slot_[begin + j] = j;
+  }
+}
+
+WalkGraph WalkGraph::whole(Csr graph, std::vector<float> weights) {
+  const auto n = static_cast<VertexId>(graph.num_rows);
+  return WalkGraph(std::move(graph), 0, n, std::move(weights));
+}
+
+std::vector<double> WalkGraph::step_probabilities(VertexId v) const {
+  RELFM_CHECK(owns(v), "walk graph: vertex {} is not in [{}, {})", v, first_, last());
+  const int64_t begin = rows_.row_begin(v - first_), degree = rows_.row_end(v - first_) - begin;
+  std::vector<double> p(static_cast<size_t>(degree), degree > 0 ? 1.0 / static_cast<double>(degree) : 0.0);
+  if (!weighted() || degree == 0) return p;
+  std::fill(p.begin(), p.end(), 0.0);
+  for (int64_t j = 0; j < degree; ++j) {
+    const double keep = coin_below(alias_probability_[begin + j]);
+    p[j] += keep / static_cast<double>(degree);
+    p[alias_slot_[begin + j]] += (1.0 - keep) / static_cast<double>(degree);
+  }
+  return p;
+}
+
+}  // namespace relfm::sampler
