@@ -1,0 +1,82 @@
+// Random walks across ranks, bulk-synchronous (KnightKing's model): in each superstep every rank
+// advances the walkers standing on its vertices until they finish or step onto another rank's vertex;
+// the ones that left travel to their new owner in one alltoallv; a sum over ranks of the walkers in
+// flight ends the loop. A walk draws its numbers from (its id, its step), so the walks are the same as on
+// one process (tests/dist/walks_dist_test.cpp checks it at 1, 2 and 4 ranks).
+//
+// Written against src/'s Communicator, so the same code runs on one process (LocalCommunicator).
+#pragma once
+
+#include "src/core/collective.hpp"
+#include "src/sampler/first_visits.hpp"
+#include "src/sampler/partitioned_graph.hpp"
+#include "src/sampler/walk_batches.hpp"
+#include "src/sampler/walk_engine.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace relfm::sampler {
+
+struct DistributedWalkCounts {
+  int64_t steps = 0;        // taken on this rank
+  int64_t supersteps = 0;
+  int64_t sent = 0;         // walkers this rank handed to others
+};
+
+// Runs to the end every walker of every rank (each stands anywhere: the first exchange routes it to its
+// vertex's owner; new ids). On return `walkers` holds the walkers that finished on this rank. Collective.
+template <class Visitor>
+DistributedWalkCounts run_walks(const Communicator& comm, const WalkEngine& engine, const VertexRanges& ranges,
+                                std::vector<Walker>& walkers, Visitor& visitor) {
+  DistributedWalkCounts counts;
+  const int ranks = comm.size();
+  std::vector<Walker> active, departed, finished;
+  departed.swap(walkers);  // everything is routed once, so a walker may start on any rank
+  std::vector<int64_t> send_counts(static_cast<size_t>(ranks));
+  std::vector<uint8_t> send, received;
+  while (true) {
+    // Route the departed walkers to their owners (bytes: Walker is trivially copyable).
+    std::fill(send_counts.begin(), send_counts.end(), 0);
+    for (const Walker& w : departed) send_counts[ranges.owner(w.cur)] += sizeof(Walker);
+    std::vector<int64_t> offsets(static_cast<size_t>(ranks) + 1, 0);
+    for (int r = 0; r < ranks; ++r) offsets[r + 1] = offsets[r] + send_counts[r];
+    send.resize(static_cast<size_t>(offsets[ranks]));
+    for (const Walker& w : departed) {
+      int64_t& at = offsets[ranges.owner(w.cur)];
+      std::memcpy(send.data() + at, &w, sizeof(Walker));
+      at += sizeof(Walker);
+    }
+    counts.sent += static_cast<int64_t>(departed.size()) - send_counts[comm.rank()] / static_cast<int64_t>(sizeof(Walker));
+    // One all-gather tells every rank both whether any walker is still in flight and what it receives,
+    // so a superstep costs two collectives (this and the exchange), one at the end.
+    const std::vector<int64_t> matrix = comm.allgatherv(send_counts);  // [from * ranks + to]
+    int64_t in_flight = 0;
+    std::vector<int64_t> recv_counts(static_cast<size_t>(ranks));
+    for (int from = 0; from < ranks; ++from) {
+      for (int to = 0; to < ranks; ++to) in_flight += matrix[static_cast<size_t>(from * ranks + to)];
+      recv_counts[from] = matrix[static_cast<size_t>(from * ranks + comm.rank())];
+    }
+    if (in_flight == 0) break;
+    int64_t received_bytes = 0;
+    for (int64_t c : recv_counts) received_bytes += c;
+    received.resize(static_cast<size_t>(received_bytes));
+    comm.alltoallv(send.data(), send_counts, received.data(), recv_counts);
+    active.resize(received.size() / sizeof(Walker));
+    if (!active.empty()) std::memcpy(active.data(), received.data(), received.size());
+    departed.clear();
+    const AdvanceCounts step = engine.advance(active, departed, visitor);
+    counts.steps += step.steps;
+    ++counts.supersteps;
+    for (const Walker& w : active) finished.push_back(w);
+  }
+  walkers = std::move(finished);
+  return counts;
+}
+
+// The walk batches' RunWalks over a partitioned graph: walks and records in original ids, walked in new
+// ids, the records of all ranks gathered on every rank. Collective; `graph` must outlive the runner.
+RunWalks distributed_walk_runner(const Communicator& comm, const PartitionedGraph& graph);
+
+}  // namespace relfm::sampler
