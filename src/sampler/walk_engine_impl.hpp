@@ -17,11 +17,12 @@ inline WalkEngine::WalkEngine(const WalkGraph& graph, WalkRule rule, CounterRng 
 
 inline uint32_t WalkEngine::uniform_slot(const uint32_t* words, const Walker& w, uint32_t degree) const {
   // words[0] and words[1]: the first and the retry draw. Accepting a draw only outside the rejection band
-  // makes each accepted value exactly uniform.
-  const uint32_t band = (0u - degree) % degree;
+  // makes each accepted value exactly uniform. The band lies below `degree`, so its size (a division,
+  // as slow as the rest of the step) is computed only in the rare case that the low word is that small.
   for (int attempt = 0; attempt < 2; ++attempt) {
     const uint64_t m = static_cast<uint64_t>(words[attempt]) * degree;
-    if (static_cast<uint32_t>(m) >= band) return static_cast<uint32_t>(m >> 32);
+    const auto low = static_cast<uint32_t>(m);
+    if (low >= degree || low >= (0u - degree) % degree) return static_cast<uint32_t>(m >> 32);
   }
   return static_cast<uint32_t>(rng_.with_stream(w.id).derive(w.steps).below(0, degree));
 }

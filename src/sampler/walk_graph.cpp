@@ -18,22 +18,26 @@ double coin_below(float p) {
 
 }  // namespace
 
-WalkGraph::WalkGraph(Csr rows, VertexId first, VertexId num_global_vertices, std::vector<float> weights)
-    : rows_(std::move(rows)), first_(first), num_global_(num_global_vertices) {
-  RELFM_CHECK(first >= 0 && static_cast<int64_t>(first) + rows_.num_rows <= num_global_vertices,
-              "walk graph: rows [{}, {}) outside the {} vertices", first, first + rows_.num_rows, num_global_vertices);
-  rows_.num_cols = num_global_vertices;
-  rows_.validate();
+WalkGraph::WalkGraph(Csr rows_in, VertexId first, VertexId num_global_vertices, std::vector<float> weights)
+    : first_(first), num_global_(num_global_vertices) {
+  RELFM_CHECK(first >= 0 && static_cast<int64_t>(first) + rows_in.num_rows <= num_global_vertices,
+              "walk graph: rows [{}, {}) outside the {} vertices", first, first + rows_in.num_rows, num_global_vertices);
+  rows_in.num_cols = num_global_vertices;
+  rows_in.validate();
+  num_rows_ = rows_in.num_rows;
+  row_ptr_ = HugeArray<int64_t>(rows_in.row_ptr.begin(), rows_in.row_ptr.end());
+  col_ = HugeArray<VertexId>(rows_in.col.begin(), rows_in.col.end());
   if (weights.empty()) return;
-  RELFM_CHECK(static_cast<int64_t>(weights.size()) == rows_.nnz(), "walk graph: {} weights for {} edges",
-              weights.size(), rows_.nnz());
+  RELFM_CHECK(static_cast<int64_t>(weights.size()) == rows_in.nnz(), "walk graph: {} weights for {} edges",
+              weights.size(), rows_in.nnz());
   // Vose's alias method per row: slots whose scaled weight is below 1 are topped up by one slot above 1.
-  alias_probability_.assign(weights.size(), 1.0f);
-  alias_slot_.assign(weights.size(), 0);
+  alias_probability_ = HugeArray<float>(weights.size());
+  alias_slot_ = HugeArray<int32_t>(weights.size());
+  std::fill(alias_probability_.begin(), alias_probability_.end(), 1.0f);
   std::vector<double> scaled;
   std::vector<int32_t> small, large;
-  for (int64_t r = 0; r < rows_.num_rows; ++r) {
-    const int64_t begin = rows_.row_begin(r), degree = rows_.row_end(r) - begin;
+  for (int64_t r = 0; r < rows_in.num_rows; ++r) {
+    const int64_t begin = rows_in.row_begin(r), degree = rows_in.row_end(r) - begin;
     if (degree == 0) continue;
     double total = 0;
     for (int64_t j = 0; j < degree; ++j) {
@@ -73,7 +77,7 @@ WalkGraph WalkGraph::whole(Csr graph, std::vector<float> weights) {
 
 std::vector<double> WalkGraph::step_probabilities(VertexId v) const {
   RELFM_CHECK(owns(v), "walk graph: vertex {} is not in [{}, {})", v, first_, last());
-  const int64_t begin = rows_.row_begin(v - first_), degree = rows_.row_end(v - first_) - begin;
+  const int64_t begin = row_begin(v), degree = row_end(v) - begin;
   std::vector<double> p(static_cast<size_t>(degree), degree > 0 ? 1.0 / static_cast<double>(degree) : 0.0);
   if (!weighted() || degree == 0) return p;
   std::fill(p.begin(), p.end(), 0.0);

@@ -7,6 +7,7 @@
 // Any CSR graph will do, not only proximity graphs: rows are out-edges (row v holds the targets of v).
 #pragma once
 
+#include "src/core/huge_array.hpp"
 #include "src/core/types.hpp"
 #include "src/graph/csr.hpp"
 
@@ -27,16 +28,20 @@ class WalkGraph {
   static WalkGraph whole(Csr graph, std::vector<float> weights = {});
 
   VertexId first() const { return first_; }
-  VertexId last() const { return first_ + static_cast<VertexId>(rows_.num_rows); }
+  VertexId last() const { return first_ + static_cast<VertexId>(num_rows_); }
   VertexId num_global_vertices() const { return num_global_; }
   bool owns(VertexId v) const { return v >= first_ && v < last(); }
   bool weighted() const { return !alias_probability_.empty(); }
-  const Csr& rows() const { return rows_; }
-  int64_t degree(VertexId v) const { return rows_.row_end(v - first_) - rows_.row_begin(v - first_); }
+  int64_t num_rows() const { return num_rows_; }
+  int64_t nnz() const { return num_rows_ == 0 ? 0 : row_ptr_[static_cast<size_t>(num_rows_)]; }
+  // The entries of owned vertex v (a global id): [row_begin(v), row_end(v)) of col().
+  int64_t row_begin(VertexId v) const { return row_ptr_[static_cast<size_t>(v - first_)]; }
+  int64_t row_end(VertexId v) const { return row_ptr_[static_cast<size_t>(v - first_) + 1]; }
+  int64_t degree(VertexId v) const { return row_end(v) - row_begin(v); }
 
-  // Raw arrays for the engine's inner loop.
-  const int64_t* row_ptr() const { return rows_.row_ptr.data(); }
-  const VertexId* col() const { return rows_.col.data(); }
+  // Raw arrays for the engine's inner loop (huge-page backed: src/core/huge_array.hpp).
+  const int64_t* row_ptr() const { return row_ptr_.data(); }
+  const VertexId* col() const { return col_.data(); }
   // Alias table (Walker/Vose), entry-aligned: within row r, slot j is kept with probability
   // alias_probability[j] and otherwise replaced by slot alias_slot[j] (a row-local index).
   const float* alias_probability() const { return alias_probability_.data(); }
@@ -47,11 +52,13 @@ class WalkGraph {
   std::vector<double> step_probabilities(VertexId v) const;
 
  private:
-  Csr rows_;
+  int64_t num_rows_ = 0;
+  HugeArray<int64_t> row_ptr_;
+  HugeArray<VertexId> col_;
   VertexId first_ = 0;
   VertexId num_global_ = 0;
-  std::vector<float> alias_probability_;
-  std::vector<int32_t> alias_slot_;
+  HugeArray<float> alias_probability_;
+  HugeArray<int32_t> alias_slot_;
 };
 
 }  // namespace relfm::sampler
