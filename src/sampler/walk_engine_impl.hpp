@@ -33,7 +33,7 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
   AdvanceCounts counts;
   const VertexId first = graph_.first();
   const int64_t* row_ptr = graph_.row_ptr();
-  const VertexId* col = graph_.col();
+  const WalkEdge* edges = graph_.edges();
   const float* alias_probability = graph_.alias_probability();
   const int32_t* alias_slot = graph_.alias_slot();
   const bool weighted = graph_.weighted();
@@ -71,15 +71,34 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
   }
 
   enum : uint8_t { kMove, kJumpToStart, kDone, kLeft };
+  // A lane knows the row of its walker's vertex and of its start (begin -1: another process owns the
+  // start), so the only random read of a step is the chosen edge, which carries the next row.
   uint32_t lane_walker[kLanes];
+  int64_t lane_begin[kLanes], start_begin[kLanes];
+  uint32_t lane_degree[kLanes], start_degree[kLanes];
   uint8_t action[kLanes];
-  int64_t entry[kLanes], row_begin[kLanes];
+  int64_t entry[kLanes];
   uint64_t blocks[kLanes], streams[kLanes];
   alignas(64) uint32_t words[4][kLanes];
+  auto row_of = [&](VertexId v, int64_t& begin, uint32_t& degree) {
+    if (!graph_.owns(v)) {
+      begin = -1;
+      degree = 0;
+      return;
+    }
+    begin = row_ptr[v - first];
+    degree = static_cast<uint32_t>(row_ptr[v - first + 1] - begin);
+  };
   size_t next = 0;
   int active = 0;
   while (true) {
-    while (active < kLanes && next < queue.size()) lane_walker[active++] = queue[next++];
+    while (active < kLanes && next < queue.size()) {
+      const uint32_t i = queue[next++];
+      lane_walker[active] = i;
+      row_of(walkers[i].cur, lane_begin[active], lane_degree[active]);
+      row_of(walkers[i].start, start_begin[active], start_degree[active]);
+      ++active;
+    }
     if (active == 0) break;
 
     for (int l = 0; l < kLanes; ++l) {
@@ -93,7 +112,7 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
       for (int k = 0; k < 4; ++k) std::copy(lanes[k], lanes[k] + 16, words[k] + g);
     }
 
-    // Pass 1: the alpha coin, the row and the slot; prefetch the neighbour entry.
+    // Pass 1: the alpha coin and the slot; prefetch the chosen edge.
     for (int l = 0; l < active; ++l) {
       Walker& w = walkers[lane_walker[l]];
       if (rule_.max_steps > 0 && w.steps >= rule_.max_steps) {
@@ -106,8 +125,7 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
         if (!restart) w.status = WalkStatus::kTerminated;
         continue;
       }
-      const int64_t begin = row_ptr[w.cur - first];
-      const auto degree = static_cast<uint32_t>(row_ptr[w.cur - first + 1] - begin);
+      const uint32_t degree = lane_degree[l];
       if (degree == 0) {  // a dead end: the alpha action by force
         if (!restart) {
           w.status = WalkStatus::kTerminated;
@@ -121,9 +139,8 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
         continue;
       }
       const uint32_t draws[2] = {words[1][l], words[3][l]};
-      row_begin[l] = begin;
-      entry[l] = begin + uniform_slot(draws, w, degree);
-      __builtin_prefetch(col + entry[l]);
+      entry[l] = lane_begin[l] + uniform_slot(draws, w, degree);
+      __builtin_prefetch(edges + entry[l]);
       if (weighted) {
         __builtin_prefetch(alias_probability + entry[l]);
         __builtin_prefetch(alias_slot + entry[l]);
@@ -131,26 +148,32 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
       action[l] = kMove;
     }
 
-    // Pass 2: take the step; prefetch the new vertex's row offsets; visit it or hand it over.
+    // Pass 2: take the step; visit the new vertex or hand the walker over.
     for (int l = 0; l < active; ++l) {
       if (action[l] == kDone) continue;
       Walker& w = walkers[lane_walker[l]];
       VertexId to = w.start;
+      int64_t begin = start_begin[l];
+      uint32_t degree = start_degree[l];
       if (action[l] == kMove) {
         int64_t e = entry[l];
         if (weighted && !(static_cast<float>(words[2][l] >> 8) * 0x1.0p-24f < alias_probability[e]))
-          e = row_begin[l] + alias_slot[e];
-        to = col[e];
+          e = lane_begin[l] + alias_slot[e];
+        const WalkEdge& edge = edges[e];
+        to = edge.to;
+        begin = edge.to_begin;
+        degree = edge.to_degree;
       }
       ++w.steps;
       ++counts.steps;
       w.cur = to;
-      if (!graph_.owns(to)) {
+      if (begin < 0) {
         leave(lane_walker[l]);
         action[l] = kLeft;
         continue;
       }
-      __builtin_prefetch(row_ptr + (to - first));
+      lane_begin[l] = begin;
+      lane_degree[l] = degree;
       if (!land(w)) action[l] = kDone;
     }
 
@@ -158,7 +181,12 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
     int kept = 0;
     for (int l = 0; l < active; ++l) {
       if (action[l] == kDone || action[l] == kLeft) continue;
-      lane_walker[kept++] = lane_walker[l];
+      lane_walker[kept] = lane_walker[l];
+      lane_begin[kept] = lane_begin[l];
+      lane_degree[kept] = lane_degree[l];
+      start_begin[kept] = start_begin[l];
+      start_degree[kept] = start_degree[l];
+      ++kept;
     }
     active = kept;
   }

@@ -26,7 +26,15 @@ WalkGraph::WalkGraph(Csr rows_in, VertexId first, VertexId num_global_vertices, 
   rows_in.validate();
   num_rows_ = rows_in.num_rows;
   row_ptr_ = HugeArray<int64_t>(rows_in.row_ptr.begin(), rows_in.row_ptr.end());
-  col_ = HugeArray<VertexId>(rows_in.col.begin(), rows_in.col.end());
+  edges_ = HugeArray<WalkEdge>(rows_in.col.size());
+  for (size_t e = 0; e < rows_in.col.size(); ++e) {
+    WalkEdge& edge = edges_[e];
+    edge.to = rows_in.col[e];
+    if (owns(edge.to)) {
+      edge.to_begin = row_begin(edge.to);
+      edge.to_degree = static_cast<uint32_t>(degree(edge.to));
+    }
+  }
   if (weights.empty()) return;
   RELFM_CHECK(static_cast<int64_t>(weights.size()) == rows_in.nnz(), "walk graph: {} weights for {} edges",
               weights.size(), rows_in.nnz());

@@ -17,6 +17,15 @@
 
 namespace relfm::sampler {
 
+// One out-edge as the engine stores it: the target and, when this process owns the target, the target's
+// own row (begin, degree). A step then costs one random read (this entry) instead of two (the entry, then
+// the target's row offsets), which is what bounds a walker on a graph too big for the caches.
+struct WalkEdge {
+  VertexId to = 0;
+  uint32_t to_degree = 0;
+  int64_t to_begin = -1;  // -1: another process owns `to`
+};
+
 class WalkGraph {
  public:
   WalkGraph() = default;
@@ -34,14 +43,15 @@ class WalkGraph {
   bool weighted() const { return !alias_probability_.empty(); }
   int64_t num_rows() const { return num_rows_; }
   int64_t nnz() const { return num_rows_ == 0 ? 0 : row_ptr_[static_cast<size_t>(num_rows_)]; }
-  // The entries of owned vertex v (a global id): [row_begin(v), row_end(v)) of col().
+  // The entries of owned vertex v (a global id): [row_begin(v), row_end(v)) of edges().
   int64_t row_begin(VertexId v) const { return row_ptr_[static_cast<size_t>(v - first_)]; }
   int64_t row_end(VertexId v) const { return row_ptr_[static_cast<size_t>(v - first_) + 1]; }
   int64_t degree(VertexId v) const { return row_end(v) - row_begin(v); }
 
   // Raw arrays for the engine's inner loop (huge-page backed: src/core/huge_array.hpp).
   const int64_t* row_ptr() const { return row_ptr_.data(); }
-  const VertexId* col() const { return col_.data(); }
+  const WalkEdge* edges() const { return edges_.data(); }
+  VertexId neighbour(int64_t entry) const { return edges_[static_cast<size_t>(entry)].to; }
   // Alias table (Walker/Vose), entry-aligned: within row r, slot j is kept with probability
   // alias_probability[j] and otherwise replaced by slot alias_slot[j] (a row-local index).
   const float* alias_probability() const { return alias_probability_.data(); }
@@ -54,7 +64,7 @@ class WalkGraph {
  private:
   int64_t num_rows_ = 0;
   HugeArray<int64_t> row_ptr_;
-  HugeArray<VertexId> col_;
+  HugeArray<WalkEdge> edges_;
   VertexId first_ = 0;
   VertexId num_global_ = 0;
   HugeArray<float> alias_probability_;

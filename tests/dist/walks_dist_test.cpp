@@ -98,7 +98,9 @@ TEST(DistributedWalks, PprWalksEndWhereTheyEndOnOneProcess) {
   int64_t steps = 0;
   for (const Walker& w : reference) steps += w.steps;
   EXPECT_EQ(comm.sum(counts.steps), steps);
-  if (comm.size() > 1) EXPECT_GT(comm.sum(counts.sent), 0);
+  if (comm.size() > 1) {
+    EXPECT_GT(comm.sum(counts.sent), 0);
+  }
   std::vector<int64_t> mine;  // (id, end vertex, steps, status) of the walks that finished here
   for (const Walker& w : walkers) {
     ASSERT_NE(w.status, WalkStatus::kRunning);

@@ -91,7 +91,7 @@ void check_one_step(bool weighted) {
     // Expected law over destination vertices (a repeated edge adds its probabilities).
     std::vector<double> expected(6, 0.0);
     const std::vector<double> p = g.step_probabilities(v);
-    for (int64_t e = g.row_begin(v); e < g.row_end(v); ++e) expected[g.col()[e]] += p[e - g.row_begin(v)];
+    for (int64_t e = g.row_begin(v); e < g.row_end(v); ++e) expected[g.neighbour(e)] += p[e - g.row_begin(v)];
     std::vector<int64_t> counts(6, 0);
     for (const Walker& w : walkers) {
       ASSERT_EQ(w.steps, 1u);
@@ -121,7 +121,7 @@ TEST(WalkEngine, RestartWalkPositionAfterThreeSteps) {
     const std::vector<double> p = g.step_probabilities(u);
     step[u][start] += alpha;
     if (p.empty()) step[u][start] += 1.0 - alpha;
-    for (size_t j = 0; j < p.size(); ++j) step[u][g.col()[g.row_begin(u) + static_cast<int64_t>(j)]] += (1 - alpha) * p[j];
+    for (size_t j = 0; j < p.size(); ++j) step[u][g.neighbour(g.row_begin(u) + static_cast<int64_t>(j))] += (1 - alpha) * p[j];
   }
   std::vector<double> law(6, 0.0);
   law[start] = 1.0;
