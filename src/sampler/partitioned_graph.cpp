@@ -89,6 +89,39 @@ PartitionedGraph::PartitionedGraph(const Communicator& comm, const Csr& rows, Ve
     if (weighted) std::copy_n(in_weights.begin() + offset[v], degree[v], local_weights.begin() + local.row_ptr[v]);
   }
   local_ = WalkGraph(std::move(local), first, n, std::move(local_weights));
+
+  // Every edge to another rank's vertex learns that vertex's row there, so a walker that crosses carries
+  // it and its arrival costs no lookup: one request per distinct remote target, answered by its owner.
+  std::vector<std::vector<VertexId>> wanted(static_cast<size_t>(ranks));
+  for (int64_t e = 0; e < local_.nnz(); ++e) {
+    const VertexId to = local_.neighbour(e);
+    if (!local_.owns(to)) wanted[ranges_.owner(to)].push_back(to);
+  }
+  std::vector<int64_t> ask_counts(static_cast<size_t>(ranks));
+  std::vector<VertexId> asks;
+  for (int r = 0; r < ranks; ++r) {
+    std::sort(wanted[r].begin(), wanted[r].end());
+    wanted[r].erase(std::unique(wanted[r].begin(), wanted[r].end()), wanted[r].end());
+    ask_counts[r] = static_cast<int64_t>(wanted[r].size());
+    asks.insert(asks.end(), wanted[r].begin(), wanted[r].end());
+  }
+  std::vector<int64_t> asked_counts = comm.alltoall_counts(ask_counts);
+  const std::vector<VertexId> asked = comm.alltoallv(asks, ask_counts);
+  std::vector<int64_t> answers;  // (begin, degree) per asked vertex
+  answers.reserve(2 * asked.size());
+  for (VertexId v : asked) {
+    answers.push_back(local_.row_begin(v));
+    answers.push_back(local_.degree(v));
+  }
+  for (int64_t& c : asked_counts) c *= 2;
+  const std::vector<int64_t> replies = comm.alltoallv(answers, asked_counts);
+  const std::vector<VertexId>& sorted_asks = asks;  // sorted: each owner block is, and owners hold increasing ranges
+  for (int64_t e = 0; e < local_.nnz(); ++e) {
+    const VertexId to = local_.neighbour(e);
+    if (local_.owns(to)) continue;
+    const auto at = static_cast<size_t>(std::lower_bound(sorted_asks.begin(), sorted_asks.end(), to) - sorted_asks.begin());
+    local_.set_remote_row(e, replies[2 * at], static_cast<uint32_t>(replies[2 * at + 1]));
+  }
 }
 
 }  // namespace relfm::sampler

@@ -53,6 +53,8 @@ struct Walker {
   VertexId cur = 0;        // where it stands; visited already unless `arriving`
   uint32_t steps = 0;      // steps taken
   uint32_t distinct = 0;   // distinct vertices visited (as the visitor counts them)
+  int64_t row_begin = -1;   // the row of cur on its owner, when known (>= 0): it travels with a walker
+  uint32_t row_degree = 0;  // that crosses ranks, so that an arrival costs no lookup
   WalkStatus status = WalkStatus::kRunning;
   bool arriving = true;    // cur still has to be visited (a new walker, or one that just crossed ranks)
 };

@@ -52,7 +52,7 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
     return true;
   };
   auto leave = [&](uint32_t i) {
-    walkers[i].arriving = true;
+    walkers[i].arriving = true;  // row_begin/row_degree: the row on the new owner (-1 when unknown)
     leaves[i] = 1;
     departure_order.push_back(i);
   };
@@ -74,8 +74,8 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
   // A lane knows the row of its walker's vertex and of its start (begin -1: another process owns the
   // start), so the only random read of a step is the chosen edge, which carries the next row.
   uint32_t lane_walker[kLanes];
-  int64_t lane_begin[kLanes], start_begin[kLanes];
-  uint32_t lane_degree[kLanes], start_degree[kLanes];
+  int64_t lane_begin[kLanes];
+  uint32_t lane_degree[kLanes];
   uint8_t action[kLanes];
   int64_t entry[kLanes];
   uint64_t blocks[kLanes], streams[kLanes];
@@ -94,9 +94,11 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
   while (true) {
     while (active < kLanes && next < queue.size()) {
       const uint32_t i = queue[next++];
+      Walker& w = walkers[i];
       lane_walker[active] = i;
-      row_of(walkers[i].cur, lane_begin[active], lane_degree[active]);
-      row_of(walkers[i].start, start_begin[active], start_degree[active]);
+      if (w.row_begin < 0) row_of(w.cur, w.row_begin, w.row_degree);
+      lane_begin[active] = w.row_begin;
+      lane_degree[active] = w.row_degree;
       ++active;
     }
     if (active == 0) break;
@@ -153,9 +155,11 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
       if (action[l] == kDone) continue;
       Walker& w = walkers[lane_walker[l]];
       VertexId to = w.start;
-      int64_t begin = start_begin[l];
-      uint32_t degree = start_degree[l];
-      if (action[l] == kMove) {
+      int64_t begin;
+      uint32_t degree;
+      if (action[l] == kJumpToStart) {
+        row_of(to, begin, degree);  // rare (probability alpha): a lookup, not a lane field
+      } else {
         int64_t e = entry[l];
         if (weighted && !(static_cast<float>(words[2][l] >> 8) * 0x1.0p-24f < alias_probability[e]))
           e = lane_begin[l] + alias_slot[e];
@@ -167,7 +171,9 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
       ++w.steps;
       ++counts.steps;
       w.cur = to;
-      if (begin < 0) {
+      if (!graph_.owns(to)) {
+        w.row_begin = begin;
+        w.row_degree = degree;
         leave(lane_walker[l]);
         action[l] = kLeft;
         continue;
@@ -184,8 +190,6 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
       lane_walker[kept] = lane_walker[l];
       lane_begin[kept] = lane_begin[l];
       lane_degree[kept] = lane_degree[l];
-      start_begin[kept] = start_begin[l];
-      start_degree[kept] = start_degree[l];
       ++kept;
     }
     active = kept;

@@ -78,6 +78,13 @@ WalkGraph::WalkGraph(Csr rows_in, VertexId first, VertexId num_global_vertices, 
   }
 }
 
+void WalkGraph::set_remote_row(int64_t entry, int64_t begin, uint32_t degree) {
+  WalkEdge& edge = edges_[static_cast<size_t>(entry)];
+  RELFM_CHECK(!owns(edge.to), "walk graph: entry {} points at owned vertex {}", entry, edge.to);
+  edge.to_begin = begin;
+  edge.to_degree = degree;
+}
+
 WalkGraph WalkGraph::whole(Csr graph, std::vector<float> weights) {
   const auto n = static_cast<VertexId>(graph.num_rows);
   return WalkGraph(std::move(graph), 0, n, std::move(weights));

@@ -20,10 +20,12 @@ namespace relfm::sampler {
 // One out-edge as the engine stores it: the target and, when this process owns the target, the target's
 // own row (begin, degree). A step then costs one random read (this entry) instead of two (the entry, then
 // the target's row offsets), which is what bounds a walker on a graph too big for the caches.
+// For a target another process owns, the row is the one on that process (PartitionedGraph fills it in;
+// -1 when unknown), and it travels with the walker.
 struct WalkEdge {
   VertexId to = 0;
   uint32_t to_degree = 0;
-  int64_t to_begin = -1;  // -1: another process owns `to`
+  int64_t to_begin = -1;
 };
 
 class WalkGraph {
@@ -52,6 +54,8 @@ class WalkGraph {
   const int64_t* row_ptr() const { return row_ptr_.data(); }
   const WalkEdge* edges() const { return edges_.data(); }
   VertexId neighbour(int64_t entry) const { return edges_[static_cast<size_t>(entry)].to; }
+  // Records the row (on its owner) of the target of `entry`, a vertex another process owns.
+  void set_remote_row(int64_t entry, int64_t begin, uint32_t degree);
   // Alias table (Walker/Vose), entry-aligned: within row r, slot j is kept with probability
   // alias_probability[j] and otherwise replaced by slot alias_slot[j] (a row-local index).
   const float* alias_probability() const { return alias_probability_.data(); }
