@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace relfm::sampler {
 namespace {
@@ -32,6 +33,24 @@ void score(const float* a, int64_t rows, const float* b, int64_t cols, int64_t d
 // Exact mode scores kAnchorRows anchors against kShardColumns candidates per GEMM: a 4 MB buffer, and
 // shapes large enough for the GEMM's full rate.
 constexpr int64_t kAnchorRows = 256;
+
+}  // namespace
+
+void pick_slots(const CounterRng& stream, int64_t first, int64_t pool_size, uint32_t slots[64]) {
+  // Words of blocks first/4 .. first/4 + 15 of the anchor's stream (first is a multiple of 64); slot =
+  // high half of word x pool (bias below pool / 2^32, a millionth for pools of thousands).
+  uint64_t blocks[16], streams[16];
+  for (int i = 0; i < 16; ++i) {
+    blocks[i] = static_cast<uint64_t>(first / 4 + i);
+    streams[i] = stream.stream();
+  }
+  uint32_t words[4][16];
+  stream.blocks16(blocks, streams, words);
+  for (int j = 0; j < 64; ++j)
+    slots[j] = static_cast<uint32_t>((static_cast<uint64_t>(words[j % 4][j / 4]) * static_cast<uint64_t>(pool_size)) >> 32);
+}
+
+namespace {
 constexpr int64_t kShardColumns = 4096;
 
 }  // namespace
@@ -70,6 +89,8 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
   std::vector<VertexId> pool_ids(static_cast<size_t>(pool_size));
   std::vector<float> scores;
   std::vector<Scored> picked(static_cast<size_t>(m));
+  uint32_t slots[64];
+  std::vector<float> values(static_cast<size_t>(m));
   const CounterRng pool_rng = rebuild_stream.derive(1), pick_rng = rebuild_stream.derive(2);
   for (int64_t block = first / config.block; block * config.block < last; ++block) {
     const int64_t b0 = std::max(first, block * config.block), b1 = std::min(last, (block + 1) * config.block);
@@ -82,14 +103,24 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
     score(bank.row(b0).data(), b1 - b0, pool.data(), pool_size, d, scores.data());
     for (int64_t a = b0; a < b1; ++a) {
       const float* row = scores.data() + (a - b0) * pool_size;
-      const CounterRng mine = pick_rng.derive(static_cast<uint64_t>(a));
-      for (int64_t j = 0; j < m; ++j) {
-        const int64_t slot = config.pool_factor == 1
-                                 ? j
-                                 : static_cast<int64_t>(mine.below(static_cast<uint64_t>(j), static_cast<uint64_t>(pool_size)));
-        picked[j] = {row[slot], pool_ids[slot]};
+      if (config.pool_factor == 1) {
+        for (int64_t j = 0; j < m; ++j) picked[j] = {row[j], pool_ids[j]};
+      } else {
+        const CounterRng mine = pick_rng.derive(static_cast<uint64_t>(a));
+        for (int64_t j0 = 0; j0 < m; j0 += 64) {
+          pick_slots(mine, j0, pool_size, slots);
+          for (int64_t j = j0; j < std::min(m, j0 + 64); ++j) picked[j] = {row[slots[j - j0]], pool_ids[slots[j - j0]]};
+        }
       }
-      std::partial_sort(picked.begin(), picked.begin() + k, picked.end(), better);
+      // The K-th best score by selection on bare floats, then only the candidates at or above it are
+      // ordered (ties by id); a heap partial sort of all M pairs was 5x slower.
+      for (int64_t j = 0; j < m; ++j) values[j] = picked[j].score;
+      std::nth_element(values.begin(), values.begin() + (k - 1), values.end(), std::greater<float>());
+      const float kth = values[k - 1];
+      size_t kept = 0;
+      for (int64_t j = 0; j < m; ++j)
+        if (picked[j].score >= kth) picked[kept++] = picked[j];
+      std::sort(picked.begin(), picked.begin() + static_cast<std::ptrdiff_t>(kept), better);
       for (int64_t j = 0; j < k; ++j) out(a - first, j) = picked[j].id;
     }
   }

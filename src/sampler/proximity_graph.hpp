@@ -34,6 +34,10 @@ struct ProximityConfig {
   void validate(int64_t n) const;
 };
 
+// The pool positions of an anchor's candidates first .. first + 63 (first a multiple of 64) from the
+// anchor's stream: candidate j is word j % 4 of block j / 4, scaled to [0, pool_size).
+void pick_slots(const CounterRng& stream, int64_t first, int64_t pool_size, uint32_t slots[64]);
+
 // Scales every row to unit length (a zero row stays zero: its cosines are all 0).
 void normalise_rows(MatF& rows);
 

@@ -43,10 +43,14 @@ std::vector<VertexId> candidates_of(int64_t n, int64_t anchor, const ProximityCo
   std::vector<VertexId> ids(static_cast<size_t>(pool));
   for (int64_t j = 0; j < pool; ++j) ids[j] = static_cast<VertexId>(draws.below(static_cast<uint64_t>(j), static_cast<uint64_t>(n)));
   if (c.pool_factor == 1) return ids;
+  // Candidate j: word j % 4 of block j / 4 of the anchor's stream, times the pool size, high half.
   const CounterRng mine = stream.derive(2).derive(static_cast<uint64_t>(anchor));
   std::vector<VertexId> out;
-  for (int64_t j = 0; j < c.candidates; ++j)
-    out.push_back(ids[mine.below(static_cast<uint64_t>(j), static_cast<uint64_t>(pool))]);
+  for (int64_t j = 0; j < c.candidates; ++j) {
+    uint32_t w[4];
+    mine.block(static_cast<uint64_t>(j / 4), w);
+    out.push_back(ids[(static_cast<uint64_t>(w[j % 4]) * static_cast<uint64_t>(pool)) >> 32]);
+  }
   return out;
 }
 
