@@ -32,7 +32,7 @@ void score(const float* a, int64_t rows, const float* b, int64_t cols, int64_t d
 
 // Exact mode scores kAnchorRows anchors against kShardColumns candidates per GEMM: a 4 MB buffer, and
 // shapes large enough for the GEMM's full rate.
-constexpr int64_t kAnchorRows = 256;
+constexpr int64_t kAnchorRows = 1024;
 
 }  // namespace
 
@@ -140,17 +140,24 @@ void TopK::add(const float* scores, int64_t anchor_begin, int64_t anchor_count, 
     int64_t& size = sizes_[a];
     const float* row = scores + (a - anchor_begin) * count;
     const VertexId self = first_anchor_ + static_cast<VertexId>(a);
-    for (int64_t j = 0; j < count; ++j) {
+    int64_t j = 0;
+    for (; j < count && size < k_; ++j) {
       const Entry e{row[j], first_candidate + static_cast<VertexId>(j)};
       if (e.id == self) continue;
-      if (size < k_) {
-        heap[size++] = e;
-        std::push_heap(heap, heap + size, comp);
-      } else if (comp(e, heap[0])) {
-        std::pop_heap(heap, heap + size, comp);
-        heap[size - 1] = e;
-        std::push_heap(heap, heap + size, comp);
-      }
+      heap[size++] = e;
+      std::push_heap(heap, heap + size, comp);
+    }
+    if (size < k_) continue;
+    // Most scores lose to the current K-th: one float compare rejects them (the heap work is rare).
+    float worst = heap[0].score;
+    for (; j < count; ++j) {
+      if (row[j] < worst) continue;
+      const Entry e{row[j], first_candidate + static_cast<VertexId>(j)};
+      if (e.id == self || !comp(e, heap[0])) continue;
+      std::pop_heap(heap, heap + size, comp);
+      heap[size - 1] = e;
+      std::push_heap(heap, heap + size, comp);
+      worst = heap[0].score;
     }
   }
 }
