@@ -127,6 +127,20 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
   return out;
 }
 
+IndexMat proximity_neighbours(const Communicator& comm, const MatF& bank, const ProximityConfig& config,
+                              const CounterRng& rebuild_stream) {
+  config.validate(bank.rows());
+  const int64_t n = bank.rows(), blocks = (n + config.block - 1) / config.block;
+  auto share = [&](int r) { return std::min(n, blocks * r / comm.size() * config.block); };
+  const int64_t first = share(comm.rank()), last = share(comm.rank() + 1);
+  const IndexMat mine = proximity_neighbours(bank, first, last, config, rebuild_stream);
+  IndexMat all(n, config.neighbours);
+  std::vector<int64_t> counts(static_cast<size_t>(comm.size()));
+  for (int r = 0; r < comm.size(); ++r) counts[r] = (share(r + 1) - share(r)) * config.neighbours;
+  comm.allgatherv(mine.data(), all.data(), counts);
+  return all;
+}
+
 TopK::TopK(int64_t anchors, int64_t k, VertexId first_anchor)
     : anchors_(anchors), k_(k), first_anchor_(first_anchor), heaps_(static_cast<size_t>(anchors * k)),
       sizes_(static_cast<size_t>(anchors), 0) {}

@@ -15,6 +15,7 @@
 // of the order and size of the shards.
 #pragma once
 
+#include "src/core/collective.hpp"
 #include "src/core/rng.hpp"
 #include "src/core/types.hpp"
 
@@ -45,6 +46,12 @@ void normalise_rows(MatF& rows);
 // `bank` holds all N instances' normalised embeddings. In exact mode this is exact_neighbours over the
 // whole bank.
 IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, const ProximityConfig& config,
+                              const CounterRng& rebuild_stream);
+
+// The same for all N anchors, built across ranks (each takes a block-aligned, contiguous share of the
+// anchors; the tables are all-gathered): every rank gets the whole table, equal to the one-process result.
+// `bank` is the same on every rank (replicated: research §6.2).
+IndexMat proximity_neighbours(const Communicator& comm, const MatF& bank, const ProximityConfig& config,
                               const CounterRng& rebuild_stream);
 
 // The running top-K of some anchors over shards of candidates (exact mode).

@@ -3,7 +3,9 @@
 // whatever the number of ranks (run under mpiexec at 1, 2 and 4 ranks).
 #include "dist/comm.hpp"
 #include "dist/partition.hpp"
+#include "src/sampler/community_batches.hpp"
 #include "src/sampler/distributed_walks.hpp"
+#include "src/sampler/proximity_graph.hpp"
 
 #include <gtest/gtest.h>
 
@@ -149,6 +151,84 @@ TEST(DistributedWalks, WalkBatchesAreTheSameAtAnyRankCount) {
     }
     EXPECT_EQ(batches, 8);
   }
+}
+
+// Embeddings in 8 planted clusters on the unit sphere (label = cluster).
+MatF clustered_bank(int64_t n, int64_t d, std::vector<int>& label) {
+  const CounterRng rng(31, RngPurpose::kTest);
+  MatF centres(8, d), bank(n, d);
+  for (int64_t i = 0; i < 8 * d; ++i) centres.data()[i] = static_cast<float>(rng.normal(static_cast<uint64_t>(i)));
+  label.resize(static_cast<size_t>(n));
+  for (int64_t v = 0; v < n; ++v) {
+    label[v] = static_cast<int>(rng.below(1000000 + static_cast<uint64_t>(v), 8));
+    for (int64_t j = 0; j < d; ++j)
+      bank(v, j) = centres(label[v], j) + 0.6f * static_cast<float>(rng.normal(2000000 + static_cast<uint64_t>(v * d + j)));
+  }
+  normalise_rows(bank);
+  return bank;
+}
+
+double same_label_share(const std::vector<VertexId>& batch, const std::vector<int>& label) {
+  int64_t same = 0, pairs = 0;
+  for (size_t i = 0; i < batch.size(); ++i)
+    for (size_t j = i + 1; j < batch.size(); ++j) {
+      same += label[batch[i]] == label[batch[j]];
+      ++pairs;
+    }
+  return pairs ? static_cast<double>(same) / static_cast<double>(pairs) : 0.0;
+}
+
+// The whole sampler pipeline across ranks: the proximity graph built in shares and gathered equals the
+// one-process graph; METIS places it; walk batches equal the one-process batches; METIS communities as
+// batches cover every instance once and are purer than walk batches, which are purer than uniform.
+TEST(DistributedSampler, ProximityGraphWalkAndCommunityBatches) {
+  dist::Comm comm;
+  std::vector<int> label;
+  const MatF bank = clustered_bank(2000, 16, label);
+  ProximityConfig config;
+  config.candidates = 200;
+  config.neighbours = 10;
+  config.block = 128;
+  const CounterRng stream = CounterRng(4, RngPurpose::kSampler, 1).derive(0);
+  const IndexMat table = proximity_neighbours(comm, bank, config, stream);
+  ASSERT_EQ(table, proximity_neighbours(bank, 0, 2000, config, stream));
+  const Csr graph = neighbour_table_csr(table, 2000);
+
+  const std::vector<int32_t> part = dist::partition_graph(comm, graph, {}, 7);
+  const VertexId first = 2000 * comm.rank() / comm.size(), last = 2000 * (comm.rank() + 1) / comm.size();
+  std::vector<float> no_weights;
+  const PartitionedGraph pg(comm, rows_of(graph, first, last, std::vector<float>(static_cast<size_t>(graph.nnz()), 1.0f), no_weights), first, {}, part);
+  const WalkGraph whole = WalkGraph::whole(graph);
+  WalkBatchConfig walk_config;
+  walk_config.batch_size = 64;
+  WalkBatchPlanner local(2000, walk_config, 3, local_walk_runner(whole)), spread(2000, walk_config, 3, distributed_walk_runner(comm, pg));
+  local.begin_epoch(4);
+  spread.begin_epoch(4);
+  double walk_purity = 0;
+  for (int b = 0; b < 10; ++b) {
+    const WalkBatch x = local.next_batch(), y = spread.next_batch();
+    ASSERT_EQ(x.vertices, y.vertices) << "batch " << b;
+    walk_purity += same_label_share(x.vertices, label) / 10;
+  }
+
+  const int parts = community_count(2000, 64);
+  CommunityBatches communities(dist::partition_graph(graph, {}, parts, 7), parts, 3);
+  communities.begin_epoch(0);
+  std::vector<int> seen(2000, 0);
+  double community_purity = 0;
+  int batches = 0;
+  while (!communities.epoch_done()) {
+    const std::vector<VertexId>& batch = communities.next_batch();
+    for (VertexId v : batch) ++seen[v];
+    community_purity += same_label_share(batch, label);
+    ++batches;
+  }
+  community_purity /= batches;
+  for (int v = 0; v < 2000; ++v) ASSERT_EQ(seen[v], 1) << v;
+  EXPECT_EQ(batches, parts);
+  // Uniform batches would have about 1/8 same-label pairs.
+  EXPECT_GT(walk_purity, 0.25);
+  EXPECT_GT(community_purity, walk_purity);
 }
 
 }  // namespace
