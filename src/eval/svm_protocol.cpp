@@ -1,0 +1,150 @@
+#include "src/eval/svm_protocol.hpp"
+
+#include "src/core/error.hpp"
+#include "src/core/rng.hpp"
+
+#include <svm.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+namespace relfm::eval {
+namespace {
+
+void quiet(const char*) {}
+
+// libsvm's sparse rows for the given samples (every feature present; index -1 ends a row).
+struct Problem {
+  std::vector<std::vector<svm_node>> rows;
+  std::vector<svm_node*> pointers;
+  std::vector<double> targets;
+  svm_problem problem{};
+
+  Problem(const MatF& x, const std::vector<int32_t>& y, const std::vector<int64_t>& samples) {
+    rows.resize(samples.size());
+    for (size_t i = 0; i < samples.size(); ++i) {
+      rows[i].resize(static_cast<size_t>(x.cols()) + 1);
+      for (int64_t j = 0; j < x.cols(); ++j) rows[i][j] = {static_cast<int>(j + 1), x(samples[i], j)};
+      rows[i][x.cols()] = {-1, 0.0};
+      pointers.push_back(rows[i].data());
+      targets.push_back(y[samples[i]]);
+    }
+    problem.l = static_cast<int>(samples.size());
+    problem.y = targets.data();
+    problem.x = pointers.data();
+  }
+};
+
+// scikit-learn's gamma='scale' on the training samples: 1 / (d * variance of all their entries).
+double scale_gamma(const MatF& x, const std::vector<int64_t>& samples) {
+  double sum = 0, sum2 = 0;
+  for (int64_t s : samples)
+    for (int64_t j = 0; j < x.cols(); ++j) {
+      sum += x(s, j);
+      sum2 += static_cast<double>(x(s, j)) * x(s, j);
+    }
+  const double count = static_cast<double>(samples.size()) * static_cast<double>(x.cols());
+  const double var = sum2 / count - (sum / count) * (sum / count);
+  return var > 0 ? 1.0 / (static_cast<double>(x.cols()) * var) : 1.0;
+}
+
+// Accuracy on `test` of an SVM with this C trained on `train`.
+double fit_and_score(const MatF& x, const std::vector<int32_t>& y, const std::vector<int64_t>& train,
+                     const std::vector<int64_t>& test, double c, const std::string& kernel) {
+  Problem problem(x, y, train);
+  svm_parameter param{};
+  param.svm_type = C_SVC;
+  param.kernel_type = kernel == "linear" ? LINEAR : RBF;
+  param.gamma = scale_gamma(x, train);
+  param.cache_size = 200;
+  param.eps = 1e-3;
+  param.C = c;
+  param.shrinking = 1;
+  if (const char* bad = svm_check_parameter(&problem.problem, &param)) fail("libsvm: {}", bad);
+  svm_model* model = svm_train(&problem.problem, &param);
+  int64_t correct = 0;
+  std::vector<svm_node> row(static_cast<size_t>(x.cols()) + 1);
+  for (int64_t s : test) {
+    for (int64_t j = 0; j < x.cols(); ++j) row[j] = {static_cast<int>(j + 1), x(s, j)};
+    row[x.cols()] = {-1, 0.0};
+    correct += static_cast<int32_t>(svm_predict(model, row.data())) == y[s];
+  }
+  svm_free_and_destroy_model(&model);
+  return static_cast<double>(correct) / static_cast<double>(test.size());
+}
+
+std::vector<int64_t> complement(int64_t n, const std::vector<int64_t>& part) {
+  std::vector<uint8_t> in(static_cast<size_t>(n), 0);
+  for (int64_t i : part) in[i] = 1;
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < n; ++i)
+    if (!in[i]) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<int64_t>> stratified_folds(const std::vector<int32_t>& labels, int folds, uint64_t seed) {
+  std::map<int32_t, std::vector<int64_t>> by_class;
+  for (size_t i = 0; i < labels.size(); ++i) by_class[labels[i]].push_back(static_cast<int64_t>(i));
+  std::vector<std::vector<int64_t>> out(static_cast<size_t>(folds));
+  int64_t next = 0;
+  for (auto& [label, members] : by_class) {
+    const CounterRng rng = CounterRng(seed, RngPurpose::kSplit, 0x53564d).derive(static_cast<uint64_t>(label));
+    const std::vector<int64_t> order = random_permutation(rng, static_cast<int64_t>(members.size()));
+    for (int64_t i : order) out[static_cast<size_t>(next++ % folds)].push_back(members[i]);
+  }
+  for (auto& fold : out) std::sort(fold.begin(), fold.end());
+  return out;
+}
+
+SvmResult svm_cross_validate(const MatF& x, const std::vector<int32_t>& y, const SvmProtocol& protocol, uint64_t seed) {
+  const int64_t n = x.rows();
+  if (static_cast<int64_t>(y.size()) != n) fail_input("SVM protocol: {} labels for {} embeddings", y.size(), n);
+  if (protocol.kernel != "rbf" && protocol.kernel != "linear")
+    fail_input("SVM protocol: kernel '{}': expected rbf or linear", protocol.kernel);
+  if (protocol.c_grid.empty()) fail_input("SVM protocol: the C grid is empty");
+  if (protocol.outer_folds < 2 || protocol.inner_folds < 2)
+    fail_input("SVM protocol: {} outer and {} inner folds (need at least 2 each)", protocol.outer_folds, protocol.inner_folds);
+  std::map<int32_t, int64_t> counts;
+  for (int32_t label : y) ++counts[label];
+  if (counts.size() < 2) fail_input("SVM protocol: the labels hold {} class(es), need at least 2", counts.size());
+  for (auto [label, count] : counts)
+    if (count < protocol.outer_folds)
+      fail_input("SVM protocol: class {} has {} members, fewer than the {} folds", label, count, protocol.outer_folds);
+  svm_set_print_string_function(quiet);
+
+  SvmResult result;
+  const auto outer = stratified_folds(y, protocol.outer_folds, seed);
+  for (size_t f = 0; f < outer.size(); ++f) {
+    const std::vector<int64_t>& test = outer[f];
+    const std::vector<int64_t> train = complement(n, test);
+    // Inner grid search on the training fold (its own stratified folds, deterministic).
+    std::vector<int32_t> train_labels;
+    for (int64_t i : train) train_labels.push_back(y[i]);
+    const auto inner = stratified_folds(train_labels, protocol.inner_folds, seed ^ (0x9e37ULL + f));
+    double best_c = protocol.c_grid.front(), best = -1;
+    for (double c : protocol.c_grid) {
+      double total = 0;
+      for (const auto& inner_test_local : inner) {
+        std::vector<int64_t> inner_test, inner_train;
+        for (int64_t i : inner_test_local) inner_test.push_back(train[i]);
+        for (int64_t i : complement(static_cast<int64_t>(train.size()), inner_test_local)) inner_train.push_back(train[i]);
+        total += fit_and_score(x, y, inner_train, inner_test, c, protocol.kernel);
+      }
+      if (total > best + 1e-12) {  // strictly better: ties keep the smaller C
+        best = total;
+        best_c = c;
+      }
+    }
+    result.chosen_c.push_back(best_c);
+    result.fold_accuracy.push_back(fit_and_score(x, y, train, test, best_c, protocol.kernel));
+  }
+  double sum = 0;
+  for (double a : result.fold_accuracy) sum += a;
+  result.mean_accuracy = sum / static_cast<double>(result.fold_accuracy.size());
+  return result;
+}
+
+}  // namespace relfm::eval

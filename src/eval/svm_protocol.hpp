@@ -1,0 +1,40 @@
+// GraphCL's evaluation protocol for frozen graph embeddings (research/batchsampler.md §4, after
+// InfoGraph's evaluate_embedding.py): stratified 10-fold cross-validation; inside each training fold an
+// SVM's C is chosen from {1e-3, ..., 1e3} by an inner stratified 5-fold grid search (the smallest C among
+// equally good ones, as scikit-learn's GridSearchCV picks), refitted on the whole training fold and scored
+// on the test fold. The reported number is the mean test-fold accuracy. The SVM is Debian's libsvm: an RBF
+// kernel with scikit-learn's default gamma = 1 / (d · variance of the training fold's entries), or linear.
+// Fold assignment is a pure function of (labels, seed).
+#pragma once
+
+#include "src/core/types.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace relfm::eval {
+
+struct SvmProtocol {
+  std::vector<double> c_grid = {1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0};
+  int outer_folds = 10;
+  int inner_folds = 5;
+  std::string kernel = "rbf";  // "rbf" | "linear"
+};
+
+struct SvmResult {
+  double mean_accuracy = 0;
+  std::vector<double> fold_accuracy;
+  std::vector<double> chosen_c;
+};
+
+// Test indices of each of `folds` stratified folds: every class's members (in a random order from `seed`)
+// dealt round the folds, continuing where the previous class stopped, so fold sizes differ by at most one
+// and each class's count per fold by at most one.
+std::vector<std::vector<int64_t>> stratified_folds(const std::vector<int32_t>& labels, int folds, uint64_t seed);
+
+// The protocol on embeddings x (n x d) with labels y in 0..C-1. InputError for mismatched sizes, fewer
+// than two classes, a class smaller than outer_folds, an unknown kernel or an empty C grid.
+SvmResult svm_cross_validate(const MatF& x, const std::vector<int32_t>& y, const SvmProtocol& protocol, uint64_t seed);
+
+}  // namespace relfm::eval
