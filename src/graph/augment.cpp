@@ -34,6 +34,77 @@ Augmentation parse_augmentation(const std::string& name) {
   fail_input("augmentation '{}': expected none, dropN, pedges, subgraph or maskN", name);
 }
 
+NodeFeatures parse_node_features(const std::string& name) {
+  if (name == "auto") return NodeFeatures::kAuto;
+  if (name == "labels") return NodeFeatures::kLabels;
+  if (name == "attributes") return NodeFeatures::kAttributes;
+  if (name == "labels+attributes") return NodeFeatures::kLabelsAndAttributes;
+  if (name == "constant") return NodeFeatures::kConstant;
+  if (name == "degree") return NodeFeatures::kDegree;
+  fail_input("node features '{}': expected auto, labels, attributes, labels+attributes, constant or degree", name);
+}
+
+namespace {
+
+bool has_labels(const GraphSet& s) { return !s.node_labels.empty() && s.num_node_labels > 1; }
+bool has_attributes(const GraphSet& s) { return s.node_attributes.cols() > 0; }
+
+NodeFeatures resolve(const GraphSet& set, NodeFeatures f) {
+  if (f == NodeFeatures::kAuto) {
+    if (has_labels(set) && has_attributes(set)) return NodeFeatures::kLabelsAndAttributes;
+    if (has_labels(set)) return NodeFeatures::kLabels;
+    if (has_attributes(set)) return NodeFeatures::kAttributes;
+    return NodeFeatures::kConstant;
+  }
+  const bool labels = f == NodeFeatures::kLabels || f == NodeFeatures::kLabelsAndAttributes;
+  const bool attributes = f == NodeFeatures::kAttributes || f == NodeFeatures::kLabelsAndAttributes;
+  if (labels && !has_labels(set)) fail_input("node features: data set '{}' has no node labels", set.name);
+  if (attributes && !has_attributes(set)) fail_input("node features: data set '{}' has no node attributes", set.name);
+  return f;
+}
+
+}  // namespace
+
+int64_t node_feature_columns(const GraphSet& set, NodeFeatures features, int64_t max_degree) {
+  switch (resolve(set, features)) {
+    case NodeFeatures::kLabels: return set.num_node_labels;
+    case NodeFeatures::kAttributes: return set.node_attributes.cols();
+    case NodeFeatures::kLabelsAndAttributes: return set.num_node_labels + set.node_attributes.cols();
+    case NodeFeatures::kDegree: return max_degree + 1;
+    default: return 1;
+  }
+}
+
+GraphView graph_view(const GraphSet& set, int64_t graph, NodeFeatures features, int64_t max_degree) {
+  const NodeFeatures f = resolve(set, features);
+  const NodeRange nodes = set.nodes_of(graph);
+  GraphView g;
+  g.adjacency.num_rows = g.adjacency.num_cols = nodes.size();
+  g.adjacency.row_ptr.assign(1, 0);
+  for (int64_t v = nodes.begin; v < nodes.end; ++v) {
+    for (int64_t e = set.adjacency.row_begin(v); e < set.adjacency.row_end(v); ++e)
+      g.adjacency.col.push_back(static_cast<VertexId>(set.adjacency.col[e] - nodes.begin));
+    g.adjacency.row_ptr.push_back(static_cast<int64_t>(g.adjacency.col.size()));
+  }
+  g.features = MatF::Zero(nodes.size(), node_feature_columns(set, f, max_degree));
+  for (int64_t v = nodes.begin; v < nodes.end; ++v) {
+    const int64_t r = v - nodes.begin;
+    switch (f) {
+      case NodeFeatures::kLabels: g.features(r, set.node_labels[v]) = 1.0f; break;
+      case NodeFeatures::kAttributes: g.features.row(r) = set.node_attributes.row(v); break;
+      case NodeFeatures::kLabelsAndAttributes:
+        g.features(r, set.node_labels[v]) = 1.0f;
+        g.features.row(r).tail(set.node_attributes.cols()) = set.node_attributes.row(v);
+        break;
+      case NodeFeatures::kDegree:
+        g.features(r, std::min(set.adjacency.row_end(v) - set.adjacency.row_begin(v), max_degree)) = 1.0f;
+        break;
+      default: g.features(r, 0) = 1.0f;
+    }
+  }
+  return g;
+}
+
 GraphView induced(const GraphView& g, const std::vector<uint8_t>& keep) {
   const int64_t n = g.num_nodes();
   std::vector<VertexId> new_id(static_cast<size_t>(n), -1);

@@ -13,6 +13,7 @@
 #include "src/core/rng.hpp"
 #include "src/core/types.hpp"
 #include "src/graph/csr.hpp"
+#include "src/graph/graph_set.hpp"
 
 #include <string>
 
@@ -32,6 +33,16 @@ GraphView remove_edges(const GraphView& g, double ratio, const CounterRng& rng);
 GraphView subgraph(const GraphView& g, double ratio, const CounterRng& rng);
 GraphView mask_nodes(const GraphView& g, double ratio, const CounterRng& rng);
 GraphView augment(const GraphView& g, Augmentation a, double ratio, const CounterRng& rng);
+
+// Node features of a TU graph for the encoder: "labels" (one-hot node labels), "attributes" (the float
+// attributes), "labels+attributes", "constant" (one column of ones: what GraphCL gives featureless
+// graphs), "degree" (one-hot of min(degree, max_degree)), or "auto" (labels and attributes where the data
+// set has them, constant otherwise; a single node-label value, as in COLLAB, counts as none).
+enum class NodeFeatures { kAuto, kLabels, kAttributes, kLabelsAndAttributes, kConstant, kDegree };
+NodeFeatures parse_node_features(const std::string& name);  // InputError naming the choices
+// Columns the choice gives for this data set (InputError when the data set lacks what it asks for).
+int64_t node_feature_columns(const GraphSet& set, NodeFeatures features, int64_t max_degree = 64);
+GraphView graph_view(const GraphSet& set, int64_t graph, NodeFeatures features, int64_t max_degree = 64);
 
 // The graph restricted to the kept nodes (keep[v] != 0), renumbered in order.
 GraphView induced(const GraphView& g, const std::vector<uint8_t>& keep);

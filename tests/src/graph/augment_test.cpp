@@ -131,5 +131,38 @@ TEST(Augment, DeterministicAndBadInputs) {
   EXPECT_EQ(subgraph(one, 0.2, rng).num_nodes(), 1);
 }
 
+TEST(Augment, TuGraphsAsViewsWithEachFeatureChoice) {
+  // Two graphs: a triangle (labels 0, 1, 2) and an edge (labels 1, 1), one attribute column.
+  GraphSet set;
+  set.name = "toy";
+  set.node_offsets = {0, 3, 5};
+  const std::vector<VertexId> src = {0, 0, 1, 1, 2, 2, 3, 4}, dst = {1, 2, 0, 2, 0, 1, 4, 3};
+  set.adjacency = Csr::from_pairs(5, 5, src, dst);
+  set.node_labels = {0, 1, 2, 1, 1};
+  set.num_node_labels = 3;
+  set.node_attributes = MatF(5, 1);
+  set.node_attributes << 0.5f, 1.5f, 2.5f, 3.5f, 4.5f;
+  set.graph_labels = {0, 1};
+  set.num_classes = 2;
+  const GraphView second = graph_view(set, 1, NodeFeatures::kAuto);
+  EXPECT_EQ(second.num_nodes(), 2);
+  EXPECT_EQ(second.adjacency.col, (std::vector<VertexId>{1, 0}));
+  ASSERT_EQ(second.features.cols(), 4);  // 3 one-hot labels + 1 attribute
+  EXPECT_EQ(second.features(0, 1), 1.0f);
+  EXPECT_EQ(second.features(1, 3), 4.5f);
+  EXPECT_EQ(graph_view(set, 0, NodeFeatures::kLabels).features.row(2).sum(), 1.0f);
+  EXPECT_EQ(graph_view(set, 0, NodeFeatures::kConstant).features, MatF::Ones(3, 1));
+  const GraphView deg = graph_view(set, 0, NodeFeatures::kDegree, 4);
+  EXPECT_EQ(deg.features.cols(), 5);
+  EXPECT_EQ(deg.features(0, 2), 1.0f);
+  set.node_attributes.resize(5, 0);
+  EXPECT_THROW(graph_view(set, 0, NodeFeatures::kAttributes), InputError);
+  EXPECT_EQ(node_feature_columns(set, NodeFeatures::kAuto), 3);
+  set.node_labels.clear();
+  set.num_node_labels = 0;
+  EXPECT_EQ(node_feature_columns(set, NodeFeatures::kAuto), 1);  // featureless: constant
+  EXPECT_THROW(parse_node_features("pagerank"), InputError);
+}
+
 }  // namespace
 }  // namespace relfm
