@@ -31,45 +31,52 @@ template <class Visitor>
 DistributedWalkCounts run_walks(const Communicator& comm, const WalkEngine& engine, const VertexRanges& ranges,
                                 std::vector<Walker>& walkers, Visitor& visitor) {
   DistributedWalkCounts counts;
-  const int ranks = comm.size();
-  std::vector<Walker> active, departed, finished;
-  departed.swap(walkers);  // everything is routed once, so a walker may start on any rank
-  std::vector<int64_t> send_counts(static_cast<size_t>(ranks));
+  const int ranks = comm.size(), me = comm.rank();
+  // Walkers leave straight into per-destination buffers (the engine's sink); one copy packs them.
+  std::vector<std::vector<Walker>> outbox(static_cast<size_t>(ranks));
+  for (const Walker& w : walkers) outbox[static_cast<size_t>(ranges.owner(w.cur))].push_back(w);
+  std::vector<Walker> active, finished;
+  std::vector<int64_t> send_counts(static_cast<size_t>(ranks)), recv_counts(static_cast<size_t>(ranks));
   std::vector<uint8_t> send, received;
+  auto sink = [&](const Walker& w) {
+    // Ranges are few and walkers usually go to a neighbour range: a linear scan beats the search.
+    int r = 0;
+    while (w.cur >= ranges.first[static_cast<size_t>(r) + 1]) ++r;
+    outbox[static_cast<size_t>(r)].push_back(w);
+  };
   while (true) {
-    // Route the departed walkers to their owners (bytes: Walker is trivially copyable).
-    std::fill(send_counts.begin(), send_counts.end(), 0);
-    for (const Walker& w : departed) send_counts[ranges.owner(w.cur)] += sizeof(Walker);
-    std::vector<int64_t> offsets(static_cast<size_t>(ranks) + 1, 0);
-    for (int r = 0; r < ranks; ++r) offsets[r + 1] = offsets[r] + send_counts[r];
-    send.resize(static_cast<size_t>(offsets[ranks]));
-    for (const Walker& w : departed) {
-      int64_t& at = offsets[ranges.owner(w.cur)];
-      std::memcpy(send.data() + at, &w, sizeof(Walker));
-      at += sizeof(Walker);
+    int64_t bytes = 0;
+    for (int r = 0; r < ranks; ++r) {
+      send_counts[r] = static_cast<int64_t>(outbox[r].size() * sizeof(Walker));
+      bytes += send_counts[r];
+      if (r != me) counts.sent += static_cast<int64_t>(outbox[r].size());
     }
-    counts.sent += static_cast<int64_t>(departed.size()) - send_counts[comm.rank()] / static_cast<int64_t>(sizeof(Walker));
     // One all-gather tells every rank both whether any walker is still in flight and what it receives,
     // so a superstep costs two collectives (this and the exchange), one at the end.
     const std::vector<int64_t> matrix = comm.allgatherv(send_counts);  // [from * ranks + to]
-    int64_t in_flight = 0;
-    std::vector<int64_t> recv_counts(static_cast<size_t>(ranks));
+    int64_t in_flight = 0, received_bytes = 0;
     for (int from = 0; from < ranks; ++from) {
       for (int to = 0; to < ranks; ++to) in_flight += matrix[static_cast<size_t>(from * ranks + to)];
-      recv_counts[from] = matrix[static_cast<size_t>(from * ranks + comm.rank())];
+      recv_counts[from] = matrix[static_cast<size_t>(from * ranks + me)];
+      received_bytes += recv_counts[from];
     }
     if (in_flight == 0) break;
-    int64_t received_bytes = 0;
-    for (int64_t c : recv_counts) received_bytes += c;
+    send.resize(static_cast<size_t>(bytes));
+    size_t at = 0;
+    for (auto& box : outbox) {
+      if (!box.empty()) std::memcpy(send.data() + at, box.data(), box.size() * sizeof(Walker));
+      at += box.size() * sizeof(Walker);
+      box.clear();
+    }
     received.resize(static_cast<size_t>(received_bytes));
     comm.alltoallv(send.data(), send_counts, received.data(), recv_counts);
     active.resize(received.size() / sizeof(Walker));
     if (!active.empty()) std::memcpy(active.data(), received.data(), received.size());
-    departed.clear();
-    const AdvanceCounts step = engine.advance(active, departed, visitor);
+    const AdvanceCounts step = engine.advance_into(active, visitor, sink);
     counts.steps += step.steps;
     ++counts.supersteps;
-    for (const Walker& w : active) finished.push_back(w);
+    for (const Walker& w : active)
+      if (w.status != WalkStatus::kRunning) finished.push_back(w);
   }
   walkers = std::move(finished);
   return counts;

@@ -85,6 +85,10 @@ class WalkEngine {
   // (appended) and removed from `walkers`. Walkers already finished are left as they are.
   template <class Visitor>
   AdvanceCounts advance(std::vector<Walker>& walkers, std::vector<Walker>& departed, Visitor& visitor) const;
+  // The same, but a walker that leaves is handed to sink(const Walker&) at once and stays in `walkers`
+  // (still kRunning, on a vertex this process does not own): no compaction, no second copy.
+  template <class Visitor, class Sink>
+  AdvanceCounts advance_into(std::vector<Walker>& walkers, Visitor& visitor, Sink& sink) const;
 
   const WalkRule& rule() const { return rule_; }
   const CounterRng& rng() const { return rng_; }

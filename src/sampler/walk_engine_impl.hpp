@@ -30,6 +30,24 @@ inline uint32_t WalkEngine::uniform_slot(const uint32_t* words, const Walker& w,
 template <class Visitor>
 AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walker>& departed,
                                   Visitor& visitor) const {
+  std::vector<uint8_t> leaves(walkers.size(), 0);
+  const size_t before = departed.size();
+  auto sink = [&](const Walker& w) {
+    leaves[static_cast<size_t>(&w - walkers.data())] = 1;
+    departed.push_back(w);
+  };
+  AdvanceCounts counts = advance_into(walkers, visitor, sink);
+  if (departed.size() > before) {
+    size_t out = 0;
+    for (size_t i = 0; i < walkers.size(); ++i)
+      if (!leaves[i]) walkers[out++] = walkers[i];
+    walkers.resize(out);
+  }
+  return counts;
+}
+
+template <class Visitor, class Sink>
+AdvanceCounts WalkEngine::advance_into(std::vector<Walker>& walkers, Visitor& visitor, Sink& sink) const {
   AdvanceCounts counts;
   const VertexId first = graph_.first();
   const int64_t* row_ptr = graph_.row_ptr();
@@ -40,8 +58,6 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
   const uint32_t target = rule_.distinct_target;
   const bool restart = rule_.action == AlphaAction::kRestart;
 
-  std::vector<uint8_t> leaves(walkers.size(), 0);
-  std::vector<uint32_t> departure_order;
   // A walker on an owned vertex it has not visited yet: visit it; false when that ends the walk.
   auto land = [&](Walker& w) {
     w.arriving = false;
@@ -53,8 +69,8 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
   };
   auto leave = [&](uint32_t i) {
     walkers[i].arriving = true;  // row_begin/row_degree: the row on the new owner (-1 when unknown)
-    leaves[i] = 1;
-    departure_order.push_back(i);
+    sink(walkers[i]);
+    ++counts.departed;
   };
 
   std::vector<uint32_t> queue;
@@ -195,14 +211,6 @@ AdvanceCounts WalkEngine::advance(std::vector<Walker>& walkers, std::vector<Walk
     active = kept;
   }
 
-  for (uint32_t i : departure_order) departed.push_back(walkers[i]);
-  counts.departed = static_cast<int64_t>(departure_order.size());
-  if (!departure_order.empty()) {
-    size_t out = 0;
-    for (size_t i = 0; i < walkers.size(); ++i)
-      if (!leaves[i]) walkers[out++] = walkers[i];
-    walkers.resize(out);
-  }
   for (const Walker& w : walkers) counts.finished += w.status != WalkStatus::kRunning;
   return counts;
 }
