@@ -18,7 +18,7 @@
 //  * labels of every kind (graph, node/tag, edge) become the sorted distinct values mapped to 0..C-1, and
 //    the original values are kept as text (MUTAG's -1/1 → 0/1, REDDIT-BINARY's 0/2 → 0/1);
 //  * repeated entries are dropped (the IMDB sets list every directed edge twice): duplicate_entries_dropped;
-//  * a one-sided entry gets its mirror: entries_added_by_symmetrising (0 for the eight sets in ../shared);
+//  * a one-sided entry gets its mirror: entries_added_by_symmetrising (0 for the eight public TU sets described in data/tu/SOURCES.md);
 //  * self-loops are kept, as GraphCL and PyG keep them, and counted (COLLAB has 2,837).
 // Edge labels: an undirected edge's label is the label on its NAME_A.txt line; every line that lists the
 // edge, in either direction, must give the same label, else an InputError names two disagreeing lines.

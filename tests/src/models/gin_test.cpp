@@ -3,6 +3,7 @@
 // differences; determinism; the stable parameter names checkpoints rely on.
 #include "src/models/gin.hpp"
 #include "tests/src/models/gin_test_batch.hpp"
+#include "tests/src/models/parameter_gradients.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,28 +36,14 @@ TEST(Gin, EveryParameterGradientMatchesCentralDifferences) {
   loss_of(model, batch, tape, &loss);
   store.zero_grad();
   tape.backward(loss);
-  int checked = 0;
-  for (Parameter<double>* p : store.trainable()) {
-    ASSERT_TRUE(p->has_grad) << p->name << " received no gradient";
-    // Up to 6 entries per tensor, spread over it; embedding tables: the rows actually used.
-    const int64_t n = p->value.size();
-    for (int64_t s = 0; s < std::min<int64_t>(n, 6); ++s) {
-      int64_t k = s * (n / std::min<int64_t>(n, 6));
-      if (p->name.find("encoder") != std::string::npos) k = (5 + s % 2) * p->value.cols() + s;  // carbon/nitrogen rows
-      const double saved = p->value.data()[k];
-      const double h = 1e-6;
-      p->value.data()[k] = saved + h;
-      Tape<double> t1;
-      const double up = loss_of(model, batch, t1);
-      p->value.data()[k] = saved - h;
-      Tape<double> t2;
-      const double down = loss_of(model, batch, t2);
-      p->value.data()[k] = saved;
-      const double numeric = (up - down) / (2 * h), analytic = p->grad.data()[k];
-      EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric))) << p->name << "[" << k << "]";
-      ++checked;
-    }
-  }
+  // Up to 6 entries per tensor, spread over it; embedding tables: the rows actually used.
+  const int checked = test::check_parameter_gradients(
+      store, [&](Tape<double>& t) { return loss_of(model, batch, t); }, 6,
+      [](const Parameter<double>& p, int64_t s) {
+        const int64_t n = p.value.size();
+        if (p.name.find("encoder") != std::string::npos) return (5 + s % 2) * p.value.cols() + s;  // carbon/nitrogen rows
+        return s * (n / std::min<int64_t>(n, 6));
+      });
   EXPECT_GT(checked, 40);
 }
 

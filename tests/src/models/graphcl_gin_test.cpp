@@ -5,6 +5,7 @@
 
 #include "src/core/error.hpp"
 #include "src/tensor/ops.hpp"
+#include "tests/src/models/parameter_gradients.hpp"
 
 #include <gtest/gtest.h>
 
@@ -55,25 +56,8 @@ TEST(GraphClGin, EveryParameterGradientMatchesCentralDifferences) {
   contrastive_loss(model, a, b, tape, &loss);
   store.zero_grad();
   tape.backward(loss);
-  int checked = 0;
-  for (Parameter<double>* p : store.trainable()) {
-    ASSERT_TRUE(p->has_grad) << p->name << " received no gradient";
-    const int64_t n = p->value.size();
-    for (int64_t s = 0; s < std::min<int64_t>(n, 4); ++s) {
-      const int64_t k = s * (n / std::min<int64_t>(n, 4));
-      const double saved = p->value.data()[k], h = 1e-6;
-      p->value.data()[k] = saved + h;
-      Tape<double> t1;
-      const double up = contrastive_loss(model, a, b, t1);
-      p->value.data()[k] = saved - h;
-      Tape<double> t2;
-      const double down = contrastive_loss(model, a, b, t2);
-      p->value.data()[k] = saved;
-      const double numeric = (up - down) / (2 * h);
-      EXPECT_NEAR(p->grad.data()[k], numeric, 1e-6 * std::max(1.0, std::abs(numeric))) << p->name << "[" << k << "]";
-      ++checked;
-    }
-  }
+  const int checked =
+      test::check_parameter_gradients(store, [&](Tape<double>& t) { return contrastive_loss(model, a, b, t); }, 4);
   EXPECT_GE(checked, 40);
 }
 
