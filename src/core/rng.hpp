@@ -21,6 +21,7 @@ enum class RngPurpose : uint32_t {
   kPartition = 4,   // METIS seed and tie-breaks
   kSplit = 5,       // random data splits
   kSampler = 6,     // graph samplers (random walks)
+  kAugment = 7,     // data augmentations (stream = step, then instance)
   kTest = 100,      // tests only
 };
 

@@ -35,6 +35,13 @@ std::vector<std::vector<int64_t>> stratified_folds(const std::vector<int32_t>& l
 
 // The protocol on embeddings x (n x d) with labels y in 0..C-1. InputError for mismatched sizes, fewer
 // than two classes, a class smaller than outer_folds, an unknown kernel or an empty C grid.
+// One outer fold of the protocol (the same numbers svm_cross_validate gives for it): callers spread the
+// folds over ranks.
+struct SvmFold {
+  double accuracy = 0;
+  double chosen_c = 0;
+};
+SvmFold svm_fold(const MatF& x, const std::vector<int32_t>& y, const SvmProtocol& protocol, uint64_t seed, int fold);
 SvmResult svm_cross_validate(const MatF& x, const std::vector<int32_t>& y, const SvmProtocol& protocol, uint64_t seed);
 
 }  // namespace relfm::eval

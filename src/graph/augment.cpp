@@ -41,7 +41,9 @@ NodeFeatures parse_node_features(const std::string& name) {
   if (name == "labels+attributes") return NodeFeatures::kLabelsAndAttributes;
   if (name == "constant") return NodeFeatures::kConstant;
   if (name == "degree") return NodeFeatures::kDegree;
-  fail_input("node features '{}': expected auto, labels, attributes, labels+attributes, constant or degree", name);
+  if (name == "labels_or_constant") return NodeFeatures::kLabelsOrConstant;
+  fail_input("node features '{}': expected auto, labels, attributes, labels+attributes, constant, degree or "
+             "labels_or_constant", name);
 }
 
 namespace {
@@ -50,6 +52,7 @@ bool has_labels(const GraphSet& s) { return !s.node_labels.empty() && s.num_node
 bool has_attributes(const GraphSet& s) { return s.node_attributes.cols() > 0; }
 
 NodeFeatures resolve(const GraphSet& set, NodeFeatures f) {
+  if (f == NodeFeatures::kLabelsOrConstant) return has_labels(set) ? NodeFeatures::kLabels : NodeFeatures::kConstant;
   if (f == NodeFeatures::kAuto) {
     if (has_labels(set) && has_attributes(set)) return NodeFeatures::kLabelsAndAttributes;
     if (has_labels(set)) return NodeFeatures::kLabels;

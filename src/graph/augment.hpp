@@ -37,8 +37,10 @@ GraphView augment(const GraphView& g, Augmentation a, double ratio, const Counte
 // Node features of a TU graph for the encoder: "labels" (one-hot node labels), "attributes" (the float
 // attributes), "labels+attributes", "constant" (one column of ones: what GraphCL gives featureless
 // graphs), "degree" (one-hot of min(degree, max_degree)), or "auto" (labels and attributes where the data
-// set has them, constant otherwise; a single node-label value, as in COLLAB, counts as none).
-enum class NodeFeatures { kAuto, kLabels, kAttributes, kLabelsAndAttributes, kConstant, kDegree };
+// set has them, constant otherwise; a single node-label value, as in COLLAB, counts as none), or
+// "labels_or_constant" (GraphCL's aug.py: one-hot node labels where the set has them, attributes never,
+// constant otherwise).
+enum class NodeFeatures { kAuto, kLabels, kAttributes, kLabelsAndAttributes, kConstant, kDegree, kLabelsOrConstant };
 NodeFeatures parse_node_features(const std::string& name);  // InputError naming the choices
 // Columns the choice gives for this data set (InputError when the data set lacks what it asks for).
 int64_t node_feature_columns(const GraphSet& set, NodeFeatures features, int64_t max_degree = 64);

@@ -24,6 +24,7 @@ class CommunityBatches {
   void begin_epoch(int64_t epoch);
   bool epoch_done() const { return next_ >= order_.size(); }
   const std::vector<VertexId>& next_batch();  // members in increasing id
+  int64_t served() const { return static_cast<int64_t>(next_); }  // batches given this epoch
   int parts() const { return static_cast<int>(members_.size()); }
 
  private:

@@ -127,18 +127,28 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
   return out;
 }
 
+AnchorShare anchor_share(int64_t n, int64_t block, int rank, int ranks) {
+  const int64_t blocks = (n + block - 1) / block;
+  auto at = [&](int r) { return std::min(n, blocks * r / ranks * block); };
+  return {at(rank), at(rank + 1)};
+}
+
+IndexMat gather_neighbours(const Communicator& comm, const IndexMat& mine, int64_t n, const ProximityConfig& config) {
+  IndexMat all(n, config.neighbours);
+  std::vector<int64_t> counts(static_cast<size_t>(comm.size()));
+  for (int r = 0; r < comm.size(); ++r) {
+    const AnchorShare s = anchor_share(n, config.block, r, comm.size());
+    counts[r] = (s.last - s.first) * config.neighbours;
+  }
+  comm.allgatherv(mine.data(), all.data(), counts);
+  return all;
+}
+
 IndexMat proximity_neighbours(const Communicator& comm, const MatF& bank, const ProximityConfig& config,
                               const CounterRng& rebuild_stream) {
   config.validate(bank.rows());
-  const int64_t n = bank.rows(), blocks = (n + config.block - 1) / config.block;
-  auto share = [&](int r) { return std::min(n, blocks * r / comm.size() * config.block); };
-  const int64_t first = share(comm.rank()), last = share(comm.rank() + 1);
-  const IndexMat mine = proximity_neighbours(bank, first, last, config, rebuild_stream);
-  IndexMat all(n, config.neighbours);
-  std::vector<int64_t> counts(static_cast<size_t>(comm.size()));
-  for (int r = 0; r < comm.size(); ++r) counts[r] = (share(r + 1) - share(r)) * config.neighbours;
-  comm.allgatherv(mine.data(), all.data(), counts);
-  return all;
+  const AnchorShare s = anchor_share(bank.rows(), config.block, comm.rank(), comm.size());
+  return gather_neighbours(comm, proximity_neighbours(bank, s.first, s.last, config, rebuild_stream), bank.rows(), config);
 }
 
 TopK::TopK(int64_t anchors, int64_t k, VertexId first_anchor)

@@ -53,6 +53,13 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
 // `bank` is the same on every rank (replicated: research §6.2).
 IndexMat proximity_neighbours(const Communicator& comm, const MatF& bank, const ProximityConfig& config,
                               const CounterRng& rebuild_stream);
+// The two halves of that, for a build that runs apart from the communication (a background thread):
+// rank `rank`'s block-aligned share of the anchors, and the all-gather of every rank's rows of the table.
+struct AnchorShare {
+  int64_t first = 0, last = 0;
+};
+AnchorShare anchor_share(int64_t n, int64_t block, int rank, int ranks);
+IndexMat gather_neighbours(const Communicator& comm, const IndexMat& mine, int64_t n, const ProximityConfig& config);
 
 // The running top-K of some anchors over shards of candidates (exact mode).
 class TopK {

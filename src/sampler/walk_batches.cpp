@@ -72,6 +72,19 @@ void Coverage::reset() {
   }
 }
 
+void Coverage::restore(const std::vector<VertexId>& uncovered) {
+  std::fill(covered_.begin(), covered_.end(), 1);
+  std::fill(position_.begin(), position_.end(), -1);
+  uncovered_ = uncovered;
+  for (size_t i = 0; i < uncovered_.size(); ++i) {
+    const VertexId v = uncovered_[i];
+    if (v < 0 || v >= size() || position_[static_cast<size_t>(v)] >= 0)
+      fail_input("walk batches: a saved coverage lists vertex {} out of range or twice", v);
+    position_[static_cast<size_t>(v)] = static_cast<int64_t>(i);
+    covered_[static_cast<size_t>(v)] = 0;
+  }
+}
+
 WalkBatchPlanner::WalkBatchPlanner(int64_t num_vertices, WalkBatchConfig config, uint64_t seed, RunWalks run_walks)
     : n_(num_vertices), config_(config), seed_(seed), run_walks_(std::move(run_walks)), coverage_(num_vertices) {
   config_.validate();
@@ -90,6 +103,32 @@ void WalkBatchPlanner::begin_epoch(int64_t epoch) {
   leftover_started_ = false;
   leftover_.clear();
   leftover_next_ = 0;
+}
+
+// Layout: [n, epoch, batch_index, leftover_started, leftover_next, u, uncovered (u), l, leftover (l)].
+std::vector<int64_t> WalkBatchPlanner::save_state() const {
+  std::vector<int64_t> out = {n_, epoch_, batch_index_, leftover_started_ ? 1 : 0, static_cast<int64_t>(leftover_next_)};
+  out.push_back(coverage_.uncovered_count());
+  out.insert(out.end(), coverage_.uncovered().begin(), coverage_.uncovered().end());
+  out.push_back(static_cast<int64_t>(leftover_.size()));
+  out.insert(out.end(), leftover_.begin(), leftover_.end());
+  return out;
+}
+
+void WalkBatchPlanner::restore_state(const std::vector<int64_t>& state) {
+  auto bad = [&] { fail_input("walk batches: the saved planner state does not fit a graph of {} vertices", n_); };
+  if (state.size() < 7 || state[0] != n_) bad();
+  const auto u = static_cast<size_t>(state[5]);
+  if (state[5] < 0 || 6 + u >= state.size()) bad();
+  const auto l = static_cast<size_t>(state[6 + u]);
+  if (state[6 + u] < 0 || 7 + u + l != state.size()) bad();
+  begin_epoch(state[1]);  // the epoch's alpha and streams
+  batch_index_ = state[2];
+  leftover_started_ = state[3] != 0;
+  leftover_next_ = static_cast<size_t>(state[4]);
+  coverage_.restore(std::vector<VertexId>(state.begin() + 6, state.begin() + 6 + static_cast<std::ptrdiff_t>(u)));
+  leftover_.assign(state.begin() + 7 + static_cast<std::ptrdiff_t>(u), state.end());
+  if (leftover_next_ > leftover_.size()) bad();
 }
 
 bool WalkBatchPlanner::epoch_done() const {

@@ -72,6 +72,9 @@ class Coverage {
   VertexId uncovered_at(int64_t i) const { return uncovered_[static_cast<size_t>(i)]; }
   void cover(VertexId v);
   void reset();
+  // The uncovered vertices in their array order (the order draws index into), and back.
+  const std::vector<VertexId>& uncovered() const { return uncovered_; }
+  void restore(const std::vector<VertexId>& uncovered);
 
  private:
   std::vector<uint8_t> covered_;
@@ -100,6 +103,11 @@ class WalkBatchPlanner {
   int64_t batches_in_epoch() const { return batch_index_; }
   const Coverage& coverage() const { return coverage_; }
   double alpha() const { return alpha_; }
+  // Where the planner stands (epoch, batch index, coverage, leftover pass) as integers, so that a
+  // checkpointed run continues with the same batches; restore_state takes what save_state gave (for a
+  // planner over the same number of vertices) and throws InputError on anything else.
+  std::vector<int64_t> save_state() const;
+  void restore_state(const std::vector<int64_t>& state);
 
  private:
   WalkBatch walk_batch();

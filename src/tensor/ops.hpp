@@ -110,9 +110,12 @@ template <typename T> Var<T> layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, dou
 template <typename T> Var<T> bce_with_logits(Var<T> logits, ConstMatPtr<T> labels, double normaliser);
 template <typename T> Var<T> mse(Var<T> prediction, ConstMatPtr<T> labels, double normaliser);
 // InfoNCE: sum_i [logsumexp_j(z_i . p_j / tau) - z_i . p_{positive[i]} / tau] / normaliser.
-// p may hold the candidates of every rank (all-gathered); positive[i] indexes p's rows.
+// p may hold the candidates of every rank (all-gathered); positive[i] indexes p's rows. With
+// kNegatives the positive is left out of the logsumexp (GraphCL's loss_cal: pos / (sum - pos)).
+enum class InfoNceDenominator { kAll, kNegatives };
 template <typename T>
-Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double normaliser);
+Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double normaliser,
+                InfoNceDenominator denominator = InfoNceDenominator::kAll);
 
 // ---- across ranks ------------------------------------------------------------------------------
 // Every rank's rows stacked in rank order (all ranks call it; column counts must agree). The gradient of a

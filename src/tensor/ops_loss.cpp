@@ -4,6 +4,7 @@
 #include "src/tensor/op_util.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace relfm {
 namespace {
@@ -80,7 +81,8 @@ struct InfoNceNode final : Node<T> {
   InfoNceNode(Node<T>* z_, Node<T>* p_, OffsetList pos, T it, T in)
       : Node<T>(OpKind::kInfoNce), z(z_), p(p_), positive(std::move(pos)), inv_tau(it), inv_norm(in) {}
   void backward() override {
-    // dL/dS = (softmax(S) - onehot(positive)) / normaliser, S = Z P^T / tau
+    // dL/dS = (softmax(S) - onehot(positive)) / normaliser, S = Z P^T / tau (with kNegatives the
+    // softmax runs over the negatives only, so prob is 0 at the positive)
     Mat<T> ds = prob;
     for (int64_t i = 0; i < ds.rows(); ++i) ds(i, (*positive)[i]) -= T(1);
     ds *= this->grad()(0, 0) * inv_norm * inv_tau;
@@ -102,13 +104,16 @@ Var<T> mse(Var<T> prediction, ConstMatPtr<T> labels, double normaliser) {
 }
 
 template <typename T>
-Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double normaliser) {
+Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double normaliser,
+                InfoNceDenominator denominator) {
   if (z.cols() != p.cols()) fail("info_nce: anchors have {} columns, candidates {}", z.cols(), p.cols());
   if (static_cast<int64_t>(positive->size()) != z.rows())
     fail("info_nce: {} positives for {} anchors", positive->size(), z.rows());
   for (int64_t j : *positive)
     if (j < 0 || j >= p.rows()) fail("info_nce: positive {} outside the {} candidates", j, p.rows());
   if (!(tau > 0.0) || !(normaliser > 0.0)) fail("info_nce: tau and normaliser must be positive");
+  const bool negatives_only = denominator == InfoNceDenominator::kNegatives;
+  if (negatives_only && p.rows() < 2) fail("info_nce: no negatives among {} candidate(s)", p.rows());
   auto* tape = z.tape();
   auto* node = tape->template push<InfoNceNode<T>>(z.node(), p.node(), positive, static_cast<T>(1.0 / tau),
                                                    static_cast<T>(1.0 / normaliser));
@@ -119,10 +124,13 @@ Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double norm
   T total = T(0);
   node->prob.resize(s.rows(), s.cols());
   for (int64_t i = 0; i < s.rows(); ++i) {
+    const int64_t pos = (*positive)[i];
+    const T positive_logit = s(i, pos);
+    if (negatives_only) s(i, pos) = T(-std::numeric_limits<double>::infinity());  // exp() = 0 below
     const T mx = s.row(i).maxCoeff();
     const T lse = mx + log(T((s.row(i).array() - mx).exp().sum()));
     node->prob.row(i) = (s.row(i).array() - lse).exp();
-    total += lse - s(i, (*positive)[i]);
+    total += lse - positive_logit;
   }
   node->mutable_value() = Mat<T>::Constant(1, 1, total * node->inv_norm);
   return finish(tape, node, {z, p});
@@ -138,7 +146,7 @@ int64_t count_labelled(const Mat<T>& labels) {
 #define RELFM_INSTANTIATE_LOSS(T)                                               \
   template Var<T> bce_with_logits<T>(Var<T>, ConstMatPtr<T>, double);           \
   template Var<T> mse<T>(Var<T>, ConstMatPtr<T>, double);                       \
-  template Var<T> info_nce<T>(Var<T>, Var<T>, OffsetList, double, double);      \
+  template Var<T> info_nce<T>(Var<T>, Var<T>, OffsetList, double, double, InfoNceDenominator); \
   template int64_t count_labelled<T>(const Mat<T>&);
 
 RELFM_INSTANTIATE_LOSS(float)

@@ -39,6 +39,29 @@ double contrastive_loss(const GraphClGin<double>& model, const FeatureGraphBatch
   return loss.value()(0, 0);
 }
 
+// GraphCL's loss_cal on normalised rows: -mean_i log(exp(s_ii / T) / (sum_j exp(s_ij / T) - exp(s_ii / T))).
+TEST(GraphClGin, NegativesOnlyInfoNceIsGraphClsLossCal) {
+  Mat<double> a(4, 3), b(4, 3);
+  a << 1, 0.5, -0.2, 0.3, 0.9, 0.1, -0.4, 0.2, 0.8, 0.6, -0.6, 0.3;
+  b << 0.9, 0.4, -0.1, 0.2, 1.0, 0.0, -0.5, 0.1, 0.9, 0.5, -0.5, 0.4;
+  a.rowwise().normalize();
+  b.rowwise().normalize();
+  double expected = 0;
+  for (int i = 0; i < 4; ++i) {
+    double all = 0;
+    for (int j = 0; j < 4; ++j) all += std::exp(a.row(i).dot(b.row(j)) / 0.2);
+    const double pos = std::exp(a.row(i).dot(b.row(i)) / 0.2);
+    expected -= std::log(pos / (all - pos)) / 4;
+  }
+  Tape<double> tape;
+  auto positive = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{0, 1, 2, 3});
+  const Var<double> loss = info_nce(tape.input(a), tape.input(b), positive, 0.2, 4.0, InfoNceDenominator::kNegatives);
+  EXPECT_NEAR(loss.value()(0, 0), expected, 1e-12);
+  // The SimCLR form keeps the positive in the denominator: a larger denominator, a larger loss.
+  const Var<double> with_positive = info_nce(tape.input(a), tape.input(b), positive, 0.2, 4.0);
+  EXPECT_GT(with_positive.value()(0, 0), loss.value()(0, 0));
+}
+
 TEST(GraphClGin, EveryParameterGradientMatchesCentralDifferences) {
   std::vector<GraphView> graphs, views;
   for (int i = 0; i < 5; ++i) graphs.push_back(small_graph(5 + i, i));

@@ -153,6 +153,43 @@ TEST(WalkBatches, BatchAsLargeAsTheDataIsFullBatch) {
   }
 }
 
+TEST(WalkBatches, SavedStateContinuesWithTheSameBatchesInEveryMode) {
+  const WalkGraph g = ring(500);
+  for (EpochMode mode : {EpochMode::kOfficial, EpochMode::kStrict, EpochMode::kFixed}) {
+    WalkBatchConfig config;
+    config.batch_size = 32;
+    config.mode = mode;
+    config.batches_per_epoch = 20;
+    auto batches = [&](WalkBatchPlanner& p, int count) {
+      std::vector<std::vector<VertexId>> out;
+      for (int i = 0; i < count; ++i) {
+        if (p.epoch_done()) p.begin_epoch(p.epoch() + 1);
+        out.push_back(p.next_batch().vertices);
+      }
+      return out;
+    };
+    WalkBatchPlanner whole(500, config, 4, local_walk_runner(g)), first(500, config, 4, local_walk_runner(g)),
+        second(500, config, 4, local_walk_runner(g));
+    whole.begin_epoch(2);
+    first.begin_epoch(2);
+    auto expected = batches(whole, 70);  // runs into the leftover pass and the next epoch
+    auto got = batches(first, 23);
+    second.restore_state(first.save_state());
+    EXPECT_EQ(second.save_state(), first.save_state());
+    const auto rest = batches(second, 47);
+    got.insert(got.end(), rest.begin(), rest.end());
+    EXPECT_EQ(got, expected) << to_string(mode);
+  }
+  WalkBatchConfig config;
+  WalkBatchPlanner small(100, config, 1, local_walk_runner(g));
+  WalkBatchPlanner big(500, config, 1, local_walk_runner(g));
+  big.begin_epoch(0);
+  EXPECT_THROW(small.restore_state(big.save_state()), InputError);
+  std::vector<int64_t> broken = big.save_state();
+  broken[6] = 499;  // a coverage vertex listed twice
+  EXPECT_THROW(big.restore_state(broken), InputError);
+}
+
 TEST(WalkBatches, BadConfigurations) {
   WalkBatchConfig config;
   config.batch_size = 0;

@@ -191,6 +191,9 @@ std::vector<GradCheckCase> all_cases() {
   auto pos_same = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 1, 2});
   cases.push_back(make("info_nce", {{3, 4}, {6, 4}},
                        [=](auto&, const auto& x) { return info_nce(x[0], x[1], pos, 0.5, 3.0); }));
+  cases.push_back(make("info_nce_negatives", {{3, 4}, {6, 4}}, [=](auto&, const auto& x) {
+    return info_nce(x[0], x[1], pos, 0.5, 3.0, InfoNceDenominator::kNegatives);
+  }));
 
   // Across ranks, in one process: gathering is the identity, InfoNCE over the gathered candidates.
   // (tests/dist/dist_test.cpp checks the same against a single-process oracle on 2 and 4 ranks.)
