@@ -1,5 +1,6 @@
 #include "jobs/inspect_job.hpp"
 
+#include "io/batches.hpp"
 #include "io/checkpoint.hpp"
 #include "io/pairwise.hpp"
 #include "io/results.hpp"
@@ -35,7 +36,8 @@ int run_inspect(const dist::Comm& comm, const std::string& path, bool list_every
     // Each format's summary lives beside its writer; this table only dispatches.
     static const std::map<std::string, void (*)(const h5::File&)> summaries = {
         {kShardFormat, inspect_shard}, {kCheckpointFormat, inspect_checkpoint}, {kResultsFormat, inspect_results},
-        {kWorkResultsFormat, inspect_work_results}, {kPairwiseFormat, inspect_pairwise}};
+        {kWorkResultsFormat, inspect_work_results}, {kPairwiseFormat, inspect_pairwise},
+        {kBatchesFormat, inspect_batches}};
     if (auto it = summaries.find(format); it != summaries.end()) it->second(f);
     else if (format.empty()) std::printf("HDF5 file without a relfm 'format' attribute\n");
     else std::printf("relfm file of format '%s'\n", format.c_str());

@@ -4,6 +4,7 @@
 #include "dist/runtime.hpp"
 #include "jobs/config.hpp"
 #include "jobs/inspect_job.hpp"
+#include "jobs/sample_job.hpp"
 #include "jobs/shard_job.hpp"
 #include "io/checkpoint.hpp"
 #include "jobs/job_kinds.hpp"
@@ -69,10 +70,27 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
 
   std::string inspect_path;
   bool inspect_all = false;
-  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Summarise a relfm file (shard, checkpoint, results, predictions)");
+  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Summarise a relfm file (shard, checkpoint, results, predictions, batches)");
   inspect_cmd->add_option("file", inspect_path, "HDF5 file")->required();
   inspect_cmd->add_flag("--all", inspect_all, "Also list every group and dataset with its shape");
 
+  jobs::SampleOptions sample;
+  CLI::App* sample_cmd = app.add_subcommand("sample", "BatchSampler for other frameworks: embeddings (HDF5) -> mini-batches (HDF5)");
+  sample_cmd->add_option("--embeddings", sample.embeddings, "HDF5 file with an [N, d] dataset of instance embeddings")->required();
+  sample_cmd->add_option("--dataset", sample.dataset, "The embeddings' dataset in that file (default: embeddings)");
+  sample_cmd->add_option("--labels", sample.labels, "Optional [N] integer labels in the same file (hardness: same-label pairs)");
+  sample_cmd->add_option("--out", sample.out, "Output batches file (format relfm.batches)")->required();
+  sample_cmd->add_option("--kind", sample.kind, "batchsampler, knn, communities or uniform");
+  sample_cmd->add_option("--batch-size", sample.batch_size, "B: instances per batch (default 256)");
+  sample_cmd->add_option("--epochs", sample.epochs, "Epochs of ceil(N / B) batches (default 1)");
+  sample_cmd->add_option("--candidates", sample.candidates, "M random candidates per anchor (default 1000; >= N: exact kNN)");
+  sample_cmd->add_option("--neighbours", sample.neighbours, "K out-neighbours (default 100)");
+  sample_cmd->add_option("--restart", sample.restart, "Restart probability alpha (default 0.2, the official schedule)");
+  sample_cmd->add_flag("--fixed-restart", sample.fixed_restart, "Keep alpha fixed instead of the official schedule");
+  sample_cmd->add_option("--epoch-mode", sample.epoch_mode, "official, strict or fixed coverage");
+  sample_cmd->add_option("--walk-engine", sample.walk_engine, "auto, distributed or local");
+  sample_cmd->add_option("--seed", sample.seed, "Seed (the same seed gives the same batches on any rank count)");
+  sample_cmd->add_flag("--write-graph", sample.write_graph, "Also write the proximity graph (/neighbours)");
   bool reference = false;
   std::string reference_kind;
   CLI::App* config_cmd = app.add_subcommand("config", "Show a job file's effective configuration, or the key reference");
@@ -116,6 +134,7 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
     return jobs::job_kind(meta.job_kind).eval(comm, config, eval);
   }
   if (*inspect_cmd) return jobs::run_inspect(comm, inspect_path, inspect_all);
+  if (*sample_cmd) return jobs::run_sample(comm, sample);
   if (*config_cmd) {
     if (reference) {
       const std::vector<std::string> kinds = comm.collective([&] {

@@ -79,9 +79,9 @@ std::vector<KeySpec> graphcl_keys() {
        {"official", "strict", "fixed"}, {}, {}, blocks},
       {"sampler.batches_per_coverage_epoch", ValueKind::kInt, "0", "epoch_mode fixed: batches per coverage epoch (0 = ceil(N / B)).", {}, 0, {}, blocks},
       {"sampler.step_cap", ValueKind::kInt, "0", "Walk steps after which a batch is filled with random vertices (0 = 100 B).", {}, 0, {}, blocks},
-      {"sampler.walk_engine", ValueKind::kString, "\"distributed\"",
-       "distributed: METIS places the graph and walkers move between ranks; local: every rank walks the whole graph.",
-       {"distributed", "local"}, {}, {}, blocks},
+      {"sampler.walk_engine", ValueKind::kString, "\"auto\"",
+       "distributed: METIS places the graph and walkers move between ranks; local: every rank walks the whole (replicated) graph; auto: local up to 2^26 graph entries.",
+       {"auto", "distributed", "local"}, {}, {}, blocks},
       {"eval.epochs", ValueKind::kIntList, "[10, 20]", "Epochs (1-based) after which the SVM protocol scores the embeddings (GraphCL: 10 and 20).",
        {}, 1, {}, Resume::kFree},
       {"eval.kernel", ValueKind::kString, "\"rbf\"", "SVM kernel (GraphCL: rbf).", {"rbf", "linear"}},
@@ -94,21 +94,6 @@ std::vector<KeySpec> graphcl_keys() {
 }
 
 namespace {
-
-// Mean cosine over the distinct pairs of a batch's (unit) rows, and the share of pairs with equal labels.
-std::pair<double, double> batch_hardness(const MatF& rows, const std::vector<VertexId>& ids, const std::vector<int32_t>& labels) {
-  const int64_t n = rows.rows();
-  if (n < 2) return {std::nan(""), std::nan("")};
-  const MatF gram = rows * rows.transpose();
-  double cosine = 0, same = 0;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i + 1; j < n; ++j) {
-      cosine += gram(i, j);
-      same += labels[ids[i]] == labels[ids[j]] ? 1 : 0;
-    }
-  const double pairs = static_cast<double>(n) * static_cast<double>(n - 1) / 2;
-  return {cosine / pairs, same / pairs};
-}
 
 // Values of a row-split matrix gathered on every rank (no gradient).
 MatF gather_rows(const dist::Comm& comm, const MatF& local) {
@@ -191,6 +176,7 @@ class GraphClJob final : public EpochJob {
     sampler_ = sampler::make_batch_source(*comm_, sampler_config_);
     epoch_rows_ = {};
     visits_.assign(static_cast<size_t>(set_.size()), 0);
+    epoch_start_ = {};
   }
 
   void start_seed(bool resumed) override {
@@ -200,7 +186,6 @@ class GraphClJob final : public EpochJob {
 
   int64_t plan_epoch(uint64_t /*seed*/, int64_t epoch) override {
     epoch_ = epoch;
-    stats_before_ = sampler_->stats();
     reduce_before_ = reducer_->total_seconds();
     return sampler_->begin_epoch(epoch);
   }
@@ -256,7 +241,7 @@ class GraphClJob final : public EpochJob {
     rows << za.value(), zb.value();
     MatF all = gather_rows(*comm_, rows);
     sampler::normalise_rows(all);
-    const auto [cosine, same] = batch_hardness(all, batch_, set_.graph_labels);
+    const auto [cosine, same] = sampler::batch_hardness(all, batch_, &set_.graph_labels);
     if (sampler_->bank_dim() > 0) sampler_->record(batch_, all);
     cosine_sum_ += cosine;
     same_sum_ += same;
@@ -267,13 +252,15 @@ class GraphClJob final : public EpochJob {
   }
 
   std::map<std::string, double> evaluate() override {
+    // This epoch's share of the sampler's running totals (which a checkpoint keeps, with the epoch's start).
     const sampler::BatchSourceStats s = sampler_->stats();
     std::map<std::string, double> v;
-    v["sample_seconds"] = s.sample_seconds - stats_before_.sample_seconds;
-    v["rebuild_seconds"] = s.rebuild_seconds - stats_before_.rebuild_seconds;
-    v["background_seconds"] = s.background_seconds - stats_before_.background_seconds;
-    v["rebuilds"] = static_cast<double>(s.rebuilds - stats_before_.rebuilds);
-    v["walk_steps"] = static_cast<double>(s.walk_steps - stats_before_.walk_steps);
+    v["sample_seconds"] = s.sample_seconds - epoch_start_.sample_seconds;
+    v["rebuild_seconds"] = s.rebuild_seconds - epoch_start_.rebuild_seconds;
+    v["background_seconds"] = s.background_seconds - epoch_start_.background_seconds;
+    v["rebuilds"] = static_cast<double>(s.rebuilds - epoch_start_.rebuilds);
+    v["walk_steps"] = static_cast<double>(s.walk_steps - epoch_start_.walk_steps);
+    epoch_start_ = s;
     v["coverage_epochs"] = static_cast<double>(s.coverage_epochs);
     v["mean_cosine"] = hardness_steps_ > 0 ? cosine_sum_ / static_cast<double>(hardness_steps_) : std::nan("");
     v["same_label_share"] = hardness_steps_ > 0 ? same_sum_ / static_cast<double>(hardness_steps_) : std::nan("");
@@ -316,6 +303,9 @@ class GraphClJob final : public EpochJob {
     st.arrays["job.stats_rows"] = epoch_rows_.stats;
     st.arrays["job.batch_rows"] = epoch_rows_.batches;
     st.arrays["job.hardness"] = {cosine_sum_, same_sum_, static_cast<double>(hardness_steps_), static_cast<double>(skipped_)};
+    const sampler::BatchSourceStats& e = epoch_start_;
+    st.arrays["job.epoch_start"] = {static_cast<double>(e.rebuilds), static_cast<double>(e.walk_steps)};
+    st.arrays["job.epoch_start_seconds"] = {e.sample_seconds, e.rebuild_seconds, e.background_seconds};
     writer.add_state("sampler", std::move(st));
   }
   void load(CheckpointReader& reader) override {
@@ -329,7 +319,12 @@ class GraphClJob final : public EpochJob {
       epoch_rows_.batches = st.get_array("job.batch_rows");
       const std::vector<double>& h = st.get_array("job.hardness");
       cosine_sum_ = h.at(0), same_sum_ = h.at(1), hardness_steps_ = static_cast<int64_t>(h.at(2)), skipped_ = static_cast<int64_t>(h.at(3));
-      for (const char* k : {"job.visits", "job.stats_rows", "job.batch_rows", "job.hardness"}) st.arrays.erase(k);
+      const std::vector<double>& e = st.get_array("job.epoch_start");
+      const std::vector<double>& t = st.get_array("job.epoch_start_seconds");
+      epoch_start_.rebuilds = static_cast<int64_t>(e.at(0)), epoch_start_.walk_steps = static_cast<int64_t>(e.at(1));
+      epoch_start_.sample_seconds = t.at(0), epoch_start_.rebuild_seconds = t.at(1), epoch_start_.background_seconds = t.at(2);
+      for (const char* k : {"job.visits", "job.stats_rows", "job.batch_rows", "job.hardness", "job.epoch_start", "job.epoch_start_seconds"})
+        st.arrays.erase(k);
     });
     sampler_->restore(st.arrays);  // collective (the walk graph is placed again)
   }
@@ -431,7 +426,7 @@ class GraphClJob final : public EpochJob {
   std::unique_ptr<Optimizer<float>> optimizer_;
   std::unique_ptr<dist::GradientAllReducer> reducer_;
   std::unique_ptr<sampler::BatchSource> sampler_;
-  sampler::BatchSourceStats stats_before_;
+  sampler::BatchSourceStats epoch_start_;  // the sampler's totals when this epoch began
   double reduce_before_ = 0;
 
   std::vector<VertexId> batch_;

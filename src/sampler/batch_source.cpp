@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 namespace relfm::sampler {
@@ -154,7 +155,9 @@ class GraphSource : public BatchSource {
     s["counters"] = {static_cast<double>(trainer_epoch_), static_cast<double>(graph_batches_), static_cast<double>(builds_),
                      has_graph_ ? 1.0 : 0.0, pending_ ? 1.0 : 0.0, static_cast<double>(pending_index_),
                      static_cast<double>(refreshed_at_), static_cast<double>(stats_.rebuilds),
-                     static_cast<double>(stats_.coverage_epochs), bank_preset_ ? 1.0 : 0.0};
+                     static_cast<double>(stats_.coverage_epochs), bank_preset_ ? 1.0 : 0.0,
+                     static_cast<double>(stats_.walk_steps), static_cast<double>(stats_.filled)};
+    s["seconds"] = {stats_.sample_seconds, stats_.rebuild_seconds, stats_.background_seconds};  // timings: not replayable
     s["bank"].assign(bank_.data(), bank_.data() + bank_.size());
     s["table"].assign(table_.data(), table_.data() + table_.size());
     if (pending_) s["pending_bank"].assign(pending_bank_.data(), pending_bank_.data() + pending_bank_.size());
@@ -165,7 +168,7 @@ class GraphSource : public BatchSource {
   void restore(const std::map<std::string, std::vector<double>>& s) override {
     if (worker_.joinable()) worker_.join();
     warmup_.restore(entry(s, "warmup", 2));
-    const std::vector<double>& k = entry(s, "counters", 10);
+    const std::vector<double>& k = entry(s, "counters", 12);
     trainer_epoch_ = static_cast<int64_t>(k[0]);
     graph_batches_ = static_cast<int64_t>(k[1]);
     builds_ = static_cast<int64_t>(k[2]);
@@ -175,6 +178,12 @@ class GraphSource : public BatchSource {
     stats_.rebuilds = static_cast<int64_t>(k[7]);
     stats_.coverage_epochs = static_cast<int64_t>(k[8]);
     bank_preset_ = k[9] != 0;
+    stats_.walk_steps = static_cast<int64_t>(k[10]);
+    stats_.filled = static_cast<int64_t>(k[11]);
+    const std::vector<double>& t = entry(s, "seconds", 3);
+    stats_.sample_seconds = t[0];
+    stats_.rebuild_seconds = t[1];
+    stats_.background_seconds = t[2];
     const std::vector<double>& b = entry(s, "bank", static_cast<size_t>(bank_.size()));
     std::copy(b.begin(), b.end(), bank_.data());
     const ProximityConfig p = proximity();
@@ -318,9 +327,9 @@ class PlannedSource : public GraphSource {
 class BatchSamplerSource final : public PlannedSource {
  public:
   BatchSamplerSource(const Communicator& comm, const BatchSourceConfig& c) : PlannedSource(comm, c, walk_config(c)) {
-    if (c.walk_engine != "distributed" && c.walk_engine != "local")
-      fail_input("sampler.walk_engine '{}': expected distributed or local", c.walk_engine);
-    if (c.walk_engine == "distributed" && comm.size() > 1 && !c.partition)
+    if (c.walk_engine != "distributed" && c.walk_engine != "local" && c.walk_engine != "auto")
+      fail_input("sampler.walk_engine '{}': expected auto, distributed or local", c.walk_engine);
+    if (c.walk_engine != "local" && comm.size() > 1 && !c.partition)
       fail_input("sampler: distributed walks need a graph partitioner");
   }
 
@@ -330,9 +339,18 @@ class BatchSamplerSource final : public PlannedSource {
     w.batch_size = c.batch_size;
     return w;
   }
+  // auto: every rank holds the whole table after the build's all-gather, so up to this many entries it
+  // walks the graph itself and no walker crosses a rank (a walk of a few hundred steps costs microseconds,
+  // a superstep across ranks tens); beyond it, the graph is placed and walked across ranks.
+  static constexpr int64_t kReplicatedWalkEntries = int64_t{1} << 26;
+  bool walk_locally() const {
+    if (comm_.size() == 1 || c_.walk_engine == "local") return true;
+    if (c_.walk_engine == "distributed") return false;
+    return c_.num_instances * c_.proximity.neighbours <= kReplicatedWalkEntries;
+  }
   void use_graph(bool /*restoring*/) override {
     const Csr graph = table_csr();
-    if (c_.walk_engine == "local" || comm_.size() == 1) {
+    if (walk_locally()) {
       whole_ = std::make_unique<WalkGraph>(WalkGraph::whole(graph));
       runner_ = local_walk_runner(*whole_);
       return;
@@ -460,6 +478,21 @@ const bool kBuiltins = [] {
 }();
 
 }  // namespace
+
+BatchHardness batch_hardness(const MatF& rows, std::span<const VertexId> ids, const std::vector<int32_t>* labels) {
+  const int64_t n = rows.rows();
+  RELFM_CHECK(static_cast<int64_t>(ids.size()) == n, "batch_hardness: {} rows for {} ids", n, ids.size());
+  if (n < 2) return {std::nan(""), std::nan("")};
+  const MatF gram = rows * rows.transpose();
+  double cosine = 0, same = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) {
+      cosine += gram(i, j);
+      if (labels) same += (*labels)[static_cast<size_t>(ids[i])] == (*labels)[static_cast<size_t>(ids[j])] ? 1 : 0;
+    }
+  const double pairs = static_cast<double>(n) * static_cast<double>(n - 1) / 2;
+  return {cosine / pairs, labels ? same / pairs : std::nan("")};
+}
 
 bool register_batch_source(const std::string& kind, BatchSourceFactory factory) {
   registry()[kind] = std::move(factory);

@@ -53,7 +53,9 @@ struct BatchSourceConfig {
   int64_t bank_dim = 0;              // graph kinds: columns of the embedding bank
   ProximityConfig proximity;         // batchsampler, communities: M and K (knn: exact, K = B-1)
   WalkBatchConfig walks;             // batchsampler (its batch_size is this config's)
-  std::string walk_engine = "distributed";  // distributed (METIS-placed, walkers move between ranks) | local
+  // distributed (METIS-placed, walkers move between ranks) | local (every rank walks the whole graph) |
+  // auto (local while the graph has at most 2^26 entries, distributed beyond)
+  std::string walk_engine = "auto";
   GraphPartitioner partition;        // required by communities and by distributed walks on > 1 rank
 };
 
@@ -88,6 +90,15 @@ class BatchSource {
   virtual std::map<std::string, std::vector<double>> save() const = 0;
   virtual void restore(const std::map<std::string, std::vector<double>>& state) = 0;
 };
+
+// How hard a batch is: the mean cosine over its distinct pairs (rows: the batch's unit embeddings, in
+// batch order) and, with labels (per instance), the share of pairs with equal labels (false negatives of
+// a contrastive loss). NaN for fewer than two rows; the share is NaN without labels.
+struct BatchHardness {
+  double mean_cosine = 0;
+  double same_label_share = 0;
+};
+BatchHardness batch_hardness(const MatF& rows, std::span<const VertexId> ids, const std::vector<int32_t>* labels);
 
 using BatchSourceFactory = std::function<std::unique_ptr<BatchSource>(const Communicator&, const BatchSourceConfig&)>;
 // Adds a kind (at static initialisation); returns true so that it can initialise a static.

@@ -3,6 +3,7 @@
 // whatever the number of ranks (run under mpiexec at 1, 2 and 4 ranks).
 #include "dist/comm.hpp"
 #include "dist/partition.hpp"
+#include "src/sampler/batch_source.hpp"
 #include "src/sampler/community_batches.hpp"
 #include "src/sampler/distributed_walks.hpp"
 #include "src/sampler/proximity_graph.hpp"
@@ -229,6 +230,53 @@ TEST(DistributedSampler, ProximityGraphWalkAndCommunityBatches) {
   // Uniform batches would have about 1/8 same-label pairs.
   EXPECT_GT(walk_purity, 0.25);
   EXPECT_GT(community_purity, walk_purity);
+}
+
+// The batch sources the GraphCL job uses, across ranks: fed the same bank rows, every kind gives on P
+// ranks (METIS-placed distributed walks, background rebuilds) the batches it gives on one process.
+TEST(DistributedSampler, BatchSourcesGiveTheOneProcessBatchesOnAnyRankCount) {
+  dist::Comm comm;
+  std::vector<int> label;
+  const MatF bank = clustered_bank(700, 12, label);
+  const LocalCommunicator one;
+  for (const char* kind : {"uniform", "batchsampler", "knn", "communities"}) {
+    for (bool overlap : {false, true}) {
+      BatchSourceConfig c;
+      c.kind = kind;
+      c.num_instances = 700;
+      c.batch_size = 48;
+      c.seed = 11;
+      c.refresh_every = 5;
+      c.overlap = overlap;
+      c.bank_dim = 12;
+      c.proximity.candidates = 80;
+      c.proximity.neighbours = 8;
+      c.proximity.block = 64;
+      c.partition = [](const Csr& g, int parts, uint64_t seed) { return dist::partition_graph(g, {}, parts, seed); };
+      c.walk_engine = "distributed";
+      auto spread = make_batch_source(comm, c);
+      c.walk_engine = "local";
+      auto alone = make_batch_source(one, c);
+      for (int64_t epoch = 0; epoch < 4; ++epoch) {
+        const int64_t steps = spread->begin_epoch(epoch);
+        ASSERT_EQ(steps, alone->begin_epoch(epoch));
+        for (int64_t k = 0; k < steps; ++k) {
+          const std::vector<VertexId> x = alone->next_batch(), y = spread->next_batch();
+          ASSERT_EQ(x, y) << kind << " overlap " << overlap << " epoch " << epoch << " step " << k;
+          MatF rows(static_cast<int64_t>(x.size()), 12);
+          for (size_t i = 0; i < x.size(); ++i) rows.row(static_cast<int64_t>(i)) = bank.row(x[i]);
+          // The bank moves a little with each step (as training moves it), the same on every rank.
+          rows.array() += 0.01f * static_cast<float>(epoch * steps + k);
+          normalise_rows(rows);
+          if (alone->bank_dim() > 0) {
+            alone->record(x, rows);
+            spread->record(y, rows);
+          }
+        }
+      }
+      EXPECT_EQ(alone->stats().rebuilds, spread->stats().rebuilds);
+    }
+  }
 }
 
 }  // namespace

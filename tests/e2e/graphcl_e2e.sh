@@ -1,0 +1,84 @@
+#!/bin/bash
+# The graphcl job kind on MUTAG (shipped in data/tu): every sampler trains and is scored by the SVM
+# protocol, with the batch tables in results.h5; kNN batches are harder (higher in-batch cosine) than
+# uniform ones; a BatchSampler run with background rebuilds stopped mid-epoch twice and resumed ends
+# bit-identical to an uninterrupted one (parameters, metrics, every batch); the bad inputs fail once,
+# on every rank, naming the file or key.
+source "$(dirname "$0")/lib.sh" "$@"
+
+JOB="$SOURCE_DIR/jobs/graphcl_mutag.toml"
+SMALL=(--set data.tu="$SOURCE_DIR/data/tu/MUTAG" --set train.batch_size=32 --set train.epochs=4 --set eval.epochs=[2,4]
+       --set train.seeds=[0] --set sampler.refresh_every=3 --set output.progress=lines)
+
+# (1) Every sampler.
+for kind in uniform batchsampler knn communities; do
+  run "$NP" train "$JOB" "${SMALL[@]}" --set sampler.kind=$kind --set output.dir=$kind > $kind.log 2>&1 || { cat $kind.log; fail "$kind run"; }
+  grep -q "SVM accuracy (10-fold) at the last evaluated epoch" $kind.log || { cat $kind.log; fail "$kind: no summary"; }
+done
+"$PY" - <<'PY' || fail "results of the samplers"
+import h5py, numpy as np
+cos = {}
+for kind in ("uniform", "batchsampler", "knn", "communities"):
+    with h5py.File(f"{kind}/results.h5") as f:
+        s = f["seeds/0"]
+        acc = s["svm_accuracy"][()]
+        assert np.isnan(acc[0]) and np.isnan(acc[2]) and 0.5 < acc[1] <= 1 and 0.5 < acc[3] <= 1, (kind, acc)
+        assert list(s["eval_epoch"][()][[1, 3]]) == [2, 4]
+        stats = s["batch_stats"][()]
+        assert stats.shape == (24, 6), stats.shape          # 4 epochs x ceil(188 / 32) steps
+        members = s["batches"][()]
+        assert members.shape[1] == 2 and np.all((members[:, 1] >= 0) & (members[:, 1] < 188))
+        sizes = np.bincount(members[:, 0].astype(int))
+        assert np.array_equal(sizes, stats[:, 1].astype(int)), kind  # the table's sizes are the batches'
+        visits = s["visits"][()]
+        assert visits.shape == (4 * 188, 2)
+        assert visits[:, 1].sum() == members.shape[0]
+        graph = stats[6:]                                   # after the warm-up epoch
+        if kind != "uniform":
+            assert graph[:, 2].sum() > 0, kind               # batches came from the graph
+            assert s["rebuilds"][()].sum() >= 2, kind
+        cos[kind] = np.nanmean(graph[:, 3])
+        share = (s["sample_seconds"][()].sum() + s["rebuild_seconds"][()].sum()) / s["train_seconds"][()].sum()
+        print(f"{kind}: accuracy {acc[3]:.3f}, in-batch cosine {cos[kind]:.3f}, sampler share {share:.3f}")
+assert cos["knn"] > cos["uniform"] + 0.02, cos
+PY
+
+# (2) Resume: two stops (mid-epoch in seed 0 with a background build pending; mid-epoch in seed 1), then
+# the rest; everything equals the straight run.
+RESUME=("${SMALL[@]}" --set sampler.kind=batchsampler --set sampler.overlap=true --set sampler.walk_engine=distributed --set train.seeds=[0,1])
+run "$NP" train "$JOB" "${RESUME[@]}" --set output.dir=straight > straight.log 2>&1 || { cat straight.log; fail "straight run"; }
+status=0; run "$NP" train "$JOB" "${RESUME[@]}" --set output.dir=stopped --set debug.stop_after_steps=10 > s1.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat s1.log; fail "expected exit 75 at the first stop, got $status"; }
+status=0; run "$NP" train "$JOB" "${RESUME[@]}" --set output.dir=stopped --set debug.stop_after_steps=33 > s2.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat s2.log; fail "expected exit 75 at the second stop, got $status"; }
+run "$NP" train "$JOB" "${RESUME[@]}" --set output.dir=stopped > s3.log 2>&1 || { cat s3.log; fail "resume"; }
+h5 same straight/checkpoint.h5 stopped/checkpoint.h5 /sections/model /sections/optimizer
+"$PY" - <<'PY' || fail "resumed sampler state differs"
+import h5py
+a, b = h5py.File("straight/checkpoint.h5")["sections/sampler"], h5py.File("stopped/checkpoint.h5")["sections/sampler"]
+names = [n for n in a if "seconds" not in n]            # timings are not replayable; everything else is
+assert sorted(names) == sorted(n for n in b if "seconds" not in n)
+for n in names:
+    assert a[n][()].tobytes() == b[n][()].tobytes(), n
+print(f"identical: sampler state ({len(names)} arrays)")
+PY
+"$PY" - <<'PY' || fail "resumed results differ"
+import h5py
+a, b = h5py.File("straight/results.h5"), h5py.File("stopped/results.h5")
+for s in ("0", "1"):
+    for k in ("train_loss", "svm_accuracy", "mean_cosine", "batch_stats", "batches", "visits", "walk_steps"):
+        assert a[f"seeds/{s}/{k}"][()].tobytes() == b[f"seeds/{s}/{k}"][()].tobytes(), (s, k)
+print("resumed run identical")
+PY
+
+# (3) Bad inputs.
+expect_failure 2 "no_such_dir" "$NP" train "$JOB" "${SMALL[@]}" --set data.tu=no_such_dir --set output.dir=bad1
+expect_failure 2 "sampler.kind 'shuffle'" "$NP" train "$JOB" "${SMALL[@]}" --set sampler.kind=shuffle --set output.dir=bad2
+expect_failure 2 "eval.epochs lists epoch 9" "$NP" train "$JOB" "${SMALL[@]}" --set eval.epochs=[9] --set output.dir=bad3
+mkdir -p broken
+cp "$SOURCE_DIR"/data/tu/MUTAG/MUTAG_*.txt broken/
+sed -i '30s/.*/1/' broken/MUTAG_graph_indicator.txt   # graph 2 runs over lines 18-30: back to graph 1 at its last line
+expect_failure 2 "MUTAG_graph_indicator.txt, line 30" "$NP" train "$JOB" "${SMALL[@]}" --set data.tu=broken --set data.name=MUTAG --set output.dir=bad4
+expect_failure 2 "fewer than eval.folds = 100" "$NP" train "$JOB" "${SMALL[@]}" --set eval.folds=100 --set output.dir=bad5
+[[ ! -e bad4/results.h5 && ! -e bad5/results.h5 ]] || fail "a failed run left results"
+echo "PASS graphcl_e2e np=$NP"
