@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace relfm::sampler {
@@ -37,7 +38,8 @@ DistributedWalkCounts run_walks(const Communicator& comm, const WalkEngine& engi
   for (const Walker& w : walkers) outbox[static_cast<size_t>(ranges.owner(w.cur))].push_back(w);
   std::vector<Walker> active, finished;
   std::vector<int64_t> send_counts(static_cast<size_t>(ranks)), recv_counts(static_cast<size_t>(ranks));
-  std::vector<uint8_t> send, received;
+  std::vector<uint8_t> send;
+  static_assert(std::is_trivially_copyable_v<Walker>);
   auto sink = [&](const Walker& w) {
     // Ranges are few and walkers usually go to a neighbour range: a linear scan beats the search.
     int r = 0;
@@ -61,17 +63,28 @@ DistributedWalkCounts run_walks(const Communicator& comm, const WalkEngine& engi
       received_bytes += recv_counts[from];
     }
     if (in_flight == 0) break;
-    send.resize(static_cast<size_t>(bytes));
-    size_t at = 0;
-    for (auto& box : outbox) {
-      if (!box.empty()) std::memcpy(send.data() + at, box.data(), box.size() * sizeof(Walker));
-      at += box.size() * sizeof(Walker);
-      box.clear();
+    // Walkers for a single destination (always so on 2 ranks) go straight from its outbox; several are
+    // packed into one buffer in rank order, as the exchange wants them.
+    int nonempty = 0;
+    size_t only = 0;
+    for (size_t r = 0; r < outbox.size(); ++r)
+      if (!outbox[r].empty()) ++nonempty, only = r;
+    const uint8_t* send_data = send.data();
+    if (nonempty == 1) {
+      send_data = reinterpret_cast<const uint8_t*>(outbox[only].data());
+    } else if (nonempty > 1) {
+      send.resize(static_cast<size_t>(bytes));
+      size_t at = 0;
+      for (auto& box : outbox) {
+        if (!box.empty()) std::memcpy(send.data() + at, box.data(), box.size() * sizeof(Walker));
+        at += box.size() * sizeof(Walker);
+      }
+      send_data = send.data();
     }
-    received.resize(static_cast<size_t>(received_bytes));
-    comm.alltoallv(send.data(), send_counts, received.data(), recv_counts);
-    active.resize(received.size() / sizeof(Walker));
-    if (!active.empty()) std::memcpy(active.data(), received.data(), received.size());
+    // Received straight into the walkers to advance (Walker is trivially copyable): no second copy.
+    active.resize(static_cast<size_t>(received_bytes) / sizeof(Walker));
+    comm.alltoallv(send_data, send_counts, reinterpret_cast<uint8_t*>(active.data()), recv_counts);
+    for (auto& box : outbox) box.clear();
     const AdvanceCounts step = engine.advance_into(active, visitor, sink);
     counts.steps += step.steps;
     ++counts.supersteps;
