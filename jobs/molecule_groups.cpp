@@ -80,14 +80,26 @@ void DatasetGroup::load(const dist::Comm& comm, const JobConfig& config, const F
     metric_ = parse_metric(t.shard.info.metric);
   });
   metric_label_ = std::string(metric_name(metric_));
-  // The target's validation and test molecules, in contiguous blocks over the ranks.
-  auto block = [&](const std::vector<int64_t>& rows) {
-    const auto n = static_cast<int64_t>(rows.size());
-    const int64_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
-    return target().shard.molecules.subset(std::span<const int64_t>(rows.data() + begin, static_cast<size_t>(end - begin)));
-  };
-  valid_ = block(target().shard.split.valid);
-  test_ = block(target().shard.split.test);
+}
+
+namespace {
+
+// This rank's share of `rows` for evaluation in batches of `eval_batch`: whole global chunks of eval_batch
+// rows, contiguous ranges of chunks per rank. Every molecule then meets the same batch companions at any
+// rank count, so the predictions (whose GEMM rounding depends on the batch's shape) are bit-identical.
+std::vector<int64_t> chunk_aligned_share(const std::vector<int64_t>& rows, int64_t eval_batch, int rank, int ranks) {
+  const auto n = static_cast<int64_t>(rows.size());
+  const int64_t chunks = (n + eval_batch - 1) / eval_batch;
+  const int64_t begin = std::min(n, chunks * rank / ranks * eval_batch);
+  const int64_t end = std::min(n, chunks * (rank + 1) / ranks * eval_batch);
+  return {rows.begin() + begin, rows.begin() + end};
+}
+
+}  // namespace
+
+MoleculeSet DatasetGroup::evaluation_share(const std::vector<int64_t>& rows, int64_t eval_batch) const {
+  const std::vector<int64_t> mine = chunk_aligned_share(rows, eval_batch, comm_->rank(), comm_->size());
+  return target().shard.molecules.subset(std::span<const int64_t>(mine.data(), mine.size()));
 }
 
 std::vector<std::string> DatasetGroup::names(const std::vector<int64_t>& members, bool skip_target) const {
@@ -147,9 +159,12 @@ std::vector<int> DatasetGroup::place(const std::vector<int64_t>& active, double 
 }
 
 std::map<std::string, double> DatasetGroup::evaluate_target(const Gin<float>& model, int64_t eval_batch) const {
+  if (eval_batch < 1) fail_input("eval.batch_size must be at least 1, not {}", eval_batch);
   const MatF& labels = target().shard.molecules.labels;
-  return {{"valid_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, valid_, features_, eval_batch), valid_.ids, labels)},
-          {"test_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, test_, features_, eval_batch), test_.ids, labels)}};
+  const MoleculeSet valid = evaluation_share(target().shard.split.valid, eval_batch);
+  const MoleculeSet test = evaluation_share(target().shard.split.test, eval_batch);
+  return {{"valid_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, valid, features_, eval_batch), valid.ids, labels)},
+          {"test_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, test, features_, eval_batch), test.ids, labels)}};
 }
 
 void DatasetGroup::save_state(StateSection& state) const {

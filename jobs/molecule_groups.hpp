@@ -61,6 +61,8 @@ class DatasetGroup {
   std::vector<int> place(const std::vector<int64_t>& active, double target_passes, double aux_passes, int ranks) const;
 
   // valid_<metric> and test_<metric> of `model` (the target's), the same on every rank (collective).
+  // Each rank predicts whole global chunks of eval_batch molecules, so the numbers do not depend on the
+  // rank count.
   std::map<std::string, double> evaluate_target(const Gin<float>& model, int64_t eval_batch) const;
 
   // The step-to-step state (the previous target rows), for checkpoints in the middle of an epoch.
@@ -69,12 +71,13 @@ class DatasetGroup {
   void reset_state() { previous_target_.clear(); }
 
  private:
+  MoleculeSet evaluation_share(const std::vector<int64_t>& rows, int64_t eval_batch) const;
+
   const dist::Comm* comm_ = nullptr;
   FeatureLayout features_;
   std::vector<GroupMember> members_;
   Metric metric_ = Metric::kRocAuc;
   std::string metric_label_;
-  MoleculeSet valid_, test_;  // this rank's block of the target's
   std::vector<int64_t> active_;
   std::vector<BalancedSlot> slots_;
   int64_t batch_size_ = 0;

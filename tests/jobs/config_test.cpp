@@ -1,5 +1,6 @@
 // Job files: typed keys with bounds, list and table-array values, resume-blocking keys, and job kinds
 // picked by job.kind with errors that name the key, the line and the choices.
+#include <algorithm>
 #include "jobs/job_kinds.hpp"
 
 #include <gtest/gtest.h>
@@ -83,10 +84,18 @@ TEST(JobKinds, JobKindDefaultsToGinAndPicksTheKindsSchema) {
               parse_job_config("[job]\nkind = \"synthetic_regression\"\n[model]\nhidden = 3\n", "r.toml", {});
             }).find("unknown key 'model.hidden'"),
             std::string::npos);
+  // The message lists every registered kind in name order; the kinds this build must have are checked
+  // by name so that a kind lost from the registry fails here, while a new kind needs no edit of this test.
+  const std::vector<std::string> kinds = job_kind_names();
+  for (const char* expected : {"gin", "gin_group", "graphcl", "molgroup", "squares", "synthetic_regression"})
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), expected), kinds.end()) << expected;
+  EXPECT_TRUE(std::is_sorted(kinds.begin(), kinds.end()));
+  std::string choices;
+  for (const std::string& k : kinds) choices += (choices.empty() ? "" : ", ") + k;
   EXPECT_EQ(message_of([] { parse_job_config("[job]\nkind = \"gni\"\n", "k.toml", {}); }),
-            "k.toml, line 2: key 'job.kind' must be one of gin, gin_group, molgroup, squares, synthetic_regression, not 'gni'");
+            "k.toml, line 2: key 'job.kind' must be one of " + choices + ", not 'gni'");
   EXPECT_EQ(message_of([] { parse_job_config("", "k.toml", {"job.kind=x"}); }),
-            "--set job.kind=x: key 'job.kind' must be one of gin, gin_group, molgroup, squares, synthetic_regression, not 'x'");
+            "--set job.kind=x: key 'job.kind' must be one of " + choices + ", not 'x'");
   // Every kind's schema builds (no key declared twice) and documents every key.
   for (const std::string& kind : job_kind_names())
     for (const KeySpec& k : job_schema(kind).keys()) EXPECT_FALSE(k.doc.empty()) << kind << " " << k.key;
