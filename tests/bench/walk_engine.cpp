@@ -4,13 +4,15 @@
 // reads per second of the neighbour array (a step costs two dependent random reads on a graph this size).
 //
 //   mpirun -n P relfm_walk_bench [uniform|rmat] [log2 vertices = 22] [edges per vertex = 16] [alpha = 0.0125]
-//                                [walkers per vertex = 1] [--edges FILE]
+//                                [walkers per vertex = 1] [--edges FILE] [--replicated]
 //
 // The graph is a pure function of its parameters (counter-based RNG keyed by edge index); every rank
 // builds the rows of one contiguous range of vertices (the range partition KnightKing uses), so a run at
 // P ranks walks the same graph and the same walks as a run at 1. --edges FILE writes the graph as
 // KnightKing's binary edge list (pairs of uint32 source, destination), from rank 0 of a 1-rank run, so
-// the peer engine can run on the very same edges.
+// the peer engine can run on the very same edges. --replicated gives every rank the whole graph and the
+// walkers that start in its range, so no walker crosses a rank: the engine BatchSampler's `auto` mode picks
+// for graphs that fit every rank (up to 2^26 entries); the walks and the step count are the same.
 #include "dist/comm.hpp"
 #include "dist/runtime.hpp"
 #include "src/sampler/distributed_walks.hpp"
@@ -124,6 +126,9 @@ int run(dist::Comm& comm, int argc, char** argv) {
       args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
       break;
     }
+  const auto flag = std::find(args.begin(), args.end(), "--replicated");
+  const bool replicated = flag != args.end();
+  if (replicated) args.erase(flag);
   GraphSpec spec;
   if (args.size() > 0) spec.kind = args[0];
   if (args.size() > 1) spec.log2_vertices = std::stoi(args[1]);
@@ -140,12 +145,16 @@ int run(dist::Comm& comm, int argc, char** argv) {
   const VertexId n = VertexId{1} << spec.log2_vertices;
   auto range_first = [&](int r) { return static_cast<VertexId>(static_cast<int64_t>(n) * r / ranks); };
   const VertexId first = range_first(me), last = range_first(me + 1);
+  // Replicated: every rank walks the whole graph on its own (a communicator of one), from its range's starts.
+  const std::unique_ptr<dist::Comm> self = replicated ? comm.split_comm(me, 0) : nullptr;
+  const dist::Comm& walk_comm = replicated ? *self : comm;
   auto t = Clock::now();
-  const Csr rows = build_rows(spec, first, last);
-  std::vector<int32_t> part(static_cast<size_t>(n));
-  for (int r = 0; r < ranks; ++r) std::fill(part.begin() + range_first(r), part.begin() + range_first(r + 1), r);
-  const sampler::PartitionedGraph graph(comm, rows, first, {}, part);
-  const int64_t edges = comm.sum(graph.local().nnz());
+  const Csr rows = replicated ? build_rows(spec, 0, n) : build_rows(spec, first, last);
+  std::vector<int32_t> part(static_cast<size_t>(n), 0);
+  if (!replicated)
+    for (int r = 0; r < ranks; ++r) std::fill(part.begin() + range_first(r), part.begin() + range_first(r + 1), r);
+  const sampler::PartitionedGraph graph(walk_comm, rows, replicated ? 0 : first, {}, part);
+  const int64_t edges = walk_comm.sum(graph.local().nnz());
   const double build_seconds = comm.max(seconds_since(t));
 
   // The denominator first, on this rank's own neighbour array, with every rank busy at once.
@@ -158,7 +167,9 @@ int run(dist::Comm& comm, int argc, char** argv) {
   rule.action = sampler::AlphaAction::kTerminate;
   const sampler::WalkEngine engine(graph.local(), rule, CounterRng(1, RngPurpose::kSampler, 0x505052));
   std::vector<sampler::Walker> walkers;
-  for (VertexId v = graph.local().first(); v < graph.local().last(); ++v)
+  // Starts: the vertices this rank owns, or, replicated, those of its range (one owner: ids unchanged).
+  const VertexId from = replicated ? first : graph.local().first(), to = replicated ? last : graph.local().last();
+  for (VertexId v = from; v < to; ++v)
     for (int64_t k = 0; k < walkers_per_vertex; ++k) {
       sampler::Walker w;
       w.id = static_cast<uint64_t>(graph.to_original(v)) * static_cast<uint64_t>(walkers_per_vertex) + static_cast<uint64_t>(k);
@@ -168,21 +179,23 @@ int run(dist::Comm& comm, int argc, char** argv) {
   comm.barrier();
   t = Clock::now();
   sampler::NoVisits none;
-  const sampler::DistributedWalkCounts counts = sampler::run_walks(comm, engine, graph.ranges(), walkers, none);
+  const sampler::DistributedWalkCounts counts = sampler::run_walks(walk_comm, engine, graph.ranges(), walkers, none);
   const double walk_seconds = comm.max(seconds_since(t));
   const int64_t steps = comm.sum(counts.steps), sent = comm.sum(counts.sent);
+  const int64_t supersteps = comm.max(counts.supersteps);
   if (me == 0) {
     const double rate = static_cast<double>(steps) / walk_seconds;
-    fmt::print("graph {} 2^{} vertices, {} edges (built in {:.1f} s); {} rank(s); PPR alpha {} ({} walkers)\n", spec.kind,
-               spec.log2_vertices, edges, build_seconds, ranks, alpha, static_cast<int64_t>(n) * walkers_per_vertex);
+    fmt::print("graph {} 2^{} vertices, {} edges (built in {:.1f} s); {} rank(s){}; PPR alpha {} ({} walkers)\n", spec.kind,
+               spec.log2_vertices, edges, build_seconds, ranks, replicated ? ", graph replicated on every rank" : "", alpha,
+               static_cast<int64_t>(n) * walkers_per_vertex);
     fmt::print("steps {} in {:.3f} s: {:.2f} M steps/s ({:.2f} M per rank); {} supersteps, {} walker messages ({:.1f}% of steps)\n",
-               steps, walk_seconds, rate / 1e6, rate / 1e6 / ranks, counts.supersteps, sent,
+               steps, walk_seconds, rate / 1e6, rate / 1e6 / ranks, supersteps, sent,
                100.0 * static_cast<double>(sent) / static_cast<double>(steps));
     fmt::print("denominator: independent random reads {:.1f} M/s per rank; steps per random read (1 at best) {:.3f}\n",
                reads_per_rank / 1e6, rate / ranks / reads_per_rank);
     fmt::print("{{\"ranks\": {}, \"graph\": \"{}\", \"log2_vertices\": {}, \"edges\": {}, \"steps_per_s\": {:.0f}, "
                "\"random_reads_per_s_per_rank\": {:.0f}, \"supersteps\": {}}}\n",
-               ranks, spec.kind, spec.log2_vertices, edges, rate, reads_per_rank, counts.supersteps);
+               ranks, spec.kind, spec.log2_vertices, edges, rate, reads_per_rank, supersteps);
   }
   return 0;
 }
