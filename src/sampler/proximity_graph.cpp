@@ -1,11 +1,15 @@
 #include "src/sampler/proximity_graph.hpp"
 
+#include "src/sampler/candidate_selection.hpp"
+
 #include "src/core/error.hpp"
 #include "src/tensor/gemm.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <numeric>
 
 namespace relfm::sampler {
 namespace {
@@ -88,40 +92,56 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
   MatF pool(pool_size, d);
   std::vector<VertexId> pool_ids(static_cast<size_t>(pool_size));
   std::vector<float> scores;
-  std::vector<Scored> picked(static_cast<size_t>(m));
+  CandidateSelection select(m, k);
   uint32_t slots[64];
-  std::vector<float> values(static_cast<size_t>(m));
   const CounterRng pool_rng = rebuild_stream.derive(1), pick_rng = rebuild_stream.derive(2);
+  auto draw_pool = [&](int64_t block, std::vector<VertexId>& ids) {
+    const CounterRng draws = pool_rng.derive(static_cast<uint64_t>(block));
+    for (int64_t j = 0; j < pool_size; ++j)
+      ids[j] = static_cast<VertexId>(draws.below(static_cast<uint64_t>(j), static_cast<uint64_t>(n)));
+  };
+  const int64_t row_bytes = d * static_cast<int64_t>(sizeof(float));
+  auto prefetch_row = [&](VertexId id) {
+    const char* p = reinterpret_cast<const char*>(bank.row(id).data());
+    for (int64_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(p + byte);
+  };
   for (int64_t block = first / config.block; block * config.block < last; ++block) {
     const int64_t b0 = std::max(first, block * config.block), b1 = std::min(last, (block + 1) * config.block);
-    const CounterRng draws = pool_rng.derive(static_cast<uint64_t>(block));
+    // The pool's rows are random reads over the whole bank: prefetched a few rows ahead of the copy.
+    draw_pool(block, pool_ids);
+    constexpr int64_t kAhead = 16;
     for (int64_t j = 0; j < pool_size; ++j) {
-      pool_ids[j] = static_cast<VertexId>(draws.below(static_cast<uint64_t>(j), static_cast<uint64_t>(n)));
+      if (j + kAhead < pool_size) prefetch_row(pool_ids[j + kAhead]);
       pool.row(j) = bank.row(pool_ids[j]);
     }
     scores.resize(static_cast<size_t>((b1 - b0) * pool_size));
     score(bank.row(b0).data(), b1 - b0, pool.data(), pool_size, d, scores.data());
     for (int64_t a = b0; a < b1; ++a) {
       const float* row = scores.data() + (a - b0) * pool_size;
+      float* candidate = select.scores();
+      uint32_t* slot = select.slots();
       if (config.pool_factor == 1) {
-        for (int64_t j = 0; j < m; ++j) picked[j] = {row[j], pool_ids[j]};
+        std::copy(row, row + m, candidate);
+        std::iota(slot, slot + m, 0u);
       } else {
         const CounterRng mine = pick_rng.derive(static_cast<uint64_t>(a));
-        for (int64_t j0 = 0; j0 < m; j0 += 64) {
+        // The next anchor's score row comes from beyond L2 (a block's scores are several MB): fetch it
+        // while this one is picked, a share per group of 64 candidates.
+        const char* next = reinterpret_cast<const char*>(row + pool_size);
+        const int64_t next_bytes = a + 1 < b1 ? pool_size * static_cast<int64_t>(sizeof(float)) : 0;
+        const int64_t share = (next_bytes / ((m + 63) / 64) + 63) / 64 * 64;
+        for (int64_t j0 = 0, fetched = 0; j0 < m; j0 += 64) {
+          for (const int64_t end = std::min(next_bytes, fetched + share); fetched < end; fetched += 64)
+            __builtin_prefetch(next + fetched);
           pick_slots(mine, j0, pool_size, slots);
-          for (int64_t j = j0; j < std::min(m, j0 + 64); ++j) picked[j] = {row[slots[j - j0]], pool_ids[slots[j - j0]]};
+          const int64_t count = std::min<int64_t>(64, m - j0);
+          for (int64_t j = 0; j < count; ++j) {
+            slot[j0 + j] = slots[j];
+            candidate[j0 + j] = row[slots[j]];
+          }
         }
       }
-      // The K-th best score by selection on bare floats, then only the candidates at or above it are
-      // ordered (ties by id); a heap partial sort of all M pairs was 5x slower.
-      for (int64_t j = 0; j < m; ++j) values[j] = picked[j].score;
-      std::nth_element(values.begin(), values.begin() + (k - 1), values.end(), std::greater<float>());
-      const float kth = values[k - 1];
-      size_t kept = 0;
-      for (int64_t j = 0; j < m; ++j)
-        if (picked[j].score >= kth) picked[kept++] = picked[j];
-      std::sort(picked.begin(), picked.begin() + static_cast<std::ptrdiff_t>(kept), better);
-      for (int64_t j = 0; j < k; ++j) out(a - first, j) = picked[j].id;
+      select.top_k(pool_ids, &out(a - first, 0));
     }
   }
   return out;

@@ -76,6 +76,26 @@ TEST(ProximityGraph, TopKOfMEqualsBruteForceOnTheSameCandidates) {
   }
 }
 
+TEST(ProximityGraph, LargeMTakesTheThresholdedSelectionAndStillEqualsBruteForce) {
+  // M >= 4 K with a sample smaller than M: the build's sampled-threshold path (candidate_selection.hpp).
+  const MatF bank = random_bank(3000, 24, 6);
+  const CounterRng stream = CounterRng(8, RngPurpose::kTest).derive(2);
+  for (int64_t factor : {1, 3}) {
+    ProximityConfig c;
+    c.candidates = 1200;
+    c.neighbours = 40;
+    c.block = 128;
+    c.pool_factor = factor;
+    const IndexMat got = proximity_neighbours(bank, 0, 400, c, stream);
+    int mismatches = 0;
+    for (int64_t a = 0; a < 400; ++a) {
+      const std::vector<VertexId> want = oracle(bank, a, candidates_of(3000, a, c, stream), 40);
+      for (int j = 0; j < 40; ++j) mismatches += got(a, j) != want[j];
+    }
+    EXPECT_LE(mismatches, 4) << "pool factor " << factor;  // float vs double swaps of near-equal cosines
+  }
+}
+
 TEST(ProximityGraph, MEqualsKKeepsEveryCandidate) {
   const MatF bank = random_bank(300, 8, 2);
   const CounterRng stream(5, RngPurpose::kTest);
