@@ -119,15 +119,25 @@ AdvanceCounts WalkEngine::advance_into(std::vector<Walker>& walkers, Visitor& vi
     }
     if (active == 0) break;
 
-    for (int l = 0; l < kLanes; ++l) {
-      const Walker& w = walkers[lane_walker[std::min(l, active - 1)]];
-      blocks[l] = w.steps;
-      streams[l] = w.id;
-    }
-    for (int g = 0; g < active; g += 16) {
-      uint32_t lanes[4][16];
-      rng_.blocks16(blocks + g, streams + g, lanes);
-      for (int k = 0; k < 4; ++k) std::copy(lanes[k], lanes[k] + 16, words[k] + g);
+    if (active == 1) {
+      // One walk in flight (a batch's single walk with restart): a scalar block, not sixteen lanes of
+      // which fifteen would be thrown away.
+      const Walker& w = walkers[lane_walker[0]];
+      uint32_t block[4];
+      rng_.with_stream(w.id).block(w.steps, block);
+      for (int k = 0; k < 4; ++k) words[k][0] = block[k];
+    } else {
+      const int filled = (active + 15) / 16 * 16;  // whole groups of 16 lanes; spare lanes repeat the last
+      for (int l = 0; l < filled; ++l) {
+        const Walker& w = walkers[lane_walker[std::min(l, active - 1)]];
+        blocks[l] = w.steps;
+        streams[l] = w.id;
+      }
+      for (int g = 0; g < active; g += 16) {
+        uint32_t lanes[4][16];
+        rng_.blocks16(blocks + g, streams + g, lanes);
+        for (int k = 0; k < 4; ++k) std::copy(lanes[k], lanes[k] + 16, words[k] + g);
+      }
     }
 
     // Pass 1: the alpha coin and the slot; prefetch the chosen edge.
