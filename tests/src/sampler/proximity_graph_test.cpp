@@ -54,46 +54,41 @@ std::vector<VertexId> candidates_of(int64_t n, int64_t anchor, const ProximityCo
   return out;
 }
 
-TEST(ProximityGraph, TopKOfMEqualsBruteForceOnTheSameCandidates) {
-  const MatF bank = random_bank(700, 24, 1);
-  const CounterRng stream = CounterRng(4, RngPurpose::kTest).derive(9);  // e.g. rebuild 9
-  for (int64_t factor : {1, 4}) {
-    ProximityConfig c;
-    c.candidates = 60;
-    c.neighbours = 7;
-    c.block = 64;
+// The build of anchors 0 .. anchors-1 under top-K-of-M against the double oracle on the replayed
+// candidates, for each pool factor: how many table entries differ (float against double can swap two
+// nearly equal cosines; more than a few is a bug).
+void expect_oracle_table(const MatF& bank, int64_t anchors, ProximityConfig c, const CounterRng& stream,
+                         std::initializer_list<int64_t> pool_factors, int allowed_mismatches) {
+  const int64_t n = bank.rows(), k = c.neighbours;
+  for (int64_t factor : pool_factors) {
     c.pool_factor = factor;
-    const IndexMat got = proximity_neighbours(bank, 0, 700, c, stream);
-    ASSERT_EQ(got.rows(), 700);
-    ASSERT_EQ(got.cols(), 7);
+    const IndexMat got = proximity_neighbours(bank, 0, anchors, c, stream);
+    ASSERT_EQ(got.rows(), anchors);
+    ASSERT_EQ(got.cols(), k);
     int mismatches = 0;
-    for (int64_t a = 0; a < 700; ++a) {
-      const std::vector<VertexId> want = oracle(bank, a, candidates_of(700, a, c, stream), 7);
-      for (int j = 0; j < 7; ++j) mismatches += got(a, j) != want[j];
+    for (int64_t a = 0; a < anchors; ++a) {
+      const std::vector<VertexId> want = oracle(bank, a, candidates_of(n, a, c, stream), k);
+      for (int64_t j = 0; j < k; ++j) mismatches += got(a, j) != want[static_cast<size_t>(j)];
     }
-    // Float against double can swap two nearly equal cosines; anything more is a bug.
-    EXPECT_LE(mismatches, 2) << "pool factor " << factor;
+    EXPECT_LE(mismatches, allowed_mismatches) << "pool factor " << factor;
   }
+}
+
+TEST(ProximityGraph, TopKOfMEqualsBruteForceOnTheSameCandidates) {
+  ProximityConfig c;
+  c.candidates = 60;
+  c.neighbours = 7;
+  c.block = 64;
+  expect_oracle_table(random_bank(700, 24, 1), 700, c, CounterRng(4, RngPurpose::kTest).derive(9), {1, 4}, 2);
 }
 
 TEST(ProximityGraph, LargeMTakesTheThresholdedSelectionAndStillEqualsBruteForce) {
   // M >= 4 K with a sample smaller than M: the build's sampled-threshold path (candidate_selection.hpp).
-  const MatF bank = random_bank(3000, 24, 6);
-  const CounterRng stream = CounterRng(8, RngPurpose::kTest).derive(2);
-  for (int64_t factor : {1, 3}) {
-    ProximityConfig c;
-    c.candidates = 1200;
-    c.neighbours = 40;
-    c.block = 128;
-    c.pool_factor = factor;
-    const IndexMat got = proximity_neighbours(bank, 0, 400, c, stream);
-    int mismatches = 0;
-    for (int64_t a = 0; a < 400; ++a) {
-      const std::vector<VertexId> want = oracle(bank, a, candidates_of(3000, a, c, stream), 40);
-      for (int j = 0; j < 40; ++j) mismatches += got(a, j) != want[j];
-    }
-    EXPECT_LE(mismatches, 4) << "pool factor " << factor;  // float vs double swaps of near-equal cosines
-  }
+  ProximityConfig c;
+  c.candidates = 1200;
+  c.neighbours = 40;
+  c.block = 128;
+  expect_oracle_table(random_bank(3000, 24, 6), 400, c, CounterRng(8, RngPurpose::kTest).derive(2), {1, 3}, 4);
 }
 
 TEST(ProximityGraph, MEqualsKKeepsEveryCandidate) {
