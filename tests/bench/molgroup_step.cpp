@@ -13,6 +13,30 @@
 //     /<m>/atoms int32 [n, 2] (atomic number, chirality), /<m>/bonds int32 [E, 2] (type, stereo),
 //     /<m>/edge_dst, /<m>/edge_src int64 [E] (directed edges, CSR order), /<m>/graph_offsets int64 [G + 1],
 //     /<m>/labels float32 [G, T] (NaN = missing), /<m>/fingerprints float32 [G, 167]; attribute regression.
+//   relfm_molgroup_step check AUXILIARIES FILE.h5 [PERTURB=0] [SKIP=0]   (1 rank) the cross-check against the
+//     official step (tests/bench/torch_molgroup_check.py): the sub-batches as dump writes them (SKIP: each data
+//     set's sub-batch starts at its molecule SKIP instead of its first, for other samples), then one meta step
+//     in double with method dual (exact), dropout 0, training-mode batch norm (batch statistics, biased
+//     variance), virtual_lr 1e-3, gate_grad_scale 1000, on the parameters of MetaGin / Router with seed 0
+//     (as the molgroup job builds them). PERTURB > 0 first adds PERTURB * U(-1, 1) to the tensors whose
+//     initial values are structured (every eps, batch-norm weight and bias, gate.task_embeddings), so that no
+//     path of the step is trivially symmetric. Every parameter is then rounded to float, so the float32
+//     copies below are exactly the values the step used.
+//     /params/gin/<name>, /params/router/<name>  float32, relfm's names and layouts (Linear weights in x out,
+//         EmbeddingSum tables stacked by feature, LSTM one block per gate input|forget|cell|output with
+//         weight_ih 2d x d, weight_hh d x d, bias 1 x d, structure projection bits x d; buffers too), each with
+//         attribute trainable (0/1)
+//     /relfm/gates [M] g_k, /relfm/hvp [M] h_k = d/dt dL_aux/dg_k (theta_T + t v) (dL_meta/dg_k = -lr h_k),
+//     /relfm/aux_losses [M] L_k (each data set's own mean loss, not divided by M), /relfm/L0, /relfm/L_aux,
+//     /relfm/L_meta (L_T at theta_T') scalars [1], float64;
+//     /relfm/router_meta_grad/<name> float64: dL_meta/dphi (unscaled); /relfm/router_meta_grad_x1000/<name>:
+//     what the step leaves in the router store (gate_grad_scale times it, what Adam sees);
+//     /relfm/real_grad/<name> float64: the real gradient of (L_0 + sum_k L_k) / (1 + M) for every MetaGIN
+//     parameter that has one; root attributes lr, gate_grad_scale, perturb, mix_lambda, temperature.
+//     /relfm_float/<central|forward>/hvp [M] float64 and /relfm_float/<method>/router_meta_grad_x1000/<name>
+//     float32: the same step from the same values as the job computes it (float, its default epsilons);
+//     /relfm_double/central/... the same for the central difference in double (its epsilon from the
+//     environment variable RELFM_CHECK_CENTRAL_EPS when set, else the job's default 1e-3).
 #include "dist/comm.hpp"
 #include "dist/runtime.hpp"
 #include "io/h5.hpp"
@@ -30,6 +54,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -44,13 +70,14 @@ struct Data {
   int64_t tasks = 0;
 };
 
-Data sub_batch(const std::string& name, int64_t molecules) {
+Data sub_batch(const std::string& name, int64_t molecules, int64_t skip = 0) {
   const MoleculeNetSpec& spec = moleculenet_spec(name);
   const LabelledSmiles all = load_moleculenet(spec);
   std::vector<MolGraph> graphs;
   std::vector<std::string> smiles;
   std::vector<int64_t> rows;
-  for (int64_t i = 0; i < all.num_molecules() && static_cast<int64_t>(graphs.size()) < molecules; ++i) {
+  const int64_t first = std::min(skip, all.num_molecules() - 1);
+  for (int64_t i = first; i < all.num_molecules() && static_cast<int64_t>(graphs.size()) < molecules; ++i) {
     auto g = smiles_to_graph(all.smiles[static_cast<size_t>(i)]);
     if (!g || g->num_atoms < 2) continue;
     graphs.push_back(std::move(*g));
@@ -74,35 +101,211 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+// The sub-batches in the layout of the header comment.
+void write_batches(h5::File& f, const std::vector<Data>& data) {
+  for (size_t m = 0; m < data.size(); ++m) {
+    const GraphBatch& b = data[m].batch;
+    const std::string g = "/" + std::to_string(m);
+    f.create_group(g);
+    f.write_replicated(g + "/atoms", b.atom_categories.data(), {b.atom_categories.rows(), b.atom_categories.cols()});
+    f.write_replicated(g + "/bonds", b.edge_categories.data(), {b.edge_categories.rows(), b.edge_categories.cols()});
+    std::vector<int64_t> dst, src;
+    for (int64_t r = 0; r < b.adjacency->num_rows; ++r)
+      for (int64_t e = b.adjacency->row_begin(r); e < b.adjacency->row_end(r); ++e) {
+        dst.push_back(r);
+        src.push_back(static_cast<int64_t>(b.adjacency->col[static_cast<size_t>(e)]));
+      }
+    f.write_replicated(g + "/edge_dst", dst);
+    f.write_replicated(g + "/edge_src", src);
+    f.write_replicated(g + "/graph_offsets", *b.graph_offsets);
+    f.write_replicated(g + "/labels", b.labels->data(), {b.labels->rows(), b.labels->cols()});
+    f.write_replicated(g + "/fingerprints", data[m].fingerprints.data(), {data[m].fingerprints.rows(), data[m].fingerprints.cols()});
+    f.set_attr(g, "regression", static_cast<int64_t>(data[m].regression));
+  }
+}
+
 void dump(const dist::Comm& comm, const std::vector<Data>& data, const std::string& path) {
-  h5::write_on_root(path, comm, [&](h5::File& f) {
-    for (size_t m = 0; m < data.size(); ++m) {
-      const GraphBatch& b = data[m].batch;
-      const std::string g = "/" + std::to_string(m);
-      f.create_group(g);
-      f.write_replicated(g + "/atoms", b.atom_categories.data(), {b.atom_categories.rows(), b.atom_categories.cols()});
-      f.write_replicated(g + "/bonds", b.edge_categories.data(), {b.edge_categories.rows(), b.edge_categories.cols()});
-      std::vector<int64_t> dst, src;
-      for (int64_t r = 0; r < b.adjacency->num_rows; ++r)
-        for (int64_t e = b.adjacency->row_begin(r); e < b.adjacency->row_end(r); ++e) {
-          dst.push_back(r);
-          src.push_back(static_cast<int64_t>(b.adjacency->col[static_cast<size_t>(e)]));
-        }
-      f.write_replicated(g + "/edge_dst", dst);
-      f.write_replicated(g + "/edge_src", src);
-      f.write_replicated(g + "/graph_offsets", *b.graph_offsets);
-      f.write_replicated(g + "/labels", b.labels->data(), {b.labels->rows(), b.labels->cols()});
-      f.write_replicated(g + "/fingerprints", data[m].fingerprints.data(), {data[m].fingerprints.rows(), data[m].fingerprints.cols()});
-      f.set_attr(g, "regression", static_cast<int64_t>(data[m].regression));
+  h5::write_on_root(path, comm, [&](h5::File& f) { write_batches(f, data); });
+}
+
+// The cross-check mode (see the header): one exact meta step in double, everything written by name.
+void check(const dist::Comm& comm, const std::vector<Data>& data, const std::string& path, double perturb) {
+  const int64_t aux_count = static_cast<int64_t>(data.size()) - 1;
+  std::vector<int64_t> tasks;
+  for (const Data& d : data) tasks.push_back(d.tasks);
+  GinConfig gin;
+  gin.atom_table_sizes = {119, 4};
+  gin.bond_table_sizes = {5, 6};
+  gin.dropout = 0.0;
+  ParamStore<double> store;
+  MetaGin<double> model(store, gin, tasks, 0);
+  RouterConfig rc;
+  rc.num_datasets = 1 + aux_count;
+  ParamStore<double> router_store;
+  Router<double> router(router_store, rc, 0);
+  ParamStore<DualD> dual_store;
+  MetaGin<DualD> dual(dual_store, gin, tasks, 0);
+
+  std::mt19937_64 rng(12345);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (ParamStore<double>* st : {&store, &router_store})
+    for (Parameter<double>* p : st->all()) {
+      const bool structured = ends_with(p->name, ".eps") || ends_with(p->name, "norm.weight") ||
+                              ends_with(p->name, "norm.bias") || p->name == "gate.task_embeddings";
+      if (perturb > 0 && p->trainable && structured)
+        for (int64_t k = 0; k < p->value.size(); ++k) p->value.data()[k] += perturb * unit(rng);
+      p->value = p->value.cast<float>().cast<double>();  // the float32 copies written below are exact
     }
+
+  std::vector<Mat<double>> fps;
+  for (const Data& d : data) fps.push_back(d.fingerprints.cast<double>());
+  MetaStepInputs<double> inputs;
+  inputs.target = {0, &data[0].batch, data[0].regression};
+  inputs.target_fingerprints = &fps[0];
+  inputs.num_aux = aux_count;
+  for (int64_t k = 1; k <= aux_count; ++k) {
+    inputs.aux.push_back({k, &data[static_cast<size_t>(k)].batch, data[static_cast<size_t>(k)].regression});
+    inputs.aux_fingerprints.push_back(&fps[static_cast<size_t>(k)]);
+  }
+  ForwardOptions options;
+  options.training = true;
+  options.dropout_rng = CounterRng(0, RngPurpose::kDropout, 1);
+  MetaStepConfig config;
+  config.method = MetaGradientMethod::kDual;
+
+  // The parameters as the step sees them (values are restored by the step; buffers move, but training-mode
+  // batch norm never reads them).
+  struct Named {
+    std::string name;
+    Mat<double> value;
+    bool trainable;
+  };
+  std::vector<Named> gin_params, router_params;
+  for (Parameter<double>* p : store.all()) gin_params.push_back({p->name, p->value, p->trainable});
+  for (Parameter<double>* p : router_store.all()) router_params.push_back({p->name, p->value, p->trainable});
+
+  // Each L_k on its own at the step's gates (no gradient, running statistics untouched).
+  std::vector<double> aux_losses;
+  {
+    Tape<double> tape;
+    tape.set_grad_enabled(false);
+    ForwardOptions o = options;
+    o.update_running_stats = false;
+    Var<double> s_target = router.structure_embedding(tape, 0, fps[0]);
+    for (size_t k = 0; k < inputs.aux.size(); ++k) {
+      Var<double> g = router.gate(tape, inputs.aux[k].dataset, s_target, *inputs.aux_fingerprints[k]);
+      aux_losses.push_back(sub_batch_loss(tape, model, inputs.aux[k], g, o).value()(0, 0));
+    }
+  }
+
+  const MetaStepResult r = molgroup_meta_step(comm, store, model, router_store, router, inputs, config, options, &dual_store, &dual);
+  std::map<std::string, Mat<double>> router_grads, real_grads;  // the dual step's, kept before the other steps run
+  for (Parameter<double>* p : router_store.trainable())
+    if (p->has_grad) router_grads[p->name] = p->grad;
+  for (Parameter<double>* p : store.trainable())
+    if (p->has_grad) real_grads[p->name] = p->grad;
+
+  // The same step as the job computes it by default: float, method central (and forward), from the same values.
+  std::map<std::string, std::map<std::string, MatF>> float_grads;
+  std::map<std::string, std::vector<double>> float_hvp;
+  for (const MetaGradientMethod m : {MetaGradientMethod::kCentral, MetaGradientMethod::kForward}) {
+    ParamStore<float> fstore, frouter_store;
+    MetaGin<float> fmodel(fstore, gin, tasks, 0);
+    Router<float> frouter(frouter_store, rc, 0);
+    for (const Named& p : gin_params) fstore.get(p.name).value = p.value.cast<float>();
+    for (const Named& p : router_params) frouter_store.get(p.name).value = p.value.cast<float>();
+    MetaStepInputs<float> fin;
+    fin.target = inputs.target;
+    fin.target_fingerprints = &data[0].fingerprints;
+    fin.aux = inputs.aux;
+    fin.num_aux = aux_count;
+    for (int64_t k = 1; k <= aux_count; ++k) fin.aux_fingerprints.push_back(&data[static_cast<size_t>(k)].fingerprints);
+    MetaStepConfig fc;
+    fc.method = m;
+    const MetaStepResult fr = molgroup_meta_step(comm, fstore, fmodel, frouter_store, frouter, fin, fc, options);
+    const std::string key(meta_gradient_method_name(m));
+    float_hvp[key] = fr.hvp;
+    for (Parameter<float>* p : frouter_store.trainable())
+      if (p->has_grad) float_grads[key][p->name] = p->grad;
+  }
+  // The central difference in double from the same values (the method's own error, without float rounding).
+  std::map<std::string, MatF> double_central;
+  std::vector<double> double_central_hvp;
+  {
+    for (const Named& p : gin_params) store.get(p.name).value = p.value;  // buffers back as well
+    MetaStepConfig dc;
+    dc.method = MetaGradientMethod::kCentral;
+    if (const char* e = std::getenv("RELFM_CHECK_CENTRAL_EPS")) dc.central_epsilon = std::atof(e);
+    const MetaStepResult dr = molgroup_meta_step(comm, store, model, router_store, router, inputs, dc, options);
+    double_central_hvp = dr.hvp;
+    for (Parameter<double>* p : router_store.trainable())
+      if (p->has_grad) double_central[p->name] = p->grad.cast<float>();
+  }
+
+  h5::write_on_root(path, comm, [&](h5::File& f) {
+    write_batches(f, data);
+    auto write_params = [&](const std::string& group, const std::vector<Named>& params) {
+      f.create_group(group);
+      for (const Named& p : params) {
+        const MatF v = p.value.cast<float>();
+        f.write_replicated(group + "/" + p.name, v.data(), {v.rows(), v.cols()});
+        f.set_attr(group + "/" + p.name, "trainable", static_cast<int64_t>(p.trainable));
+      }
+    };
+    write_params("/params/gin", gin_params);
+    write_params("/params/router", router_params);
+    f.create_group("/relfm/router_meta_grad");
+    f.create_group("/relfm/router_meta_grad_x1000");
+    f.create_group("/relfm/real_grad");
+    f.write_replicated("/relfm/gates", r.gates);
+    f.write_replicated("/relfm/hvp", r.hvp);
+    f.write_replicated("/relfm/aux_losses", aux_losses);
+    f.write_replicated("/relfm/L0", std::vector<double>{r.target_loss});
+    f.write_replicated("/relfm/L_aux", std::vector<double>{r.aux_loss});
+    f.write_replicated("/relfm/L_meta", std::vector<double>{r.meta_loss});
+    for (const auto& [name, g] : router_grads) {
+      const Mat<double> unscaled = g / config.gate_grad_scale;
+      f.write_replicated("/relfm/router_meta_grad_x1000/" + name, g.data(), {g.rows(), g.cols()});
+      f.write_replicated("/relfm/router_meta_grad/" + name, unscaled.data(), {unscaled.rows(), unscaled.cols()});
+    }
+    for (const auto& [name, g] : real_grads) f.write_replicated("/relfm/real_grad/" + name, g.data(), {g.rows(), g.cols()});
+    f.create_group("/relfm_double/central/router_meta_grad_x1000");
+    f.write_replicated("/relfm_double/central/hvp", double_central_hvp);
+    for (const auto& [name, g] : double_central)
+      f.write_replicated("/relfm_double/central/router_meta_grad_x1000/" + name, g.data(), {g.rows(), g.cols()});
+    for (const auto& [method, grads] : float_grads) {
+      f.create_group("/relfm_float/" + method + "/router_meta_grad_x1000");
+      f.write_replicated("/relfm_float/" + method + "/hvp", float_hvp.at(method));
+      for (const auto& [name, g] : grads)
+        f.write_replicated("/relfm_float/" + method + "/router_meta_grad_x1000/" + name, g.data(), {g.rows(), g.cols()});
+    }
+    f.set_attr("/", "lr", config.virtual_lr);
+    f.set_attr("/", "gate_grad_scale", config.gate_grad_scale);
+    f.set_attr("/", "perturb", perturb);
+    f.set_attr("/", "mix_lambda", rc.mix_lambda);
+    f.set_attr("/", "temperature", rc.temperature);
   });
+  if (comm.is_root()) {
+    fmt::print("relfm check: M = {}, L0 = {:.12g}, L_aux = {:.12g}, L_meta = {:.12g}\n", aux_count, r.target_loss,
+               r.aux_loss, r.meta_loss);
+    for (size_t k = 0; k < r.gates.size(); ++k)
+      fmt::print("  data set {}: g = {:.12g}, L_k = {:.12g}, h = {:.6g}\n", r.datasets[k], r.gates[k], aux_losses[k], r.hvp[k]);
+  }
 }
 
 int run(const dist::Comm& comm, int argc, char** argv) {
   const bool dumping = argc > 1 && std::string(argv[1]) == "dump";
-  const std::string method_name = argc > 1 && !dumping ? argv[1] : "central";
+  const bool checking = argc > 1 && std::string(argv[1]) == "check";
+  if (checking && comm.size() != 1) {
+    if (comm.is_root()) fmt::print(stderr, "check runs on one rank\n");
+    return 2;
+  }
+  const std::string method_name = argc > 1 && !dumping && !checking ? argv[1] : "central";
   const int aux_count = argc > 2 ? std::atoi(argv[2]) : 2;
-  const int reps = argc > 3 && !dumping ? std::atoi(argv[3]) : 5;
+  const int reps = argc > 3 && !dumping && !checking ? std::atoi(argv[3]) : 5;
   const MetaGradientMethod method = parse_meta_gradient_method(method_name);
   std::string key = gemm::apply_gemm_request("auto", "default");
   comm.broadcast(key);  // every rank runs rank 0's choice, as the jobs do
@@ -114,11 +317,15 @@ int run(const dist::Comm& comm, int argc, char** argv) {
   std::vector<Data> data;
   std::vector<int64_t> tasks;
   for (int m = 0; m <= aux_count; ++m) {
-    data.push_back(sub_batch(pool.at(static_cast<size_t>(m)), per_set));
+    data.push_back(sub_batch(pool.at(static_cast<size_t>(m)), per_set, checking && argc > 5 ? std::atoll(argv[5]) : 0));
     tasks.push_back(data.back().tasks);
   }
   if (dumping) {
     dump(comm, data, argv[3]);
+    return 0;
+  }
+  if (checking) {
+    check(comm, data, argv[3], argc > 4 ? std::atof(argv[4]) : 0.0);
     return 0;
   }
   GinConfig gin;
