@@ -142,9 +142,30 @@ void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::str
   for (const std::string& line : selection.log_lines()) logging::info("{}", line);
 }
 
+std::string cpu_description() {
+  // Linux's /proc/cpuinfo: the first processor's model name, family and model (benchmarks and results name
+  // the CPU they ran on: these machines differ from session to session).
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, name, family, model;
+  auto value = [](const std::string& l) {
+    const size_t colon = l.find(':');
+    if (colon == std::string::npos) return std::string();
+    const size_t begin = l.find_first_not_of(" \t", colon + 1);
+    return begin == std::string::npos ? std::string() : l.substr(begin);
+  };
+  while (std::getline(in, line) && (name.empty() || family.empty() || model.empty())) {
+    if (line.rfind("model name", 0) == 0 && name.empty()) name = value(line);
+    else if (line.rfind("cpu family", 0) == 0 && family.empty()) family = value(line);
+    else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0 && model.empty()) model = value(line);
+  }
+  if (name.empty()) return "unknown";
+  return family.empty() ? name : fmt::format("{} (family {} model {})", name, family, model);
+}
+
 std::map<std::string, std::string> run_environment_attrs() {
   const gemm::Selection& s = gemm::selection();
-  return {{"gemm_backend", s.backend}, {"gemm_kernel", s.kernel}, {"gemm_key", s.key}, {"gemm_how", s.how}};
+  return {{"gemm_backend", s.backend}, {"gemm_kernel", s.kernel}, {"gemm_key", s.key}, {"gemm_how", s.how},
+          {"cpu", cpu_description()}};
 }
 
 }  // namespace relfm::jobs

@@ -61,5 +61,7 @@ void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::str
 
 // What this process runs on, recorded in every results file and checkpoint (the GEMM backend and kernel).
 std::map<std::string, std::string> run_environment_attrs();
+// "model name (family F model M)" of this machine's CPU, from /proc/cpuinfo ("unknown" without it).
+std::string cpu_description();
 
 }  // namespace relfm::jobs

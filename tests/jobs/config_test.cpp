@@ -1,6 +1,7 @@
 // Job files: typed keys with bounds, list and table-array values, resume-blocking keys, and job kinds
 // picked by job.kind with errors that name the key, the line and the choices.
 #include <algorithm>
+#include <fstream>
 #include "jobs/job_kinds.hpp"
 
 #include <gtest/gtest.h>
@@ -99,6 +100,16 @@ TEST(JobKinds, JobKindDefaultsToGinAndPicksTheKindsSchema) {
   // Every kind's schema builds (no key declared twice) and documents every key.
   for (const std::string& kind : job_kind_names())
     for (const KeySpec& k : job_schema(kind).keys()) EXPECT_FALSE(k.doc.empty()) << kind << " " << k.key;
+}
+
+TEST(JobKinds, ResultsNameTheCpu) {
+  const std::string cpu = cpu_description();
+  EXPECT_FALSE(cpu.empty());
+  if (std::ifstream("/proc/cpuinfo").good()) {  // Linux: the model name and its family / model numbers
+    EXPECT_NE(cpu, "unknown");
+    EXPECT_NE(cpu.find("family "), std::string::npos) << cpu;
+  }
+  EXPECT_EQ(run_environment_attrs().at("cpu"), cpu);
 }
 
 }  // namespace
