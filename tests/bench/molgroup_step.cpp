@@ -94,6 +94,14 @@ Data sub_batch(const std::string& name, int64_t molecules, int64_t skip = 0) {
           all.num_tasks()};
 }
 
+// The grouping's MetaGIN on OGB's "simple" features (atomic number, chirality; bond type, stereo).
+GinConfig grouping_gin() {
+  GinConfig gin;
+  gin.atom_table_sizes = {119, 4};
+  gin.bond_table_sizes = {5, 6};
+  return gin;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -133,9 +141,7 @@ void check(const dist::Comm& comm, const std::vector<Data>& data, const std::str
   const int64_t aux_count = static_cast<int64_t>(data.size()) - 1;
   std::vector<int64_t> tasks;
   for (const Data& d : data) tasks.push_back(d.tasks);
-  GinConfig gin;
-  gin.atom_table_sizes = {119, 4};
-  gin.bond_table_sizes = {5, 6};
+  GinConfig gin = grouping_gin();
   gin.dropout = 0.0;
   ParamStore<double> store;
   MetaGin<double> model(store, gin, tasks, 0);
@@ -328,9 +334,7 @@ int run(const dist::Comm& comm, int argc, char** argv) {
     check(comm, data, argv[3], argc > 4 ? std::atof(argv[4]) : 0.0);
     return 0;
   }
-  GinConfig gin;
-  gin.atom_table_sizes = {119, 4};
-  gin.bond_table_sizes = {5, 6};
+  const GinConfig gin = grouping_gin();
   ParamStore<float> store;
   MetaGin<float> model(store, gin, tasks, 0);
   RouterConfig rc;
