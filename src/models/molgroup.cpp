@@ -185,9 +185,14 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   std::vector<double> aux_losses;
   std::map<std::string, Mat<T>> own;
   std::vector<double> gate_grads;  // dL_aux/dg_k at theta_T: the forward difference's base point
+  // The relu pattern of these passes, which the differences of (c) replay (molgroup.hpp: gate_hvp_central).
+  ReluPattern relus;
+  relus.record();
+  const bool freeze_relus = config.method != MetaGradientMethod::kDual && config.freeze_relus;
   for (size_t k = 0; k < m_local; ++k) {
     gin_store.zero_grad();
     Tape<T> tape;
+    if (freeze_relus) tape.set_relu_pattern(&relus);
     Parameter<T> gate;
     gate.value = Mat<T>::Constant(1, 1, T(gates[k]));
     gate.zero_grad();
@@ -265,10 +270,12 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
         hvp = gate_hvp_dual(gin_store, *dual_store, *dual_model, inputs.aux, gates, v, hvp_options, m_total);
         break;
       case MetaGradientMethod::kCentral:
-        hvp = gate_hvp_central(gin_store, gin, inputs.aux, gates, v, config.central_epsilon, hvp_options, m_total);
+        hvp = gate_hvp_central(gin_store, gin, inputs.aux, gates, v, config.central_epsilon, hvp_options, m_total,
+                               freeze_relus ? &relus : nullptr);
         break;
       case MetaGradientMethod::kForward:
-        hvp = gate_hvp_forward(gin_store, gin, inputs.aux, gates, gate_grads, v, config.forward_epsilon, hvp_options, m_total);
+        hvp = gate_hvp_forward(gin_store, gin, inputs.aux, gates, gate_grads, v, config.forward_epsilon, hvp_options,
+                               m_total, freeze_relus ? &relus : nullptr);
         break;
     }
   }

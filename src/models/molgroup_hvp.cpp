@@ -1,5 +1,6 @@
 // h_k, the mixed second derivative of the auxiliary loss along v (molgroup.hpp): by differences of the
-// gate gradients in float (central, forward) or by forward-over-reverse on Dual<double>.
+// gate gradients in float (central, forward), on the network with its relus frozen at theta_T when a
+// pattern is given, or by forward-over-reverse on Dual<double>.
 #include "src/models/molgroup.hpp"
 
 #include <cmath>
@@ -18,9 +19,13 @@ double l2_norm(const std::map<std::string, Mat<T>>& direction) {
 // dL_aux/dg_k for every k at the store's current parameter values.
 template <typename T>
 std::vector<double> gate_gradients(const MetaGin<T>& model, const std::vector<SubBatch>& aux, const std::vector<double>& gates,
-                                   const ForwardOptions& options, int64_t num_aux) {
+                                   const ForwardOptions& options, int64_t num_aux, ReluPattern* relus) {
   std::vector<Parameter<T>> leaves(gates.size());
   Tape<T> tape;
+  if (relus) {
+    relus->replay();
+    tape.set_relu_pattern(relus);
+  }
   std::vector<Var<T>> vars;
   for (size_t k = 0; k < gates.size(); ++k) {
     leaves[k].value = Mat<T>::Constant(1, 1, T(gates[k]));
@@ -28,6 +33,7 @@ std::vector<double> gate_gradients(const MetaGin<T>& model, const std::vector<Su
     vars.push_back(tape.param(leaves[k]));
   }
   tape.backward(auxiliary_loss(tape, model, aux, vars, options, num_aux));
+  RELFM_CHECK(!relus || relus->replayed_all(), "meta-gradient: the pass visited fewer relus than were recorded");
   std::vector<double> out;
   for (const auto& leaf : leaves) out.push_back(leaf.has_grad ? static_cast<double>(leaf.grad(0, 0)) : 0.0);
   return out;
@@ -64,7 +70,7 @@ template <typename T>
 std::vector<std::vector<double>> gate_gradients_along(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
                                                       const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
                                                       double epsilon, const std::vector<double>& ts, const ForwardOptions& options,
-                                                      int64_t num_aux, double* eps_out) {
+                                                      int64_t num_aux, ReluPattern* relus, double* eps_out) {
   const double norm = l2_norm(direction);
   if (!(norm > 0)) return {};
   const double eps = epsilon / norm;
@@ -79,7 +85,7 @@ std::vector<std::vector<double>> gate_gradients_along(ParamStore<T>& store, cons
   std::vector<std::vector<double>> out;
   for (double t : ts) {
     for (auto& [p, value] : saved) p->value = value + T(t * eps) * direction.at(p->name);
-    out.push_back(gate_gradients(model, aux, gates, options, num_aux));
+    out.push_back(gate_gradients(model, aux, gates, options, num_aux, relus));
   }
   for (auto& [p, value] : saved) p->value = value;  // exactly the values before
   return out;
@@ -90,9 +96,9 @@ std::vector<std::vector<double>> gate_gradients_along(ParamStore<T>& store, cons
 template <typename T>
 std::vector<double> gate_hvp_central(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
                                      const std::vector<double>& gates, const std::map<std::string, Mat<T>>& direction,
-                                     double epsilon, const ForwardOptions& options, int64_t num_aux) {
+                                     double epsilon, const ForwardOptions& options, int64_t num_aux, ReluPattern* relus) {
   double eps = 0;
-  const auto g = gate_gradients_along(store, model, aux, gates, direction, epsilon, {1.0, -1.0}, options, num_aux, &eps);
+  const auto g = gate_gradients_along(store, model, aux, gates, direction, epsilon, {1.0, -1.0}, options, num_aux, relus, &eps);
   std::vector<double> h(gates.size(), 0.0);
   if (g.empty()) return h;
   for (size_t k = 0; k < h.size(); ++k) h[k] = (g[0][k] - g[1][k]) / (2 * eps);
@@ -103,10 +109,10 @@ template <typename T>
 std::vector<double> gate_hvp_forward(ParamStore<T>& store, const MetaGin<T>& model, const std::vector<SubBatch>& aux,
                                      const std::vector<double>& gates, const std::vector<double>& at_theta,
                                      const std::map<std::string, Mat<T>>& direction, double epsilon,
-                                     const ForwardOptions& options, int64_t num_aux) {
+                                     const ForwardOptions& options, int64_t num_aux, ReluPattern* relus) {
   RELFM_CHECK(at_theta.size() == gates.size(), "forward difference: {} gate gradients for {} gates", at_theta.size(), gates.size());
   double eps = 0;
-  const auto g = gate_gradients_along(store, model, aux, gates, direction, epsilon, {1.0}, options, num_aux, &eps);
+  const auto g = gate_gradients_along(store, model, aux, gates, direction, epsilon, {1.0}, options, num_aux, relus, &eps);
   std::vector<double> h(gates.size(), 0.0);
   if (g.empty()) return h;
   for (size_t k = 0; k < h.size(); ++k) h[k] = (g[0][k] - at_theta[k]) / eps;
@@ -146,11 +152,11 @@ std::vector<double> gate_hvp_dual(const ParamStore<T>& store, ParamStore<DualD>&
 #define RELFM_INSTANTIATE_HVP(T)                                                                                     \
   template std::vector<double> gate_hvp_central<T>(ParamStore<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,   \
                                                    const std::vector<double>&, const std::map<std::string, Mat<T>>&,  \
-                                                   double, const ForwardOptions&, int64_t);                           \
+                                                   double, const ForwardOptions&, int64_t, ReluPattern*);             \
   template std::vector<double> gate_hvp_forward<T>(ParamStore<T>&, const MetaGin<T>&, const std::vector<SubBatch>&,   \
                                                    const std::vector<double>&, const std::vector<double>&,            \
                                                    const std::map<std::string, Mat<T>>&, double, const ForwardOptions&, \
-                                                   int64_t);                                                          \
+                                                   int64_t, ReluPattern*);                                            \
   template std::vector<double> gate_hvp_dual<T>(const ParamStore<T>&, ParamStore<DualD>&, const MetaGin<DualD>&,      \
                                                 const std::vector<SubBatch>&, const std::vector<double>&,             \
                                                 const std::map<std::string, Mat<T>>&, const ForwardOptions&, int64_t);

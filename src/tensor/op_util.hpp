@@ -5,6 +5,7 @@
 #include "src/tensor/tape.hpp"
 
 #include <initializer_list>
+#include <string_view>
 #include <type_traits>
 
 namespace relfm::detail {
@@ -52,6 +53,42 @@ void accumulate_product(Node<T>* node, const Mat<T>& a, bool trans_a, const Mat<
   bool accumulate = false;
   Mat<T>& g = node->grad_for_write(&accumulate);
   product_into(g, accumulate, a, trans_a, b, trans_b);
+}
+
+// How the relu of an op over n elements decides, under the tape's relu pattern (relu_pattern.hpp):
+// from its input (kPlain), from its input while recording the mask, or from a recorded mask.
+enum class ReluMode { kPlain, kRecord, kReplay };
+struct ReluSite {
+  ReluMode mode = ReluMode::kPlain;
+  uint8_t* record = nullptr;        // kRecord: the op writes 1 where its relu input is > 0
+  const uint8_t* replay = nullptr;  // kReplay: the op passes element e iff replay[e]; its backward too
+};
+template <typename T>
+ReluSite relu_site(const Tape<T>& tape, int64_t n, std::string_view op) {
+  ReluPattern* pattern = tape.relu_pattern();
+  if (!pattern) return {};
+  if (pattern->mode() == ReluPattern::Mode::kRecord) return {ReluMode::kRecord, pattern->next_to_record(n), nullptr};
+  return {ReluMode::kReplay, nullptr, pattern->next_to_replay(n, op)};
+}
+// relu(v) for element e of a site in mode kMode (a template argument, so plain loops stay branch-free).
+template <ReluMode kMode, typename T>
+inline T relu_at(T v, uint8_t* __restrict record, const uint8_t* __restrict replay, int64_t e) {
+  if constexpr (kMode == ReluMode::kReplay) {
+    return replay[e] ? v : T(0);
+  } else {
+    const bool on = v > T(0);
+    if constexpr (kMode == ReluMode::kRecord) record[e] = on;
+    return on ? v : T(0);
+  }
+}
+// Calls f(std::integral_constant<ReluMode, mode>) for the site's mode.
+template <typename F>
+void with_relu_mode(const ReluSite& site, F&& f) {
+  switch (site.mode) {
+    case ReluMode::kPlain: return f(std::integral_constant<ReluMode, ReluMode::kPlain>{});
+    case ReluMode::kRecord: return f(std::integral_constant<ReluMode, ReluMode::kRecord>{});
+    case ReluMode::kReplay: return f(std::integral_constant<ReluMode, ReluMode::kReplay>{});
+  }
 }
 
 }  // namespace relfm::detail

@@ -144,9 +144,17 @@ struct ScaleNode final : Node<T> {
 template <typename T>
 struct ReluNode final : Node<T> {
   Node<T>* x;
+  const uint8_t* frozen = nullptr;  // a replayed relu pattern's mask, which decides instead of the input
   explicit ReluNode(Node<T>* x_) : Node<T>(OpKind::kRelu), x(x_) {}
   void backward() override {
-    x->accumulate_grad((this->value().array() > T(0)).select(this->grad().array(), T(0)).matrix());
+    if (!frozen) {
+      x->accumulate_grad((this->value().array() > T(0)).select(this->grad().array(), T(0)).matrix());
+      return;
+    }
+    const Mat<T>& g = this->grad();
+    Mat<T> gx(g.rows(), g.cols());
+    for (int64_t e = 0; e < g.size(); ++e) gx.data()[e] = frozen[e] ? g.data()[e] : T(0);
+    x->accumulate_grad(gx);
   }
 };
 
@@ -307,7 +315,18 @@ template <typename T>
 Var<T> relu(Var<T> x) {
   auto* tape = x.tape();
   auto* n = tape->template push<ReluNode<T>>(x.node());
-  n->mutable_value() = x.value().cwiseMax(T(0));
+  const detail::ReluSite site = detail::relu_site(*tape, x.value().size(), "relu");
+  if (site.mode == detail::ReluMode::kPlain) {
+    n->mutable_value() = x.value().cwiseMax(T(0));
+    return finish(tape, n, {x});
+  }
+  Mat<T>& y = n->mutable_value();
+  y.resize(x.rows(), x.cols());
+  const T* xv = x.value().data();
+  detail::with_relu_mode(site, [&](auto mode) {
+    for (int64_t e = 0; e < y.size(); ++e) y.data()[e] = detail::relu_at<mode()>(xv[e], site.record, site.replay, e);
+  });
+  n->frozen = site.replay;
   return finish(tape, n, {x});
 }
 

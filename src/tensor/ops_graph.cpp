@@ -106,6 +106,7 @@ struct GinAggregateNode final : Node<T> {
   Node<T>* e;
   Node<T>* eps;
   CsrPtr adj;
+  const uint8_t* frozen = nullptr;  // a replayed relu pattern (edges x d): decides instead of h + e
   GinAggregateNode(Node<T>* h_, Node<T>* e_, Node<T>* eps_, CsrPtr a)
       : Node<T>(OpKind::kGinAggregate), h(h_), e(e_), eps(eps_), adj(std::move(a)) {}
   void backward() override {
@@ -132,7 +133,14 @@ struct GinAggregateNode final : Node<T> {
         const T* ek = ev.row(k).data();
         T* ghj = gh ? gh + static_cast<int64_t>(a.col[k]) * d : nullptr;
         T* gek = ge ? ge + k * d : nullptr;
-        if (ghj && gek) {
+        if (frozen) {
+          const uint8_t* __restrict on = frozen + k * d;
+          for (int64_t c = 0; c < d; ++c) {
+            const T v = on[c] ? gi[c] : T(0);
+            if (ghj) ghj[c] += v;
+            if (gek) gek[c] += v;
+          }
+        } else if (ghj && gek) {
           for (int64_t c = 0; c < d; ++c) {
             const T v = (hj[c] + ek[c] > T(0)) ? gi[c] : T(0);
             ghj[c] += v;
@@ -158,6 +166,7 @@ struct GinAggregateEmbeddedNode final : Node<T> {
   IndexMatPtr rows;
   Node<T>* eps;
   CsrPtr adj;
+  const uint8_t* frozen = nullptr;  // a replayed relu pattern (edges x d): decides instead of h + e
   GinAggregateEmbeddedNode(Node<T>* h_, Node<T>* t_, IndexMatPtr r, Node<T>* eps_, CsrPtr a)
       : Node<T>(OpKind::kGinAggregateEmbedded), h(h_), table(t_), rows(std::move(r)), eps(eps_), adj(std::move(a)) {}
   void backward() override {
@@ -183,10 +192,15 @@ struct GinAggregateEmbeddedNode final : Node<T> {
     for (int64_t i = 0; i < a.num_rows; ++i) {
       const T* __restrict gi = g.row(i).data();
       for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
-        edge_embedding(tv, idx, k, e.data());
-        const T* __restrict hj = hv.row(a.col[k]).data();
         T* __restrict gek = ge.data();
-        for (int64_t c = 0; c < d; ++c) gek[c] = (hj[c] + e[c] > T(0)) ? gi[c] : T(0);
+        if (frozen) {
+          const uint8_t* __restrict on = frozen + k * d;
+          for (int64_t c = 0; c < d; ++c) gek[c] = on[c] ? gi[c] : T(0);
+        } else {
+          edge_embedding(tv, idx, k, e.data());
+          const T* __restrict hj = hv.row(a.col[k]).data();
+          for (int64_t c = 0; c < d; ++c) gek[c] = (hj[c] + e[c] > T(0)) ? gi[c] : T(0);
+        }
         if (gh) add_row(gh + static_cast<int64_t>(a.col[k]) * d, gek, d);
         if (gt)
           for (int64_t f = 0; f < nf; ++f) add_row(gt + static_cast<int64_t>(idx(k, f)) * d, gek, d);
@@ -310,17 +324,18 @@ Var<T> gin_aggregate(Var<T> h, Var<T> edge_emb, Var<T> eps, CsrPtr adjacency) {
   const Mat<T>& ev = edge_emb.value();
   const int64_t d = hv.cols();
   y = (T(1) + eps.value()(0, 0)) * hv;
-  for (int64_t i = 0; i < a.num_rows; ++i) {
-    T* __restrict yi = y.row(i).data();
-    for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
-      const T* __restrict hj = hv.row(a.col[k]).data();
-      const T* __restrict ek = ev.row(k).data();
-      for (int64_t c = 0; c < d; ++c) {
-        const T m = hj[c] + ek[c];
-        yi[c] += m > T(0) ? m : T(0);
+  const detail::ReluSite site = detail::relu_site(*tape, a.nnz() * d, "gin_aggregate");
+  node->frozen = site.replay;
+  detail::with_relu_mode(site, [&](auto mode) {
+    for (int64_t i = 0; i < a.num_rows; ++i) {
+      T* __restrict yi = y.row(i).data();
+      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+        const T* __restrict hj = hv.row(a.col[k]).data();
+        const T* __restrict ek = ev.row(k).data();
+        for (int64_t c = 0; c < d; ++c) yi[c] += detail::relu_at<mode()>(hj[c] + ek[c], site.record, site.replay, k * d + c);
       }
     }
-  }
+  });
   return finish(tape, node, {h, edge_emb, eps});
 }
 
@@ -345,18 +360,19 @@ Var<T> gin_aggregate_embedded(Var<T> h, Var<T> table, IndexMatPtr edge_rows, Var
   const int64_t d = hv.cols();
   y.noalias() = (T(1) + eps.value()(0, 0)) * hv;
   std::vector<T> e(static_cast<size_t>(d));
-  for (int64_t i = 0; i < a.num_rows; ++i) {
-    T* __restrict yi = y.row(i).data();
-    for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
-      GinAggregateEmbeddedNode<T>::edge_embedding(table.value(), idx, k, e.data());
-      const T* __restrict hj = hv.row(a.col[k]).data();
-      const T* __restrict ek = e.data();
-      for (int64_t c = 0; c < d; ++c) {
-        const T m = hj[c] + ek[c];
-        yi[c] += m > T(0) ? m : T(0);
+  const detail::ReluSite site = detail::relu_site(*tape, a.nnz() * d, "gin_aggregate_embedded");
+  node->frozen = site.replay;
+  detail::with_relu_mode(site, [&](auto mode) {
+    for (int64_t i = 0; i < a.num_rows; ++i) {
+      T* __restrict yi = y.row(i).data();
+      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+        GinAggregateEmbeddedNode<T>::edge_embedding(table.value(), idx, k, e.data());
+        const T* __restrict hj = hv.row(a.col[k]).data();
+        const T* __restrict ek = e.data();
+        for (int64_t c = 0; c < d; ++c) yi[c] += detail::relu_at<mode()>(hj[c] + ek[c], site.record, site.replay, k * d + c);
       }
     }
-  }
+  });
   return finish(tape, node, {h, table, eps});
 }
 

@@ -55,6 +55,7 @@ struct BatchNormNode final : Node<T> {
   bool training;
   bool relu;
   std::vector<uint8_t> keep;  // dropout mask; empty without dropout
+  const uint8_t* frozen = nullptr;  // a replayed relu pattern (n x m): decides instead of the output's sign
   T scale = T(1);
   BatchNormNode(OpKind op, Node<T>* x_, Node<T>* g_, Node<T>* b_, bool t, bool r)
       : Node<T>(op), x(x_), gamma(g_), beta(b_), training(t), relu(r) {}
@@ -87,7 +88,7 @@ struct BatchNormNode final : Node<T> {
         const T h = (xi[j] - mup[j]) * isd[j];
         xh[j] = h;
         T v = gi[j];
-        if constexpr (kRelu) v = gam[j] * h + bet[j] > T(0) ? v : T(0);
+        if constexpr (kRelu) v = (frozen ? frozen[i * m + j] != 0 : gam[j] * h + bet[j] > T(0)) ? v : T(0);
         if constexpr (kDrop) v = ki[j] ? v * s : T(0);
         gy[j] = v;
       }
@@ -260,6 +261,9 @@ Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const Bat
   const int64_t rows_per_draw = drop ? 64 / std::gcd<int64_t>(m, 64) : n;
   std::vector<float> u(drop ? static_cast<size_t>(rows_per_draw * m) : 0);
   uint8_t* keep = node->keep.data();
+  const detail::ReluSite site = relu ? detail::relu_site(*tape, n * m, "batch_norm_act") : detail::ReluSite{};
+  node->frozen = site.replay;
+  detail::with_relu_mode(site, [&](auto mode) {
   for (int64_t i0 = 0; i0 < n; i0 += rows_per_draw) {
     const int64_t i1 = std::min(n, i0 + rows_per_draw);
     // Element (i, j) uses stream index i * m + j, exactly as the standalone dropout op.
@@ -269,8 +273,13 @@ Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const Bat
       const T* __restrict xi = xv.row(i).data();
       T* __restrict yi = y.row(i).data();
       for (int64_t j = 0; j < m; ++j) {
-        T v = gam[j] * ((xi[j] - mup[j]) * isd[j]) + bet[j];
-        yi[j] = relu && v < T(0) ? T(0) : v;
+        const T v = gam[j] * ((xi[j] - mup[j]) * isd[j]) + bet[j];
+        if constexpr (mode() == detail::ReluMode::kReplay) {
+          yi[j] = site.replay[i * m + j] ? v : T(0);
+        } else {
+          yi[j] = relu && v < T(0) ? T(0) : v;
+          if constexpr (mode() == detail::ReluMode::kRecord) site.record[i * m + j] = v > T(0);
+        }
       }
       if (drop) {
         const float* __restrict ui = u.data() + (i - i0) * m;
@@ -282,6 +291,7 @@ Var<T> batch_norm_impl(OpKind op, Var<T> x, Var<T> gamma, Var<T> beta, const Bat
       }
     }
   }
+  });
   tape->set_requires_grad(node, {x, gamma, beta});
   return Var<T>(node, tape);
 }

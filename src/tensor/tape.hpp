@@ -13,6 +13,7 @@
 #include "src/core/types.hpp"
 #include "src/tensor/op_kind.hpp"
 #include "src/tensor/parameter.hpp"
+#include "src/tensor/relu_pattern.hpp"
 
 #include <array>
 #include <chrono>
@@ -225,6 +226,11 @@ class Tape {
   void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
   bool grad_enabled() const { return grad_enabled_; }
 
+  // Relus on this tape record into, or replay, `pattern` (relu_pattern.hpp); null (the default) lets
+  // every relu decide from its input.
+  void set_relu_pattern(ReluPattern* pattern) { relu_pattern_ = pattern; }
+  ReluPattern* relu_pattern() const { return relu_pattern_; }
+
  private:
   void charge_forward() {
     const auto now = std::chrono::steady_clock::now();
@@ -238,6 +244,7 @@ class Tape {
 
   std::vector<std::unique_ptr<Node<T>>> nodes_;
   bool grad_enabled_ = true;
+  ReluPattern* relu_pattern_ = nullptr;
   OpProfile* profile_ = nullptr;
   std::chrono::steady_clock::time_point last_push_;
 };

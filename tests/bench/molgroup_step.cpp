@@ -34,9 +34,11 @@
 //     /relfm/real_grad/<name> float64: the real gradient of (L_0 + sum_k L_k) / (1 + M) for every MetaGIN
 //     parameter that has one; root attributes lr, gate_grad_scale, perturb, mix_lambda, temperature.
 //     /relfm_float/<central|forward>/hvp [M] float64 and /relfm_float/<method>/router_meta_grad_x1000/<name>
-//     float32: the same step from the same values as the job computes it (float, its default epsilons);
-//     /relfm_double/central/... the same for the central difference in double (its epsilon from the
-//     environment variable RELFM_CHECK_CENTRAL_EPS when set, else the job's default 1e-3).
+//     float32: the same step from the same values as the job computes it (float, its default epsilons, or
+//     both from the environment variable RELFM_CHECK_FLOAT_EPS);
+//     /relfm_float/central_unfrozen/...: the central difference without the frozen relu pattern;
+//     /relfm_double/<central|central_unfrozen>/... the same for the central difference in double (its epsilon
+//     from the environment variable RELFM_CHECK_CENTRAL_EPS when set, else the job's default 1e-3).
 #include "dist/comm.hpp"
 #include "dist/runtime.hpp"
 #include "io/h5.hpp"
@@ -217,7 +219,10 @@ void check(const dist::Comm& comm, const std::vector<Data>& data, const std::str
   // The same step as the job computes it by default: float, method central (and forward), from the same values.
   std::map<std::string, std::map<std::string, MatF>> float_grads;
   std::map<std::string, std::vector<double>> float_hvp;
-  for (const MetaGradientMethod m : {MetaGradientMethod::kCentral, MetaGradientMethod::kForward}) {
+  // "_unfrozen": the plain differences (MetaStepConfig::freeze_relus off), which cross relu kinks.
+  const std::vector<std::pair<MetaGradientMethod, bool>> float_variants = {
+      {MetaGradientMethod::kCentral, true}, {MetaGradientMethod::kForward, true}, {MetaGradientMethod::kCentral, false}};
+  for (const auto& [m, freeze] : float_variants) {
     ParamStore<float> fstore, frouter_store;
     MetaGin<float> fmodel(fstore, gin, tasks, 0);
     Router<float> frouter(frouter_store, rc, 0);
@@ -231,24 +236,28 @@ void check(const dist::Comm& comm, const std::vector<Data>& data, const std::str
     for (int64_t k = 1; k <= aux_count; ++k) fin.aux_fingerprints.push_back(&data[static_cast<size_t>(k)].fingerprints);
     MetaStepConfig fc;
     fc.method = m;
+    fc.freeze_relus = freeze;
+    if (const char* e = std::getenv("RELFM_CHECK_FLOAT_EPS")) fc.central_epsilon = fc.forward_epsilon = std::atof(e);
     const MetaStepResult fr = molgroup_meta_step(comm, fstore, fmodel, frouter_store, frouter, fin, fc, options);
-    const std::string key(meta_gradient_method_name(m));
+    const std::string key = std::string(meta_gradient_method_name(m)) + (freeze ? "" : "_unfrozen");
     float_hvp[key] = fr.hvp;
     for (Parameter<float>* p : frouter_store.trainable())
       if (p->has_grad) float_grads[key][p->name] = p->grad;
   }
   // The central difference in double from the same values (the method's own error, without float rounding).
-  std::map<std::string, MatF> double_central;
-  std::vector<double> double_central_hvp;
-  {
+  std::map<std::string, std::map<std::string, MatF>> double_grads;
+  std::map<std::string, std::vector<double>> double_hvp;
+  for (const bool freeze : {true, false}) {
     for (const Named& p : gin_params) store.get(p.name).value = p.value;  // buffers back as well
     MetaStepConfig dc;
     dc.method = MetaGradientMethod::kCentral;
+    dc.freeze_relus = freeze;
     if (const char* e = std::getenv("RELFM_CHECK_CENTRAL_EPS")) dc.central_epsilon = std::atof(e);
     const MetaStepResult dr = molgroup_meta_step(comm, store, model, router_store, router, inputs, dc, options);
-    double_central_hvp = dr.hvp;
+    const std::string key = freeze ? "central" : "central_unfrozen";
+    double_hvp[key] = dr.hvp;
     for (Parameter<double>* p : router_store.trainable())
-      if (p->has_grad) double_central[p->name] = p->grad.cast<float>();
+      if (p->has_grad) double_grads[key][p->name] = p->grad.cast<float>();
   }
 
   h5::write_on_root(path, comm, [&](h5::File& f) {
@@ -278,10 +287,12 @@ void check(const dist::Comm& comm, const std::vector<Data>& data, const std::str
       f.write_replicated("/relfm/router_meta_grad/" + name, unscaled.data(), {unscaled.rows(), unscaled.cols()});
     }
     for (const auto& [name, g] : real_grads) f.write_replicated("/relfm/real_grad/" + name, g.data(), {g.rows(), g.cols()});
-    f.create_group("/relfm_double/central/router_meta_grad_x1000");
-    f.write_replicated("/relfm_double/central/hvp", double_central_hvp);
-    for (const auto& [name, g] : double_central)
-      f.write_replicated("/relfm_double/central/router_meta_grad_x1000/" + name, g.data(), {g.rows(), g.cols()});
+    for (const auto& [method, grads] : double_grads) {
+      f.create_group("/relfm_double/" + method + "/router_meta_grad_x1000");
+      f.write_replicated("/relfm_double/" + method + "/hvp", double_hvp.at(method));
+      for (const auto& [name, g] : grads)
+        f.write_replicated("/relfm_double/" + method + "/router_meta_grad_x1000/" + name, g.data(), {g.rows(), g.cols()});
+    }
     for (const auto& [method, grads] : float_grads) {
       f.create_group("/relfm_float/" + method + "/router_meta_grad_x1000");
       f.write_replicated("/relfm_float/" + method + "/hvp", float_hvp.at(method));
