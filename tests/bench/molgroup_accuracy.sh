@@ -52,10 +52,10 @@ for t in "${TARGETS[@]}"; do
   fi
   if [[ $STAGE == all || $STAGE == evaluation ]] && [[ -f "$g/group.toml" ]]; then
     group=$(sed -n 's/^datasets = //p' "$g/group.toml")
-    for cell in "group:$group" "alone:[\"$t\"]"; do
+    for cell in "alone:[\"$t\"]" "group:$group"; do
       name=${cell%%:*}; datasets=${cell#*:}; dir="$OUT/$t/$name"
       # An empty group (only the target survived) is the Only-target run: train it once.
-      if [[ $name == alone && $group == "[\"$t\"]" ]]; then [[ -e $dir ]] || ln -s group "$dir"; continue; fi
+      if [[ $name == group && $group == "[\"$t\"]" ]]; then [[ -e $dir ]] || ln -s alone "$dir"; continue; fi
       if [[ $(done_runs "$dir/results.h5") -lt 10 ]]; then
         mkdir -p "$dir"
         echo "== $t: $name $datasets"
