@@ -40,14 +40,16 @@ enum class OpKind : int {
   kMse,             // sum over labelled entries / normaliser; NaN label = missing
   kGinAggregate,    // (1 + eps) H[i] + sum_{j -> i} relu(H[j] + E[j -> i])   (fused GIN message passing)
   kGinAggregateEmbedded,  // the same with E[k] = sum_f Table[rows(k, f)] computed in the kernel, never stored
-  kSpmm,            // Y[i] = sum_{e = (i, j)} w[e] X[j]      (sparse pattern, differentiable values)
-  kSddmm,           // w[e] = A[i] . B[j] for e = (i, j)     (edge-wise products on a fixed pattern)
+  kSpmm,            // Y[i, h] = sum_{e = (i, j)} w[e, h] X[j, h]   (sparse pattern, differentiable values, per head)
+  kSddmm,           // w[e, h] = A[i, h] . B[j, h] for e = (i, j)  (edge-wise products on a fixed pattern, per head)
   kInfoNce,         // -log softmax(Z P^T / tau)[i, positive(i)], summed / normaliser
   kAllGatherRows,   // every rank's rows stacked in rank order (backward: sum over ranks, own slice)
   kTranspose,
   kConcatCols,      // [A B]
   kL2NormalizeRows, // X[i] / max(||X[i]||, eps)
   kGateMix,         // g A + (1 - g) B, g 1 x 1
+  kEdgeSoftmax,     // softmax over each row's entries of a pattern, per head column
+  kDenseAttention,  // softmax(Q_h K_h^T) V_h per head
   kCount
 };
 
@@ -58,6 +60,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(OpKind::kCount
     "dropout",      "batch_norm",   "batch_norm_act", "layer_norm",  "embedding_sum", "bce_with_logits", "mse",
     "gin_aggregate", "gin_aggregate_embedded", "spmm",        "sddmm",       "info_nce",
     "all_gather_rows", "transpose",   "concat_cols", "l2_normalize_rows", "gate_mix",
+    "edge_softmax", "dense_attention",
 };
 constexpr bool all_ops_named() {
   for (std::string_view name : kOpNames)

@@ -69,10 +69,22 @@ template <typename T> Var<T> gin_aggregate(Var<T> h, Var<T> edge_emb, Var<T> eps
 // edge_emb[k] = sum_f table[edge_rows(k, f)]. Saves writing and re-reading an edges x dim matrix.
 template <typename T>
 Var<T> gin_aggregate_embedded(Var<T> h, Var<T> table, IndexMatPtr edge_rows, Var<T> eps, CsrPtr adjacency);
-// Sparse (fixed pattern, differentiable values w: nnz x 1) times dense: y[i] = sum_k w[k] x[col[k]].
+
+// ---- attention on a fixed pattern (ops_attention.cpp) ---------------------------------------------
+// Edge tensors are nnz x H in the pattern's entry order; features n x d split into H heads of d / H columns.
+// Sparse (fixed pattern, differentiable values w: nnz x H) times dense, per head:
+// y[i, head h] = sum_{k in row i} w[k, h] x[col[k], head h]. H = 1: the classic SpMM.
 template <typename T> Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x);
-// Sampled dense-dense product on a fixed pattern: w[k] = a[i] . b[col[k]] for k in row i (nnz x 1).
-template <typename T> Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b);
+// Sampled dense-dense product on a fixed pattern, per head: w[k, h] = a[i, head h] . b[col[k], head h]
+// for k in row i (nnz x heads).
+template <typename T> Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads = 1);
+// Softmax over each row's entries, per head column (nnz x H): the attention weights of each query over its
+// keys. Rows without entries have none.
+template <typename T> Var<T> edge_softmax(CsrPtr pattern, Var<T> s);
+// softmax(q_h k_h^T) v_h for every head h, rows of q the queries (L_q x d_k), k (L_k x d_k), v (L_k x d_v):
+// the dense attention that Diffuser's sparse attention reduces to on a complete pattern (no scaling: scale
+// q first). Stores the L_q x L_k probabilities of every head.
+template <typename T> Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64_t heads);
 
 // ---- regularisation and normalisation ------------------------------------------------------------
 // Inverted dropout: keeps an element with probability 1 - p and scales it by 1 / (1 - p). The mask

@@ -1,5 +1,5 @@
-// Indexing and graph-structured ops: gathers, segment reductions over CSR offsets, embedding sums,
-// fused GIN message passing and sparse products on a fixed pattern. The inner loops run over one
+// Indexing and graph-structured ops: gathers, segment reductions over CSR offsets, embedding sums and
+// fused GIN message passing (sparse products on a fixed pattern: ops_attention.cpp). The inner loops run over one
 // contiguous feature row at a time so the compiler vectorises them.
 #include "src/tensor/ops.hpp"
 #include "src/tensor/op_util.hpp"
@@ -215,58 +215,6 @@ struct GinAggregateEmbeddedNode final : Node<T> {
   }
 };
 
-// ---- sparse products on a fixed pattern ----------------------------------------------------------
-
-template <typename T>
-struct SpmmNode final : Node<T> {
-  CsrPtr pattern;
-  Node<T>* w;
-  Node<T>* x;
-  SpmmNode(CsrPtr p, Node<T>* w_, Node<T>* x_) : Node<T>(OpKind::kSpmm), pattern(std::move(p)), w(w_), x(x_) {}
-  void backward() override {
-    const Mat<T>& g = this->grad();
-    const Mat<T>& xv = x->value();
-    const Mat<T>& wv = w->value();
-    const int64_t d = g.cols();
-    const Csr& a = *pattern;
-    T* gw = w->requires_grad() ? w->grad_accumulator().data() : nullptr;
-    T* gx = x->requires_grad() ? x->grad_accumulator().data() : nullptr;
-    for (int64_t i = 0; i < a.num_rows; ++i) {
-      const T* gi = g.row(i).data();
-      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
-        const int64_t j = a.col[k];
-        if (gw) gw[k] += g.row(i).dot(xv.row(j));
-        if (gx) axpy_row(gx + j * d, gi, wv(k, 0), d);
-      }
-    }
-  }
-};
-
-template <typename T>
-struct SddmmNode final : Node<T> {
-  CsrPtr pattern;
-  Node<T>* a;
-  Node<T>* b;
-  SddmmNode(CsrPtr p, Node<T>* a_, Node<T>* b_) : Node<T>(OpKind::kSddmm), pattern(std::move(p)), a(a_), b(b_) {}
-  void backward() override {
-    const Mat<T>& g = this->grad();
-    const Mat<T>& av = a->value();
-    const Mat<T>& bv = b->value();
-    const int64_t d = av.cols();
-    const Csr& p = *pattern;
-    T* ga = a->requires_grad() ? a->grad_accumulator().data() : nullptr;
-    T* gb = b->requires_grad() ? b->grad_accumulator().data() : nullptr;
-    for (int64_t i = 0; i < p.num_rows; ++i) {
-      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
-        const int64_t j = p.col[k];
-        const T gk = g(k, 0);
-        if (ga) axpy_row(ga + i * d, bv.row(j).data(), gk, d);
-        if (gb) axpy_row(gb + j * d, av.row(i).data(), gk, d);
-      }
-    }
-  }
-};
-
 }  // namespace
 
 template <typename T>
@@ -376,46 +324,13 @@ Var<T> gin_aggregate_embedded(Var<T> h, Var<T> table, IndexMatPtr edge_rows, Var
   return finish(tape, node, {h, table, eps});
 }
 
-template <typename T>
-Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x) {
-  const Csr& a = *pattern;
-  if (a.num_cols != x.rows()) fail("spmm: pattern has {} columns but x has {} rows", a.num_cols, x.rows());
-  if (w.rows() != a.nnz() || w.cols() != 1) fail("spmm: values are {}x{}, expected {}x1", w.rows(), w.cols(), a.nnz());
-  auto* tape = x.tape();
-  auto* node = tape->template push<SpmmNode<T>>(pattern, w.node(), x.node());
-  auto& y = node->mutable_value();
-  const int64_t d = x.cols();
-  y.setZero(a.num_rows, d);
-  for (int64_t i = 0; i < a.num_rows; ++i)
-    for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k)
-      axpy_row(y.row(i).data(), x.value().row(a.col[k]).data(), w.value()(k, 0), d);
-  return finish(tape, node, {w, x});
-}
-
-template <typename T>
-Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b) {
-  const Csr& p = *pattern;
-  if (p.num_rows != a.rows() || p.num_cols != b.rows() || a.cols() != b.cols())
-    fail("sddmm: pattern {}x{} does not fit a {}x{} and b {}x{}", p.num_rows, p.num_cols, a.rows(), a.cols(), b.rows(),
-         b.cols());
-  auto* tape = a.tape();
-  auto* node = tape->template push<SddmmNode<T>>(pattern, a.node(), b.node());
-  auto& w = node->mutable_value();
-  w.resize(p.nnz(), 1);
-  for (int64_t i = 0; i < p.num_rows; ++i)
-    for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) w(k, 0) = a.value().row(i).dot(b.value().row(p.col[k]));
-  return finish(tape, node, {a, b});
-}
-
 #define RELFM_INSTANTIATE_GRAPH(T)                                        \
   template Var<T> gather_rows<T>(Var<T>, IndexList);                      \
   template Var<T> segment_sum<T>(Var<T>, OffsetList);                     \
   template Var<T> segment_mean<T>(Var<T>, OffsetList);                    \
   template Var<T> embedding_sum<T>(Var<T>, IndexMatPtr);                  \
   template Var<T> gin_aggregate<T>(Var<T>, Var<T>, Var<T>, CsrPtr);       \
-  template Var<T> gin_aggregate_embedded<T>(Var<T>, Var<T>, IndexMatPtr, Var<T>, CsrPtr); \
-  template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>);                        \
-  template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>);
+  template Var<T> gin_aggregate_embedded<T>(Var<T>, Var<T>, IndexMatPtr, Var<T>, CsrPtr);
 
 RELFM_INSTANTIATE_GRAPH(float)
 RELFM_INSTANTIATE_GRAPH(double)

@@ -141,10 +141,23 @@ std::vector<GradCheckCase> all_cases() {
   }));
   cases.push_back(make("spmm", {{7, 1}, {4, 3}}, [=](auto&, const auto& x) { return spmm(graph, x[0], x[1]); }));
   cases.push_back(make("sddmm", {{4, 3}, {4, 3}}, [=](auto&, const auto& x) { return sddmm(graph, x[0], x[1]); }));
-  // Diffuser-style attention on a fixed pattern: edge scores -> per-row softmax -> weighted sum.
   cases.push_back(make("sddmm_spmm_chain", {{4, 3}, {4, 3}, {4, 3}}, [=](auto&, const auto& x) {
     auto scores = sddmm(graph, x[0], x[1]);
     return spmm(graph, sigmoid(scores), x[2]);
+  }));
+  // Multi-head: 3 heads of width 2 (features 6), edge tensors 7 x 3.
+  cases.push_back(make("spmm_heads", {{7, 3}, {4, 6}}, [=](auto&, const auto& x) { return spmm(graph, x[0], x[1]); }));
+  cases.push_back(make("sddmm_heads", {{4, 6}, {4, 6}}, [=](auto&, const auto& x) { return sddmm(graph, x[0], x[1], 3); }));
+  cases.push_back(make("edge_softmax", {{7, 3}}, [=](auto&, const auto& x) { return edge_softmax(graph, x[0]); }));
+  // Diffuser attention on a fixed pattern: per-head scores -> softmax over each query's keys -> two hops.
+  cases.push_back(make("sparse_attention_two_hops", {{4, 6}, {4, 6}, {4, 6}}, [=](auto&, const auto& x) {
+    using T = scalar_of_t<decltype(x)>;
+    auto a = edge_softmax(graph, sddmm(graph, x[0], x[1], 3));
+    auto z = add(scale(spmm(graph, a, x[2]), T(0.9)), scale(x[2], T(0.1)));
+    return add(scale(spmm(graph, a, z), T(0.9)), scale(x[2], T(0.1)));
+  }));
+  cases.push_back(make("dense_attention", {{3, 4}, {5, 4}, {5, 6}}, [=](auto&, const auto& x) {
+    return dense_attention(x[0], x[1], x[2], 2);
   }));
 
   // regularisation and normalisation

@@ -1,0 +1,274 @@
+// Attention on a fixed sparse pattern, multi-head, and its dense counterpart.
+//
+// Edge tensors are nnz x H: column h holds head h's value on every edge, in the pattern's CSR order (rows
+// are queries, entries their keys). Node features are n x d with d = H * d_head, head h owning columns
+// [h d_head, (h + 1) d_head). With H = 1 the sparse ops are the classic single-valued SpMM and SDDMM.
+// Every loop runs over one contiguous head slice of a feature row, so it vectorises; backward passes that
+// go against the pattern's direction (to keys) scatter, which is conflict-free in one thread.
+#include "src/tensor/ops.hpp"
+#include "src/tensor/op_util.hpp"
+
+#include <cmath>
+
+namespace relfm {
+namespace {
+
+using detail::finish;
+using detail::product_into;
+
+template <typename T>
+inline void axpy_row(T* __restrict y, const T* __restrict x, T a, int64_t d) {
+  for (int64_t c = 0; c < d; ++c) y[c] += a * x[c];
+}
+template <typename T>
+inline T dot_row(const T* __restrict a, const T* __restrict b, int64_t d) {
+  T s = T(0);
+  for (int64_t c = 0; c < d; ++c) s += a[c] * b[c];
+  return s;
+}
+
+// Width of one head's slice; fails unless `heads` divides d.
+int64_t head_width(const char* op, int64_t d, int64_t heads) {
+  if (heads < 1 || d % heads != 0) fail("{}: {} features do not split into {} heads", op, d, heads);
+  return d / heads;
+}
+
+template <typename T>
+struct SpmmNode final : Node<T> {
+  CsrPtr pattern;
+  Node<T>* w;
+  Node<T>* x;
+  SpmmNode(CsrPtr p, Node<T>* w_, Node<T>* x_) : Node<T>(OpKind::kSpmm), pattern(std::move(p)), w(w_), x(x_) {}
+  void backward() override {
+    const Mat<T>& g = this->grad();
+    const Mat<T>& xv = x->value();
+    const Mat<T>& wv = w->value();
+    const int64_t d = g.cols(), heads = wv.cols(), dh = d / heads;
+    const Csr& a = *pattern;
+    T* gw = w->requires_grad() ? w->grad_accumulator().data() : nullptr;
+    T* gx = x->requires_grad() ? x->grad_accumulator().data() : nullptr;
+    for (int64_t i = 0; i < a.num_rows; ++i) {
+      const T* gi = g.row(i).data();
+      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+        const int64_t j = a.col[k];
+        const T* xj = xv.row(j).data();
+        for (int64_t h = 0; h < heads; ++h) {
+          if (gw) gw[k * heads + h] += dot_row(gi + h * dh, xj + h * dh, dh);
+          if (gx) axpy_row(gx + j * d + h * dh, gi + h * dh, wv(k, h), dh);
+        }
+      }
+    }
+  }
+};
+
+template <typename T>
+struct SddmmNode final : Node<T> {
+  CsrPtr pattern;
+  Node<T>* a;
+  Node<T>* b;
+  SddmmNode(CsrPtr p, Node<T>* a_, Node<T>* b_) : Node<T>(OpKind::kSddmm), pattern(std::move(p)), a(a_), b(b_) {}
+  void backward() override {
+    const Mat<T>& g = this->grad();
+    const Mat<T>& av = a->value();
+    const Mat<T>& bv = b->value();
+    const int64_t d = av.cols(), heads = g.cols(), dh = d / heads;
+    const Csr& p = *pattern;
+    T* ga = a->requires_grad() ? a->grad_accumulator().data() : nullptr;
+    T* gb = b->requires_grad() ? b->grad_accumulator().data() : nullptr;
+    for (int64_t i = 0; i < p.num_rows; ++i) {
+      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
+        const int64_t j = p.col[k];
+        for (int64_t h = 0; h < heads; ++h) {
+          const T gk = g(k, h);
+          if (ga) axpy_row(ga + i * d + h * dh, bv.row(j).data() + h * dh, gk, dh);
+          if (gb) axpy_row(gb + j * d + h * dh, av.row(i).data() + h * dh, gk, dh);
+        }
+      }
+    }
+  }
+};
+
+template <typename T>
+struct EdgeSoftmaxNode final : Node<T> {
+  CsrPtr pattern;
+  Node<T>* s;
+  EdgeSoftmaxNode(CsrPtr p, Node<T>* s_) : Node<T>(OpKind::kEdgeSoftmax), pattern(std::move(p)), s(s_) {}
+  void backward() override {
+    if (!s->requires_grad()) return;
+    const Mat<T>& a = this->value();
+    const Mat<T>& g = this->grad();
+    const int64_t heads = a.cols();
+    Mat<T> gs(a.rows(), heads);
+    const Csr& p = *pattern;
+    std::vector<T> dot(static_cast<size_t>(heads));
+    for (int64_t i = 0; i < p.num_rows; ++i) {
+      std::fill(dot.begin(), dot.end(), T(0));
+      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
+        for (int64_t h = 0; h < heads; ++h) dot[h] += a(k, h) * g(k, h);
+      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
+        for (int64_t h = 0; h < heads; ++h) gs(k, h) = a(k, h) * (g(k, h) - dot[h]);
+    }
+    s->accumulate_grad(gs);
+  }
+};
+
+// Head h's columns of x as a contiguous matrix (the GEMM backend takes dense operands).
+template <typename T>
+Mat<T> head_of(const Mat<T>& x, int64_t h, int64_t dh) {
+  return x.middleCols(h * dh, dh);
+}
+
+template <typename T>
+struct DenseAttentionNode final : Node<T> {
+  Node<T>* q;
+  Node<T>* k;
+  Node<T>* v;
+  int64_t heads;
+  std::vector<Mat<T>> probs;  // per head, L_q x L_k
+  DenseAttentionNode(Node<T>* q_, Node<T>* k_, Node<T>* v_, int64_t h)
+      : Node<T>(OpKind::kDenseAttention), q(q_), k(k_), v(v_), heads(h) {}
+  void backward() override {
+    const Mat<T>& g = this->grad();
+    const int64_t d = g.cols(), dh = d / heads;
+    const int64_t dk = k->value().cols() / heads;
+    Mat<T>* gq = q->requires_grad() ? &q->grad_accumulator() : nullptr;
+    Mat<T>* gk = k->requires_grad() ? &k->grad_accumulator() : nullptr;
+    Mat<T>* gv = v->requires_grad() ? &v->grad_accumulator() : nullptr;
+    for (int64_t h = 0; h < heads; ++h) {
+      const Mat<T>& p = probs[static_cast<size_t>(h)];
+      const Mat<T> gh = head_of(g, h, dh);
+      if (gv) {
+        Mat<T> t;
+        product_into(t, false, p, true, gh, false);  // P^T G
+        gv->middleCols(h * dh, dh) += t;
+      }
+      if (!gq && !gk) continue;
+      Mat<T> gp;
+      product_into(gp, false, gh, false, head_of(v->value(), h, dh), true);  // G V^T
+      Eigen::Matrix<T, Eigen::Dynamic, 1> row_dot = gp.cwiseProduct(p).rowwise().sum();
+      const Mat<T> gsc = p.cwiseProduct(gp - row_dot.replicate(1, gp.cols()));
+      if (gq) {
+        Mat<T> t;
+        product_into(t, false, gsc, false, head_of(k->value(), h, dk), false);
+        gq->middleCols(h * dk, dk) += t;
+      }
+      if (gk) {
+        Mat<T> t;
+        product_into(t, false, gsc, true, head_of(q->value(), h, dk), false);
+        gk->middleCols(h * dk, dk) += t;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+template <typename T>
+Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x) {
+  const Csr& a = *pattern;
+  if (a.num_cols != x.rows()) fail("spmm: pattern has {} columns but x has {} rows", a.num_cols, x.rows());
+  if (w.rows() != a.nnz()) fail("spmm: values are {}x{}, expected {} rows (one per edge)", w.rows(), w.cols(), a.nnz());
+  const int64_t heads = w.cols(), d = x.cols(), dh = head_width("spmm", d, heads);
+  auto* tape = x.tape();
+  auto* node = tape->template push<SpmmNode<T>>(pattern, w.node(), x.node());
+  auto& y = node->mutable_value();
+  y.setZero(a.num_rows, d);
+  const Mat<T>& wv = w.value();
+  for (int64_t i = 0; i < a.num_rows; ++i) {
+    T* yi = y.row(i).data();
+    for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+      const T* xj = x.value().row(a.col[k]).data();
+      for (int64_t h = 0; h < heads; ++h) axpy_row(yi + h * dh, xj + h * dh, wv(k, h), dh);
+    }
+  }
+  return finish(tape, node, {w, x});
+}
+
+template <typename T>
+Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads) {
+  const Csr& p = *pattern;
+  if (p.num_rows != a.rows() || p.num_cols != b.rows() || a.cols() != b.cols())
+    fail("sddmm: pattern {}x{} does not fit a {}x{} and b {}x{}", p.num_rows, p.num_cols, a.rows(), a.cols(), b.rows(),
+         b.cols());
+  const int64_t dh = head_width("sddmm", a.cols(), heads);
+  auto* tape = a.tape();
+  auto* node = tape->template push<SddmmNode<T>>(pattern, a.node(), b.node());
+  auto& w = node->mutable_value();
+  w.resize(p.nnz(), heads);
+  for (int64_t i = 0; i < p.num_rows; ++i) {
+    const T* ai = a.value().row(i).data();
+    for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
+      const T* bj = b.value().row(p.col[k]).data();
+      for (int64_t h = 0; h < heads; ++h) w(k, h) = dot_row(ai + h * dh, bj + h * dh, dh);
+    }
+  }
+  return finish(tape, node, {a, b});
+}
+
+template <typename T>
+Var<T> edge_softmax(CsrPtr pattern, Var<T> s) {
+  const Csr& p = *pattern;
+  if (s.rows() != p.nnz()) fail("edge_softmax: {} edge values for a pattern of {} edges", s.rows(), p.nnz());
+  const int64_t heads = s.cols();
+  auto* tape = s.tape();
+  auto* node = tape->template push<EdgeSoftmaxNode<T>>(pattern, s.node());
+  auto& a = node->mutable_value();
+  a.resize(s.rows(), heads);
+  const Mat<T>& sv = s.value();
+  std::vector<T> mx(static_cast<size_t>(heads)), total(static_cast<size_t>(heads));
+  using std::exp;
+  for (int64_t i = 0; i < p.num_rows; ++i) {
+    const int64_t b = p.row_ptr[i], e = p.row_ptr[i + 1];
+    if (b == e) continue;
+    for (int64_t h = 0; h < heads; ++h) mx[h] = sv(b, h);
+    for (int64_t k = b + 1; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) mx[h] = sv(k, h) > mx[h] ? sv(k, h) : mx[h];
+    std::fill(total.begin(), total.end(), T(0));
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) {
+        a(k, h) = exp(sv(k, h) - mx[h]);
+        total[h] += a(k, h);
+      }
+    for (int64_t h = 0; h < heads; ++h) total[h] = T(1) / total[h];
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) a(k, h) *= total[h];
+  }
+  return finish(tape, node, {s});
+}
+
+template <typename T>
+Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64_t heads) {
+  if (q.cols() != k.cols() || k.rows() != v.rows())
+    fail("dense_attention: q {}x{}, k {}x{}, v {}x{} do not fit", q.rows(), q.cols(), k.rows(), k.cols(), v.rows(), v.cols());
+  const int64_t dk = head_width("dense_attention", q.cols(), heads), dh = head_width("dense_attention", v.cols(), heads);
+  auto* tape = q.tape();
+  auto* node = tape->template push<DenseAttentionNode<T>>(q.node(), k.node(), v.node(), heads);
+  auto& y = node->mutable_value();
+  y.resize(q.rows(), v.cols());
+  node->probs.resize(static_cast<size_t>(heads));
+  for (int64_t h = 0; h < heads; ++h) {
+    Mat<T> scores;
+    product_into(scores, false, head_of(q.value(), h, dk), false, head_of(k.value(), h, dk), true);
+    Eigen::Matrix<T, Eigen::Dynamic, 1> mx = scores.rowwise().maxCoeff();
+    Mat<T> p = (scores - mx.replicate(1, scores.cols())).array().exp().matrix();
+    Eigen::Matrix<T, Eigen::Dynamic, 1> inv = p.rowwise().sum().cwiseInverse();
+    p = inv.asDiagonal() * p;
+    Mat<T> out;
+    product_into(out, false, p, false, head_of(v.value(), h, dh), false);
+    y.middleCols(h * dh, dh) = out;
+    node->probs[static_cast<size_t>(h)] = std::move(p);
+  }
+  return finish(tape, node, {q, k, v});
+}
+
+#define RELFM_INSTANTIATE_ATTENTION(T)                                 \
+  template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>);                     \
+  template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>, int64_t);           \
+  template Var<T> edge_softmax<T>(CsrPtr, Var<T>);                     \
+  template Var<T> dense_attention<T>(Var<T>, Var<T>, Var<T>, int64_t);
+
+RELFM_INSTANTIATE_ATTENTION(float)
+RELFM_INSTANTIATE_ATTENTION(double)
+RELFM_INSTANTIATE_ATTENTION(Dual<double>)
+
+}  // namespace relfm
