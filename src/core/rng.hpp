@@ -22,6 +22,7 @@ enum class RngPurpose : uint32_t {
   kSplit = 5,       // random data splits
   kSampler = 6,     // graph samplers (random walks)
   kAugment = 7,     // data augmentations (stream = step, then instance)
+  kAttentionGraph = 8,  // Diffuser's random edges and global tokens (stream = part, then query)
   kTest = 100,      // tests only
 };
 

@@ -1,0 +1,159 @@
+#include "src/graph/attention_graph.hpp"
+
+#include "src/core/error.hpp"
+#include "src/core/rng.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace relfm {
+namespace {
+
+enum Part : uint64_t { kGlobalPart = 1, kRandomPart = 2 };
+
+// k distinct integers of [lo, hi) (k <= hi - lo) from rng indices 0..k-1 (Floyd's algorithm), increasing.
+std::vector<VertexId> distinct_draw(const CounterRng& rng, int64_t k, int64_t lo, int64_t hi) {
+  std::vector<VertexId> out;
+  if (k <= 0 || hi <= lo) return out;
+  const int64_t n = hi - lo;
+  k = std::min(k, n);
+  std::unordered_set<int64_t> chosen;
+  chosen.reserve(static_cast<size_t>(2 * k));
+  uint64_t index = 0;
+  for (int64_t j = n - k; j < n; ++j) {
+    const auto t = static_cast<int64_t>(rng.below(index++, static_cast<uint64_t>(j + 1)));
+    chosen.insert(chosen.count(t) ? j : t);
+  }
+  for (int64_t v : chosen) out.push_back(static_cast<VertexId>(lo + v));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The keys [first, last) of query p's local blocks.
+std::pair<int64_t, int64_t> local_range(int64_t p, int64_t length, const AttentionGraphConfig& c) {
+  const int64_t last_start = c.stride * ((std::max<int64_t>(0, length - c.block) + c.stride - 1) / c.stride);
+  const int64_t hi_start = std::min(last_start, c.stride * (p / c.stride));
+  auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  const int64_t lo_start = std::max<int64_t>(0, c.stride * ceil_div(p - c.block + 1, c.stride));
+  return {lo_start, std::min(length, hi_start + c.block)};
+}
+
+}  // namespace
+
+void validate_attention_graph_config(const AttentionGraphConfig& c, const std::string& key_prefix) {
+  if (c.block < 1) fail_input("{}block must be at least 1, got {}", key_prefix, c.block);
+  if (c.stride < 1 || c.stride > c.block)
+    fail_input("{}stride must be in [1, {}block = {}], got {}", key_prefix, key_prefix, c.block, c.stride);
+  if (c.num_global < 0) fail_input("{}num_global must be at least 0, got {}", key_prefix, c.num_global);
+  if (c.num_random < 0) fail_input("{}num_random must be at least 0, got {}", key_prefix, c.num_random);
+  if (c.random_mode != "template" && c.random_mode != "fixed")
+    fail_input("{}random_mode must be 'template' or 'fixed', got '{}'", key_prefix, c.random_mode);
+  if (c.random_mode == "template" && c.template_length < c.block)
+    fail_input("{}template_length ({}) must be at least {}block ({})", key_prefix, c.template_length, key_prefix, c.block);
+}
+
+AttentionGraph build_attention_graph(int64_t length, const AttentionGraphConfig& c) {
+  validate_attention_graph_config(c);
+  if (length < 1) fail_input("attention graph: a sequence of {} tokens", length);
+  const bool templated = c.random_mode == "template";
+  if (templated && length > c.template_length)
+    fail_input("attention graph: a sequence of {} tokens is longer than attention.template_length = {}", length,
+               c.template_length);
+  const CounterRng rng(c.seed, RngPurpose::kAttentionGraph);
+  AttentionGraph g;
+  g.length = length;
+
+  // Global tokens.
+  std::vector<VertexId> globals;
+  if (templated) {
+    for (VertexId t : distinct_draw(rng.derive(kGlobalPart), c.num_global, c.block, c.template_length))
+      if (t < length) globals.push_back(t);
+  } else {
+    globals = distinct_draw(rng.derive(kGlobalPart).derive(static_cast<uint64_t>(length)), c.num_global, c.block, length);
+  }
+  if (c.first_token_global && (globals.empty() || globals.front() != 0)) globals.insert(globals.begin(), 0);
+  std::vector<uint8_t> is_global(static_cast<size_t>(length), 0);
+  for (VertexId t : globals) is_global[static_cast<size_t>(t)] = 1;
+  g.global_tokens = globals;
+
+  auto by_query = std::make_shared<Csr>();
+  by_query->num_rows = by_query->num_cols = length;
+  by_query->row_ptr.assign(1, 0);
+  std::vector<VertexId> keys;
+  std::vector<uint8_t> part;  // 0 local, 1 global, 2 random, per key before deduplication
+  const CounterRng random_rng = rng.derive(kRandomPart);
+  for (int64_t p = 0; p < length; ++p) {
+    keys.clear();
+    part.clear();
+    const auto [lo, hi] = local_range(p, length, c);
+    for (int64_t k = lo; k < hi; ++k) {
+      keys.push_back(static_cast<VertexId>(k));
+      part.push_back(0);
+    }
+    if (is_global[static_cast<size_t>(p)]) {
+      for (int64_t k = 0; k < length; ++k) {
+        keys.push_back(static_cast<VertexId>(k));
+        part.push_back(1);
+      }
+    } else {
+      for (VertexId k : globals) {
+        keys.push_back(k);
+        part.push_back(1);
+      }
+    }
+    std::vector<VertexId> random;
+    if (templated) {
+      for (VertexId k : distinct_draw(random_rng.derive(static_cast<uint64_t>(p)), c.num_random, 0, c.template_length))
+        if (k < length) random.push_back(k);
+    } else {
+      random = distinct_draw(random_rng.derive(static_cast<uint64_t>(p)), c.num_random, 0, length);
+    }
+    for (VertexId k : random) {
+      keys.push_back(k);
+      part.push_back(2);
+    }
+    // Sort by key, the earliest part first, and keep one entry per key.
+    std::vector<size_t> order(keys.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return keys[a] != keys[b] ? keys[a] < keys[b] : part[a] < part[b];
+    });
+    VertexId previous = -1;
+    for (size_t i : order) {
+      if (keys[i] == previous) continue;
+      previous = keys[i];
+      by_query->col.push_back(keys[i]);
+      (part[i] == 0 ? g.local_edges : part[i] == 1 ? g.global_edges : g.random_edges) += 1;
+    }
+    by_query->row_ptr.push_back(static_cast<int64_t>(by_query->col.size()));
+  }
+
+  // The transpose by counting sort; within a key, queries stay increasing.
+  auto by_key = std::make_shared<Csr>();
+  by_key->num_rows = by_key->num_cols = length;
+  by_key->row_ptr.assign(static_cast<size_t>(length + 1), 0);
+  for (VertexId k : by_query->col) by_key->row_ptr[static_cast<size_t>(k) + 1] += 1;
+  for (int64_t j = 0; j < length; ++j) by_key->row_ptr[j + 1] += by_key->row_ptr[j];
+  by_key->col.resize(by_query->col.size());
+  g.edge_of_transposed.resize(by_query->col.size());
+  std::vector<int64_t> next(by_key->row_ptr.begin(), by_key->row_ptr.end() - 1);
+  for (int64_t i = 0; i < length; ++i)
+    for (int64_t e = by_query->row_ptr[i]; e < by_query->row_ptr[i + 1]; ++e) {
+      const int64_t t = next[static_cast<size_t>(by_query->col[e])]++;
+      by_key->col[t] = static_cast<VertexId>(i);
+      g.edge_of_transposed[t] = e;
+    }
+  g.by_query = std::move(by_query);
+  g.by_key = std::move(by_key);
+  return g;
+}
+
+AttentionGraph complete_attention_graph(int64_t length) {
+  AttentionGraphConfig c;
+  c.block = c.stride = std::max<int64_t>(1, length);
+  c.num_global = c.num_random = 0;
+  c.random_mode = "fixed";
+  return build_attention_graph(length, c);
+}
+
+}  // namespace relfm

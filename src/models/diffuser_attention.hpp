@@ -1,0 +1,34 @@
+// Diffuser's attention (research/diffuser.md §1.4, as the official code runs it): per head, scores on the
+// edges of a sparse pattern, softmax over each query's keys, then K hops of personalised-PageRank
+// diffusion of the values,
+//   A = softmax_per_query(q_h . k_h)   (attention dropout on A),
+//   Z_0 = V,  Z_{t+1} = dropout((1 - alpha) A Z_t + alpha V),  output Z_K.
+// q arrives scaled (1 / sqrt(d_head)) and already projected; every hop is differentiated exactly (the
+// tape keeps Z_0 .. Z_{K-1}: memory O(E H + K L d), never L^2).
+#pragma once
+
+#include "src/core/rng.hpp"
+#include "src/tensor/ops.hpp"
+
+namespace relfm {
+
+struct DiffusionConfig {
+  int64_t hops = 5;        // K (official 5)
+  double alpha = 0.1;      // teleport (official 0.1)
+  double attention_dropout = 0.0;  // on A (official 0.1)
+  double hop_dropout = 0.0;        // on every Z_t (official 0.1, not in the paper's equation)
+};
+// InputError naming the key (`key_prefix` + name) for a value out of range.
+void validate_diffusion_config(const DiffusionConfig& config, const std::string& key_prefix = "attention.");
+
+// The K hops on fixed weights A (nnz x H over `pattern`) from V (L x d, H heads).
+template <typename T>
+Var<T> diffuse(const CsrPtr& pattern, Var<T> a, Var<T> v, const DiffusionConfig& config, const CounterRng& dropout_rng,
+               bool training);
+
+// Scores, softmax and diffusion: the whole attention core of one layer (heads = H).
+template <typename T>
+Var<T> diffuser_attention(const CsrPtr& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
+                          const DiffusionConfig& config, const CounterRng& dropout_rng, bool training);
+
+}  // namespace relfm

@@ -1,0 +1,149 @@
+// Diffuser's attention pattern (src/graph/attention_graph.hpp): the official local band, global tokens
+// both ways, the cropped template, the transpose, determinism and the bad configurations.
+#include "src/graph/attention_graph.hpp"
+#include "src/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+namespace relfm {
+namespace {
+
+std::set<std::pair<int64_t, int64_t>> edges_of(const Csr& g) {
+  std::set<std::pair<int64_t, int64_t>> out;
+  for (int64_t i = 0; i < g.num_rows; ++i)
+    for (int64_t e = g.row_ptr[i]; e < g.row_ptr[i + 1]; ++e) out.insert({i, g.col[e]});
+  return out;
+}
+
+AttentionGraphConfig band_only() {
+  AttentionGraphConfig c;
+  c.num_global = c.num_random = 0;
+  return c;
+}
+
+TEST(AttentionGraph, TheOfficialBandGivesNinetySixKeysInsideAndSixtyFourAtTheEnds) {
+  const AttentionGraph g = build_attention_graph(256, band_only());  // blocks of 64, stride 32
+  const Csr& q = *g.by_query;
+  for (int64_t p = 0; p < 256; ++p) {
+    const int64_t block = p / 32;
+    const int64_t lo = std::max<int64_t>(0, 32 * (block - 1)), hi = std::min<int64_t>(256, 32 * block + 64);
+    ASSERT_EQ(q.row_end(p) - q.row_begin(p), hi - lo) << "query " << p;
+    for (int64_t e = q.row_begin(p); e < q.row_end(p); ++e) EXPECT_EQ(q.col[e], lo + (e - q.row_begin(p)));
+    EXPECT_EQ(hi - lo, p < 32 || p >= 224 ? 64 : 96) << "query " << p;
+  }
+  EXPECT_EQ(g.local_edges, q.nnz());
+}
+
+TEST(AttentionGraph, GlobalTokensAttendToAllAndAreAttendedByAll) {
+  AttentionGraphConfig c = band_only();
+  c.num_global = 3;
+  c.random_mode = "fixed";
+  c.first_token_global = true;
+  const AttentionGraph g = build_attention_graph(200, c);
+  ASSERT_EQ(g.global_tokens.size(), 4u);
+  EXPECT_EQ(g.global_tokens.front(), 0);
+  for (size_t i = 1; i < g.global_tokens.size(); ++i) EXPECT_GE(g.global_tokens[i], c.block);
+  const auto edges = edges_of(*g.by_query);
+  for (VertexId t : g.global_tokens)
+    for (int64_t p = 0; p < 200; ++p) {
+      EXPECT_TRUE(edges.count({t, p})) << t << " -> " << p;
+      EXPECT_TRUE(edges.count({p, t})) << p << " -> " << t;
+    }
+}
+
+TEST(AttentionGraph, TemplateModeIsTheCropOfTheLongerSequencesGraph) {
+  AttentionGraphConfig c;  // the official template: 64 random keys per column of 4096, 64 globals
+  const AttentionGraph small = build_attention_graph(512, c), large = build_attention_graph(1024, c);
+  std::set<std::pair<int64_t, int64_t>> cropped;
+  for (auto [i, j] : edges_of(*large.by_query))
+    if (i < 512 && j < 512) cropped.insert({i, j});
+  EXPECT_EQ(edges_of(*small.by_query), cropped);
+  // About num_random * L / template_length random keys per query and 64 * (L - 64) / 4032 globals.
+  EXPECT_NEAR(static_cast<double>(large.random_edges) / 1024, 64.0 * 1024 / 4096, 4.0);
+  EXPECT_NEAR(static_cast<double>(large.global_tokens.size()), 64.0 * 960 / 4032, 8.0);
+}
+
+TEST(AttentionGraph, FixedModeDrawsTheSameNumberOfRandomKeysAtEveryLength) {
+  AttentionGraphConfig c;
+  c.random_mode = "fixed";
+  c.num_global = 0;
+  c.num_random = 8;
+  for (int64_t length : {300, 3000}) {
+    const AttentionGraph g = build_attention_graph(length, c);
+    const Csr& q = *g.by_query;
+    // The band from its definition: blocks [s, s + 64) for s = 0, 32, ... until one reaches the end.
+    std::vector<std::set<int64_t>> band(static_cast<size_t>(length));
+    for (int64_t s = 0;; s += 32) {
+      for (int64_t i = s; i < std::min(length, s + 64); ++i)
+        for (int64_t j = s; j < std::min(length, s + 64); ++j) band[static_cast<size_t>(i)].insert(j);
+      if (s + 64 >= length) break;
+    }
+    for (int64_t p = 0; p < length; ++p) {
+      std::set<int64_t> keys(q.col.begin() + q.row_begin(p), q.col.begin() + q.row_end(p));
+      const auto& b = band[static_cast<size_t>(p)];
+      EXPECT_TRUE(std::includes(keys.begin(), keys.end(), b.begin(), b.end())) << p;
+      EXPECT_LE(keys.size(), b.size() + 8) << p;
+    }
+    EXPECT_NEAR(static_cast<double>(g.random_edges) / length, 8.0 * (1.0 - 96.0 / length), 0.5);
+  }
+}
+
+TEST(AttentionGraph, TheTransposeIsExactAndPointsAtTheSameEdges) {
+  AttentionGraphConfig c;
+  c.random_mode = "fixed";
+  c.num_global = 2;
+  c.num_random = 5;
+  const AttentionGraph g = build_attention_graph(333, c);
+  const Csr& q = *g.by_query;
+  const Csr& k = *g.by_key;
+  q.validate();
+  k.validate();
+  ASSERT_EQ(k.nnz(), q.nnz());
+  std::set<int64_t> seen;
+  for (int64_t j = 0; j < k.num_rows; ++j)
+    for (int64_t t = k.row_ptr[j]; t < k.row_ptr[j + 1]; ++t) {
+      const int64_t e = g.edge_of_transposed[t];
+      const int64_t i = k.col[t];
+      ASSERT_TRUE(e >= q.row_ptr[i] && e < q.row_ptr[i + 1]) << "edge " << e << " is not in query " << i << "'s row";
+      EXPECT_EQ(q.col[e], j);
+      seen.insert(e);
+      if (t > k.row_ptr[j]) EXPECT_LT(k.col[t - 1], k.col[t]);
+    }
+  EXPECT_EQ(static_cast<int64_t>(seen.size()), q.nnz());
+}
+
+TEST(AttentionGraph, SameSeedSameGraphAnotherSeedAnother) {
+  AttentionGraphConfig c;
+  const auto a = edges_of(*build_attention_graph(700, c).by_query);
+  EXPECT_EQ(a, edges_of(*build_attention_graph(700, c).by_query));
+  c.seed = 1;
+  EXPECT_NE(a, edges_of(*build_attention_graph(700, c).by_query));
+}
+
+TEST(AttentionGraph, TheCompleteGraphHasEveryEdge) {
+  const AttentionGraph g = complete_attention_graph(37);
+  EXPECT_EQ(g.by_query->nnz(), 37 * 37);
+}
+
+TEST(AttentionGraph, BadConfigurationsNameTheirKey) {
+  AttentionGraphConfig c;
+  c.stride = 65;
+  EXPECT_THROW(
+      try { build_attention_graph(100, c); } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("attention.stride"), std::string::npos) << e.what();
+        throw;
+      },
+      InputError);
+  c = AttentionGraphConfig{};
+  c.random_mode = "bigbird";
+  EXPECT_THROW(build_attention_graph(100, c), InputError);
+  c = AttentionGraphConfig{};
+  EXPECT_THROW(build_attention_graph(5000, c), InputError);  // longer than the 4096 template
+  EXPECT_THROW(build_attention_graph(0, c), InputError);
+}
+
+}  // namespace
+}  // namespace relfm

@@ -1,0 +1,100 @@
+// Diffuser attention (src/models/diffuser_attention.hpp) against its two closed forms: on the complete
+// graph with one hop and no teleport it is dense softmax attention; with many hops it converges to the
+// personalised-PageRank fixed point alpha (I - (1 - alpha) A)^-1 V, per head.
+#include "src/graph/attention_graph.hpp"
+#include "src/models/diffuser_attention.hpp"
+
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+
+namespace relfm {
+namespace {
+
+MatD random_matrix(int64_t r, int64_t c, uint64_t stream) {
+  const CounterRng rng(9, RngPurpose::kTest, stream);
+  MatD m(r, c);
+  for (int64_t k = 0; k < m.size(); ++k) m.data()[k] = rng.normal(static_cast<uint64_t>(k));
+  return m;
+}
+
+TEST(DiffuserAttention, OnTheCompleteGraphOneHopWithoutTeleportIsDenseAttention) {
+  const int64_t L = 23, d = 8, heads = 2;
+  const CsrPtr complete = complete_attention_graph(L).by_query;
+  DiffusionConfig one_hop;
+  one_hop.hops = 1;
+  one_hop.alpha = 0.0;
+  const MatD q = random_matrix(L, d, 1), k = random_matrix(L, d, 2), v = random_matrix(L, d, 3), w = random_matrix(L, d, 4);
+  auto run = [&](bool sparse) {
+    Tape<double> tape;
+    Var<double> qv = tape.input(q, true), kv = tape.input(k, true), vv = tape.input(v, true);
+    Var<double> out = sparse ? diffuser_attention(complete, qv, kv, vv, heads, one_hop, CounterRng(0, RngPurpose::kDropout), true)
+                             : dense_attention(qv, kv, vv, heads);
+    tape.backward(sum(mul(out, tape.input(w))));
+    return std::vector<MatD>{out.value(), qv.grad(), kv.grad(), vv.grad()};
+  };
+  const auto sparse = run(true), dense = run(false);
+  const char* what[] = {"output", "dq", "dk", "dv"};
+  for (size_t i = 0; i < sparse.size(); ++i)
+    EXPECT_LT((sparse[i] - dense[i]).cwiseAbs().maxCoeff(), 1e-12 * (1 + dense[i].cwiseAbs().maxCoeff())) << what[i];
+}
+
+TEST(DiffuserAttention, ManyHopsConvergeToThePersonalisedPageRankFixedPoint) {
+  AttentionGraphConfig gc;
+  gc.block = 6;
+  gc.stride = 3;
+  gc.num_global = 1;
+  gc.num_random = 2;
+  gc.random_mode = "fixed";
+  const int64_t L = 30, d = 6, heads = 2, dh = d / heads;
+  const AttentionGraph graph = build_attention_graph(L, gc);
+  const MatD q = random_matrix(L, d, 5), k = random_matrix(L, d, 6), v = random_matrix(L, d, 7);
+  DiffusionConfig many;
+  many.hops = 300;
+  many.alpha = 0.15;
+  Tape<double> tape;
+  tape.set_grad_enabled(false);
+  Var<double> a = edge_softmax(graph.by_query, sddmm(graph.by_query, tape.input(q), tape.input(k), heads));
+  const MatD z = diffuse(graph.by_query, a, tape.input(v), many, CounterRng(0, RngPurpose::kDropout), false).value();
+  const Csr& p = *graph.by_query;
+  for (int64_t h = 0; h < heads; ++h) {
+    Eigen::MatrixXd dense = Eigen::MatrixXd::Zero(L, L);
+    for (int64_t i = 0; i < L; ++i)
+      for (int64_t e = p.row_ptr[i]; e < p.row_ptr[i + 1]; ++e) dense(i, p.col[e]) = a.value()(e, h);
+    EXPECT_LT((dense.rowwise().sum().array() - 1.0).abs().maxCoeff(), 1e-12) << "A is row-stochastic";
+    const Eigen::MatrixXd system = Eigen::MatrixXd::Identity(L, L) - (1 - many.alpha) * dense;
+    const Eigen::MatrixXd fixed_point = many.alpha * system.partialPivLu().solve(Eigen::MatrixXd(v.middleCols(h * dh, dh)));
+    EXPECT_LT((Eigen::MatrixXd(z.middleCols(h * dh, dh)) - fixed_point).cwiseAbs().maxCoeff(), 1e-10) << "head " << h;
+  }
+}
+
+TEST(DiffuserAttention, FiveOfficialHopsPutMostWeightOnFiveHopPaths) {
+  // With alpha 0.1 and K 5 the operator is sum_t c_t A^t with c_t = 0.1 * 0.9^t (t < 5) and 0.9^5 = 0.59 on
+  // A^5 (research §1.4). With A the cyclic shift of 6 tokens, applied to V = I, entry (i, i + t mod 6) is c_t.
+  const int64_t n = 6;
+  const CsrPtr g = complete_attention_graph(n).by_query;
+  MatD shift = MatD::Zero(n * n, 1);
+  for (int64_t i = 0; i < n; ++i) shift(i * n + (i + 1) % n, 0) = 1.0;
+  Tape<double> tape;
+  const MatD z = diffuse(g, tape.input(shift), tape.input(MatD(MatD::Identity(n, n))), DiffusionConfig{},
+                         CounterRng(0, RngPurpose::kDropout), false)
+                     .value();
+  const double c[] = {0.1, 0.09, 0.081, 0.0729, 0.06561, 0.59049};
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t t = 0; t < n; ++t) EXPECT_NEAR(z(i, (i + t) % n), c[t], 1e-12) << "row " << i << ", " << t << " hops";
+}
+
+TEST(DiffuserAttention, BadDiffusionSettingsNameTheirKey) {
+  DiffusionConfig c;
+  c.hops = 0;
+  EXPECT_THROW(validate_diffusion_config(c), InputError);
+  c = DiffusionConfig{};
+  c.alpha = 1.5;
+  EXPECT_THROW(validate_diffusion_config(c), InputError);
+  c = DiffusionConfig{};
+  c.hop_dropout = 1.0;
+  EXPECT_THROW(validate_diffusion_config(c), InputError);
+}
+
+}  // namespace
+}  // namespace relfm
