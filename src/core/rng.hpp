@@ -23,6 +23,7 @@ enum class RngPurpose : uint32_t {
   kSampler = 6,     // graph samplers (random walks)
   kAugment = 7,     // data augmentations (stream = step, then instance)
   kAttentionGraph = 8,  // Diffuser's random edges and global tokens (stream = part, then query)
+  kGenerate = 9,    // generated data sets (ListOps: stream = attempt)
   kTest = 100,      // tests only
 };
 
