@@ -81,10 +81,11 @@ template <typename T> Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t h
 // Softmax over each row's entries, per head column (nnz x H): the attention weights of each query over its
 // keys. Rows without entries have none.
 template <typename T> Var<T> edge_softmax(CsrPtr pattern, Var<T> s);
-// softmax(q_h k_h^T) v_h for every head h, rows of q the queries (L_q x d_k), k (L_k x d_k), v (L_k x d_v):
-// the dense attention that Diffuser's sparse attention reduces to on a complete pattern (no scaling: scale
-// q first). Stores the L_q x L_k probabilities of every head.
-template <typename T> Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64_t heads);
+// softmax(q_h k_h^T) v_h for every head h within every segment of rows (q, k: L x d_k, v: L x d_v; each
+// segment a sequence of a batch, attending to itself only; null = one segment): the dense attention that
+// Diffuser's sparse attention reduces to on a complete pattern (no scaling: scale q first). Stores every
+// segment's L_s x L_s probabilities per head.
+template <typename T> Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64_t heads, OffsetList segments = nullptr);
 
 // ---- regularisation and normalisation ------------------------------------------------------------
 // Inverted dropout: keeps an element with probability 1 - p and scales it by 1 / (1 - p). The mask

@@ -156,8 +156,9 @@ std::vector<GradCheckCase> all_cases() {
     auto z = add(scale(spmm(graph, a, x[2]), T(0.9)), scale(x[2], T(0.1)));
     return add(scale(spmm(graph, a, z), T(0.9)), scale(x[2], T(0.1)));
   }));
-  cases.push_back(make("dense_attention", {{3, 4}, {5, 4}, {5, 6}}, [=](auto&, const auto& x) {
-    return dense_attention(x[0], x[1], x[2], 2);
+  auto sequences = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 3, 5});
+  cases.push_back(make("dense_attention", {{5, 4}, {5, 4}, {5, 6}}, [=](auto&, const auto& x) {
+    return dense_attention(x[0], x[1], x[2], 2, sequences);
   }));
 
   // regularisation and normalisation

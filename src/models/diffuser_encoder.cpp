@@ -1,0 +1,160 @@
+#include "src/models/diffuser_encoder.hpp"
+
+#include "src/tensor/dual.hpp"
+
+#include <cmath>
+
+namespace relfm {
+
+void validate_encoder_config(const DiffuserEncoderConfig& c) {
+  if (c.vocab < 1) fail_input("model.vocab must be at least 1, got {}", c.vocab);
+  if (c.max_length < 1) fail_input("model.max_length must be at least 1, got {}", c.max_length);
+  if (c.dim < 1 || c.heads < 1 || c.dim % c.heads != 0)
+    fail_input("model.dim ({}) must be a positive multiple of model.heads ({})", c.dim, c.heads);
+  if (c.ffn < 1) fail_input("model.ffn must be at least 1, got {}", c.ffn);
+  if (c.layers < 1) fail_input("model.layers must be at least 1, got {}", c.layers);
+  if (c.classes < 2) fail_input("model.classes must be at least 2, got {}", c.classes);
+  if (!(c.dropout >= 0.0 && c.dropout < 1.0)) fail_input("model.dropout must be in [0, 1), got {}", c.dropout);
+  if (c.pooling != "cls" && c.pooling != "mean") fail_input("model.pooling must be 'cls' or 'mean', got '{}'", c.pooling);
+  if (c.attention != "diffuser" && c.attention != "dense")
+    fail_input("attention.kind must be 'diffuser' or 'dense', got '{}'", c.attention);
+  validate_diffusion_config(c.diffusion);
+}
+
+const AttentionGraph& AttentionGraphCache::get(int64_t length) {
+  auto it = graphs_.find(length);
+  if (it == graphs_.end()) it = graphs_.emplace(length, build_attention_graph(length, config_)).first;
+  return it->second;
+}
+
+SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& sequences, AttentionGraphCache* graphs) {
+  if (sequences.empty()) fail_input("a batch without sequences");
+  SequenceBatch b;
+  auto offsets = std::make_shared<std::vector<int64_t>>(1, 0);
+  for (const auto& s : sequences) {
+    if (s.empty()) fail_input("an empty sequence in the batch");
+    b.tokens.insert(b.tokens.end(), s.begin(), s.end());
+    offsets->push_back(offsets->back() + static_cast<int64_t>(s.size()));
+  }
+  if (graphs) {
+    auto pattern = std::make_shared<Csr>();
+    pattern->num_rows = pattern->num_cols = offsets->back();
+    pattern->row_ptr.assign(1, 0);
+    for (size_t s = 0; s < sequences.size(); ++s) {
+      const Csr& g = *graphs->get(static_cast<int64_t>(sequences[s].size())).by_query;
+      const auto base = static_cast<VertexId>((*offsets)[s]);
+      const int64_t edge_base = pattern->row_ptr.back();
+      for (int64_t i = 0; i < g.num_rows; ++i) pattern->row_ptr.push_back(edge_base + g.row_ptr[i + 1]);
+      for (VertexId j : g.col) pattern->col.push_back(base + j);
+    }
+    b.pattern = std::move(pattern);
+  }
+  b.offsets = std::move(offsets);
+  return b;
+}
+
+template <typename T>
+DiffuserEncoder<T>::DiffuserEncoder(ParamStore<T>& store, const DiffuserEncoderConfig& config, uint64_t seed) : config_(config) {
+  validate_encoder_config(config);
+  const int64_t d = config.dim;
+  embedding_ = EmbeddingSum<T>(store, "embedding", {static_cast<int32_t>(config.vocab), static_cast<int32_t>(config.max_length)}, d, seed);
+  for (int64_t l = 0; l < config.layers; ++l) {
+    const std::string p = fmt::format("layers.{}", l);
+    Layer layer;
+    layer.q = Linear<T>(store, p + ".attention.query", d, d, seed);
+    layer.k = Linear<T>(store, p + ".attention.key", d, d, seed);
+    layer.v = Linear<T>(store, p + ".attention.value", d, d, seed);
+    layer.out = Linear<T>(store, p + ".attention.output", d, d, seed);
+    layer.attention_norm = LayerNorm<T>(store, p + ".attention.norm", d);
+    layer.ffn_in = Linear<T>(store, p + ".ffn.in", d, config.ffn, seed);
+    layer.ffn_out = Linear<T>(store, p + ".ffn.out", config.ffn, d, seed);
+    layer.ffn_norm = LayerNorm<T>(store, p + ".ffn.norm", d);
+    layers_.push_back(std::move(layer));
+  }
+  if (config.pre_layer_norm) final_norm_ = LayerNorm<T>(store, "final_norm", d);
+  pool_dense_ = Linear<T>(store, "head.dense", d, d, seed);
+  classifier_ = Linear<T>(store, "head.out", d, config.classes, seed);
+}
+
+template <typename T>
+Var<T> DiffuserEncoder<T>::attend(Tape<T>& tape, const Layer& layer, Var<T> x, const SequenceBatch& batch, bool training,
+                                  const CounterRng& rng) const {
+  const int64_t heads = config_.heads;
+  const T inv_sqrt = T(1.0 / std::sqrt(static_cast<double>(config_.dim / heads)));
+  Var<T> q = scale(layer.q(tape, x), inv_sqrt), k = layer.k(tape, x), v = layer.v(tape, x);
+  Var<T> a = config_.attention == "dense" ? dense_attention(q, k, v, heads, batch.offsets)
+                                          : diffuser_attention(batch.pattern, q, k, v, heads, config_.diffusion, rng, training);
+  return dropout(layer.out(tape, a), config_.dropout, rng.derive(0x0a), training);
+}
+
+template <typename T>
+Var<T> DiffuserEncoder<T>::forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng) const {
+  RELFM_CHECK(config_.attention == "dense" || batch.pattern, "diffuser encoder: the batch has no attention pattern");
+  const std::vector<int64_t>& off = *batch.offsets;
+  const int64_t n = off.back();
+  IndexMat categories(n, 2);
+  for (size_t s = 0; s + 1 < off.size(); ++s)
+    for (int64_t i = off[s]; i < off[s + 1]; ++i) {
+      const int32_t t = batch.tokens[static_cast<size_t>(i)];
+      if (t < 0 || t >= config_.vocab)
+        fail_input("sequence {} has token {} at position {}, outside the vocabulary [0, {})", s, t, i - off[s], config_.vocab);
+      if (i - off[s] >= config_.max_length)
+        fail_input("sequence {} has {} tokens, more than model.max_length = {}", s, off[s + 1] - off[s], config_.max_length);
+      categories(i, 0) = t;
+      categories(i, 1) = static_cast<int32_t>(i - off[s]);
+    }
+  Var<T> x = dropout(embedding_(tape, categories), config_.dropout, dropout_rng.derive(0xe0), training);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
+    const CounterRng rng = dropout_rng.derive(l);
+    if (config_.pre_layer_norm) {
+      x = add(x, attend(tape, layer, layer.attention_norm(tape, x), batch, training, rng));
+      Var<T> h = layer.ffn_out(tape, gelu(layer.ffn_in(tape, layer.ffn_norm(tape, x))));
+      x = add(x, dropout(h, config_.dropout, rng.derive(0xf0), training));
+    } else {
+      x = layer.attention_norm(tape, add(x, attend(tape, layer, x, batch, training, rng)));
+      Var<T> h = layer.ffn_out(tape, gelu(layer.ffn_in(tape, x)));
+      x = layer.ffn_norm(tape, add(x, dropout(h, config_.dropout, rng.derive(0xf0), training)));
+    }
+  }
+  if (config_.pre_layer_norm) x = final_norm_(tape, x);
+  Var<T> pooled;
+  if (config_.pooling == "mean") {
+    pooled = segment_mean(x, batch.offsets);
+  } else {
+    auto first = std::make_shared<std::vector<int32_t>>();
+    for (size_t s = 0; s + 1 < off.size(); ++s) first->push_back(static_cast<int32_t>(off[s]));
+    pooled = gather_rows(x, IndexList(std::move(first)));
+  }
+  return classifier_(tape, tanh(pool_dense_(tape, pooled)));
+}
+
+template <typename T>
+Var<T> cross_entropy(Var<T> logits, const std::vector<int32_t>& classes) {
+  const int64_t b = logits.rows(), c = logits.cols();
+  if (static_cast<int64_t>(classes.size()) != b) fail("cross_entropy: {} labels for {} rows", classes.size(), b);
+  Mat<T> onehot = Mat<T>::Zero(b, c);
+  for (int64_t i = 0; i < b; ++i) {
+    const int32_t y = classes[static_cast<size_t>(i)];
+    if (y < 0 || y >= c) fail_input("label {} outside the {} classes", y, c);
+    onehot(i, y) = T(-1.0 / static_cast<double>(b));
+  }
+  return sum(mul(log_softmax(logits), logits.tape()->input(std::move(onehot))));
+}
+
+int64_t count_correct(const MatF& logits, const std::vector<int32_t>& classes) {
+  int64_t hits = 0;
+  for (int64_t i = 0; i < logits.rows(); ++i) {
+    Eigen::Index best = 0;
+    logits.row(i).maxCoeff(&best);
+    hits += static_cast<int64_t>(best) == classes[static_cast<size_t>(i)];
+  }
+  return hits;
+}
+
+template class DiffuserEncoder<float>;
+template class DiffuserEncoder<double>;
+template Var<float> cross_entropy<float>(Var<float>, const std::vector<int32_t>&);
+template Var<double> cross_entropy<double>(Var<double>, const std::vector<int32_t>&);
+
+}  // namespace relfm

@@ -1,0 +1,90 @@
+// A sequence classifier around Diffuser attention (research/diffuser.md §1.2): token + learned position
+// embeddings, L encoder layers (Q/K/V projections, attention, output projection, residual, layer norm;
+// GELU feed-forward, residual, layer norm: post-LN as the official code, or pre-LN with a final norm),
+// then the first token's state (CLS) or the mean over tokens, dense -> tanh -> dense to the classes.
+//
+// A batch is several sequences stacked by rows (no padding): the attention pattern is the block-diagonal
+// union of each sequence's attention graph, so every dense product runs once over all the batch's tokens
+// and attention never crosses sequences. attention = "dense" swaps in softmax attention over each whole
+// sequence (the baseline and the oracle: on complete graphs with one hop and no teleport they agree).
+#pragma once
+
+#include "src/graph/attention_graph.hpp"
+#include "src/models/diffuser_attention.hpp"
+#include "src/nn/layers.hpp"
+
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace relfm {
+
+struct DiffuserEncoderConfig {
+  int64_t vocab = 17;
+  int64_t max_length = 2048;  // position slots
+  int64_t dim = 64;
+  int64_t heads = 2;
+  int64_t ffn = 128;
+  int64_t layers = 2;
+  int64_t classes = 10;
+  double dropout = 0.1;          // after the embeddings, the attention output and the feed-forward
+  bool pre_layer_norm = false;   // false: post-LN (the official code)
+  std::string pooling = "cls";   // "cls" (the first token) | "mean"
+  std::string attention = "diffuser";  // "diffuser" | "dense"
+  DiffusionConfig diffusion;
+};
+// InputError naming the key (model.*, attention.*) for an inconsistent configuration.
+void validate_encoder_config(const DiffuserEncoderConfig& config);
+
+// Sequences stacked by rows, with their attention pattern.
+struct SequenceBatch {
+  std::vector<int32_t> tokens;
+  std::shared_ptr<const std::vector<int64_t>> offsets;  // B + 1 row offsets
+  CsrPtr pattern;                                        // block-diagonal, rows = queries
+  int64_t size() const { return static_cast<int64_t>(offsets->size()) - 1; }
+};
+
+// Attention graphs by sequence length (template-mode graphs are length-dependent crops), built on demand.
+class AttentionGraphCache {
+ public:
+  explicit AttentionGraphCache(AttentionGraphConfig config) : config_(std::move(config)) {}
+  const AttentionGraph& get(int64_t length);
+  const AttentionGraphConfig& config() const { return config_; }
+
+ private:
+  AttentionGraphConfig config_;
+  std::map<int64_t, AttentionGraph> graphs_;
+};
+
+// The batch of `sequences` (each non-empty, tokens in [0, vocab)); `graphs` null for dense attention.
+SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& sequences, AttentionGraphCache* graphs);
+
+template <typename T>
+class DiffuserEncoder {
+ public:
+  DiffuserEncoder(ParamStore<T>& store, const DiffuserEncoderConfig& config, uint64_t seed);
+  // B x classes logits. Layer l's attention and hop dropout draw from dropout_rng.derive(l).
+  Var<T> forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng) const;
+  const DiffuserEncoderConfig& config() const { return config_; }
+
+ private:
+  struct Layer {
+    Linear<T> q, k, v, out, ffn_in, ffn_out;
+    LayerNorm<T> attention_norm, ffn_norm;
+  };
+  Var<T> attend(Tape<T>& tape, const Layer& layer, Var<T> x, const SequenceBatch& batch, bool training,
+                const CounterRng& rng) const;
+  DiffuserEncoderConfig config_;
+  EmbeddingSum<T> embedding_;  // token and position tables, stacked
+  std::vector<Layer> layers_;
+  LayerNorm<T> final_norm_;    // pre-LN only
+  Linear<T> pool_dense_, classifier_;
+};
+
+// Mean cross-entropy of logits (B x C) against integer classes, and the number of argmax hits.
+template <typename T>
+Var<T> cross_entropy(Var<T> logits, const std::vector<int32_t>& classes);
+int64_t count_correct(const MatF& logits, const std::vector<int32_t>& classes);
+
+}  // namespace relfm
