@@ -5,6 +5,7 @@
 #include "jobs/config.hpp"
 #include "jobs/inspect_job.hpp"
 #include "jobs/sample_job.hpp"
+#include "jobs/sequences_job.hpp"
 #include "jobs/shard_job.hpp"
 #include "io/checkpoint.hpp"
 #include "jobs/job_kinds.hpp"
@@ -61,6 +62,24 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "never", "require"}));
   train_cmd->add_flag("--quiet,-q", quiet, "No progress display (batch jobs); the final summary is still printed");
 
+  jobs::SequencesOptions seq;
+  CLI::App* seq_cmd = app.add_subcommand("sequences", "Make a sequence shard (HDF5) for the diffuser job: ListOps or text");
+  seq_cmd->add_flag("--listops", seq.listops, "Generate LRA's ListOps (deterministic from --seed)");
+  seq_cmd->add_option("--lra-dir", seq.lra_dir, "Read LRA's released ListOps files DIR/basic_{train,val,test}.tsv");
+  seq_cmd->add_option("--text-tsv", seq.text_tsv, "Three 'label<TAB>text' files (train valid test): byte-level text")->expected(3);
+  seq_cmd->add_option("--out", seq.out, "Output shard file")->required();
+  seq_cmd->add_option("--seed", seq.seed, "ListOps: generator seed (default 0)");
+  seq_cmd->add_option("--train", seq.train, "ListOps: training sequences (default 96000)");
+  seq_cmd->add_option("--valid", seq.valid, "ListOps: validation sequences (default 2000)");
+  seq_cmd->add_option("--test", seq.test, "ListOps: test sequences (default 2000)");
+  seq_cmd->add_option("--min-length", seq.min_length, "ListOps: keep trees of more tokens than this (default 500)");
+  seq_cmd->add_option("--max-length", seq.max_length, "ListOps: keep trees of fewer tokens than this (default 2000)");
+  seq_cmd->add_option("--max-depth", seq.max_depth, "ListOps: tree depth limit (default 10)");
+  seq_cmd->add_option("--max-args", seq.max_args, "ListOps: most arguments of an operator (default 10)");
+  seq_cmd->add_option("--max-tokens", seq.max_tokens, "Readers: longest sequence accepted (default 4096)");
+  seq_cmd->add_flag("--truncate", seq.truncate, "Readers: cut longer sequences to --max-tokens instead of failing");
+  seq_cmd->add_flag("--quiet,-q", seq.quiet, "Print nothing on success");
+
   jobs::EvalOptions eval;
   CLI::App* eval_cmd = app.add_subcommand("eval", "Score a checkpoint's model on one split of a shard");
   eval_cmd->add_option("checkpoint", eval.checkpoint, "checkpoint.h5 written by relfm train")->required();
@@ -109,6 +128,7 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
   }
 
   if (*shard_cmd) return jobs::run_shard(comm, shard);
+  if (*seq_cmd) return jobs::run_sequences(comm, seq);
   if (*train_cmd) {
     const jobs::JobConfig config = comm.collective([&] { return jobs::load_job_config(job_file, overrides); });
     jobs::RunOptions options;

@@ -128,23 +128,8 @@ AttentionGraph build_attention_graph(int64_t length, const AttentionGraphConfig&
     by_query->row_ptr.push_back(static_cast<int64_t>(by_query->col.size()));
   }
 
-  // The transpose by counting sort; within a key, queries stay increasing.
-  auto by_key = std::make_shared<Csr>();
-  by_key->num_rows = by_key->num_cols = length;
-  by_key->row_ptr.assign(static_cast<size_t>(length + 1), 0);
-  for (VertexId k : by_query->col) by_key->row_ptr[static_cast<size_t>(k) + 1] += 1;
-  for (int64_t j = 0; j < length; ++j) by_key->row_ptr[j + 1] += by_key->row_ptr[j];
-  by_key->col.resize(by_query->col.size());
-  g.edge_of_transposed.resize(by_query->col.size());
-  std::vector<int64_t> next(by_key->row_ptr.begin(), by_key->row_ptr.end() - 1);
-  for (int64_t i = 0; i < length; ++i)
-    for (int64_t e = by_query->row_ptr[i]; e < by_query->row_ptr[i + 1]; ++e) {
-      const int64_t t = next[static_cast<size_t>(by_query->col[e])]++;
-      by_key->col[t] = static_cast<VertexId>(i);
-      g.edge_of_transposed[t] = e;
-    }
+  g.by_key = std::make_shared<const CsrTranspose>(transpose_with_edges(*by_query));
   g.by_query = std::move(by_query);
-  g.by_key = std::move(by_key);
   return g;
 }
 

@@ -42,10 +42,9 @@ struct AttentionGraphConfig {
 struct AttentionGraph {
   int64_t length = 0;
   std::shared_ptr<const Csr> by_query;  // rows: queries; entries: keys; edge k = entry k
-  // The transpose: key j's queries are by_key->col[by_key->row_ptr[j] ...], and by_key entry t is edge
-  // edge_of_transposed[t] of by_query (what a backward pulling along keys reads, without scatter).
-  std::shared_ptr<const Csr> by_key;
-  std::vector<int64_t> edge_of_transposed;
+  // The transpose: key j's queries, each entry naming its edge of by_query (backward passes gather along
+  // keys with it instead of scattering).
+  std::shared_ptr<const CsrTranspose> by_key;
   std::vector<VertexId> global_tokens;  // increasing
   // Edge counts by the part that put them there (an edge in several parts counts in the first of local,
   // global, random).

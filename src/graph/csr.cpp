@@ -51,4 +51,23 @@ Csr Csr::from_pairs(int64_t num_rows, int64_t num_cols, const std::vector<Vertex
   return csr;
 }
 
+CsrTranspose transpose_with_edges(const Csr& a) {
+  CsrTranspose t;
+  t.csr.num_rows = a.num_cols;
+  t.csr.num_cols = a.num_rows;
+  t.csr.row_ptr.assign(static_cast<size_t>(a.num_cols + 1), 0);
+  for (VertexId j : a.col) t.csr.row_ptr[static_cast<size_t>(j) + 1] += 1;
+  for (int64_t j = 0; j < a.num_cols; ++j) t.csr.row_ptr[j + 1] += t.csr.row_ptr[j];
+  t.csr.col.resize(a.col.size());
+  t.edge.resize(a.col.size());
+  std::vector<int64_t> next(t.csr.row_ptr.begin(), t.csr.row_ptr.end() - 1);
+  for (int64_t i = 0; i < a.num_rows; ++i)
+    for (int64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; ++e) {
+      const int64_t at = next[static_cast<size_t>(a.col[e])]++;
+      t.csr.col[at] = static_cast<VertexId>(i);
+      t.edge[at] = e;
+    }
+  return t;
+}
+
 }  // namespace relfm

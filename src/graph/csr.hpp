@@ -32,4 +32,13 @@ struct Csr {
                         const std::vector<VertexId>& cols, std::vector<int64_t>* order = nullptr);
 };
 
+// The transpose of a pattern, with the entry of the original that each of its entries mirrors: column j's
+// rows are csr.col[csr.row_ptr[j] ...] (increasing), and entry t is entry edge[t] of the original. A
+// backward pass then gathers along columns instead of scattering into them.
+struct CsrTranspose {
+  Csr csr;
+  std::vector<int64_t> edge;
+};
+CsrTranspose transpose_with_edges(const Csr& a);
+
 }  // namespace relfm

@@ -14,15 +14,15 @@ void validate_diffusion_config(const DiffusionConfig& c, const std::string& key_
 }
 
 template <typename T>
-Var<T> diffuse(const CsrPtr& pattern, Var<T> a, Var<T> v, const DiffusionConfig& config, const CounterRng& dropout_rng,
-               bool training) {
+Var<T> diffuse(const AttentionPattern& pattern, Var<T> a, Var<T> v, const DiffusionConfig& config,
+               const CounterRng& dropout_rng, bool training) {
   validate_diffusion_config(config);
   const T keep = T(1.0 - config.alpha), teleport = T(config.alpha);
   Var<T> z = v;
   // alpha V is the same in every hop: computed once.
   Var<T> restart = config.alpha > 0.0 ? scale(v, teleport) : Var<T>();
   for (int64_t t = 0; t < config.hops; ++t) {
-    Var<T> spread = spmm(pattern, a, z);
+    Var<T> spread = spmm(pattern.by_query, a, z, pattern.by_key);
     z = restart ? add(scale(spread, keep), restart) : spread;
     if (config.hop_dropout > 0.0) z = dropout(z, config.hop_dropout, dropout_rng.derive(static_cast<uint64_t>(t) + 1), training);
   }
@@ -30,16 +30,16 @@ Var<T> diffuse(const CsrPtr& pattern, Var<T> a, Var<T> v, const DiffusionConfig&
 }
 
 template <typename T>
-Var<T> diffuser_attention(const CsrPtr& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
+Var<T> diffuser_attention(const AttentionPattern& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
                           const DiffusionConfig& config, const CounterRng& dropout_rng, bool training) {
-  Var<T> a = edge_softmax(pattern, sddmm(pattern, q, k, heads));
+  Var<T> a = edge_softmax(pattern.by_query, sddmm(pattern.by_query, q, k, heads, pattern.by_key));
   if (config.attention_dropout > 0.0) a = dropout(a, config.attention_dropout, dropout_rng.derive(0), training);
   return diffuse(pattern, a, v, config, dropout_rng, training);
 }
 
 #define RELFM_INSTANTIATE_DIFFUSER(T)                                                                        \
-  template Var<T> diffuse<T>(const CsrPtr&, Var<T>, Var<T>, const DiffusionConfig&, const CounterRng&, bool); \
-  template Var<T> diffuser_attention<T>(const CsrPtr&, Var<T>, Var<T>, Var<T>, int64_t, const DiffusionConfig&, \
+  template Var<T> diffuse<T>(const AttentionPattern&, Var<T>, Var<T>, const DiffusionConfig&, const CounterRng&, bool); \
+  template Var<T> diffuser_attention<T>(const AttentionPattern&, Var<T>, Var<T>, Var<T>, int64_t, const DiffusionConfig&, \
                                         const CounterRng&, bool);
 
 RELFM_INSTANTIATE_DIFFUSER(float)

@@ -21,14 +21,20 @@ struct DiffusionConfig {
 // InputError naming the key (`key_prefix` + name) for a value out of range.
 void validate_diffusion_config(const DiffusionConfig& config, const std::string& key_prefix = "attention.");
 
-// The K hops on fixed weights A (nnz x H over `pattern`) from V (L x d, H heads).
+// A pattern by query with its transpose (optional: backward passes then gather instead of scatter).
+struct AttentionPattern {
+  CsrPtr by_query;
+  CsrTransposePtr by_key;
+};
+
+// The K hops on fixed weights A (nnz x H over the pattern) from V (L x d, H heads).
 template <typename T>
-Var<T> diffuse(const CsrPtr& pattern, Var<T> a, Var<T> v, const DiffusionConfig& config, const CounterRng& dropout_rng,
-               bool training);
+Var<T> diffuse(const AttentionPattern& pattern, Var<T> a, Var<T> v, const DiffusionConfig& config,
+               const CounterRng& dropout_rng, bool training);
 
 // Scores, softmax and diffusion: the whole attention core of one layer (heads = H).
 template <typename T>
-Var<T> diffuser_attention(const CsrPtr& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
+Var<T> diffuser_attention(const AttentionPattern& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
                           const DiffusionConfig& config, const CounterRng& dropout_rng, bool training);
 
 }  // namespace relfm

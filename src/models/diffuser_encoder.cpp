@@ -47,7 +47,8 @@ SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& s
       for (int64_t i = 0; i < g.num_rows; ++i) pattern->row_ptr.push_back(edge_base + g.row_ptr[i + 1]);
       for (VertexId j : g.col) pattern->col.push_back(base + j);
     }
-    b.pattern = std::move(pattern);
+    b.pattern.by_key = std::make_shared<const CsrTranspose>(transpose_with_edges(*pattern));
+    b.pattern.by_query = std::move(pattern);
   }
   b.offsets = std::move(offsets);
   return b;
@@ -89,7 +90,7 @@ Var<T> DiffuserEncoder<T>::attend(Tape<T>& tape, const Layer& layer, Var<T> x, c
 
 template <typename T>
 Var<T> DiffuserEncoder<T>::forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng) const {
-  RELFM_CHECK(config_.attention == "dense" || batch.pattern, "diffuser encoder: the batch has no attention pattern");
+  RELFM_CHECK(config_.attention == "dense" || batch.pattern.by_query, "diffuser encoder: the batch has no attention pattern");
   const std::vector<int64_t>& off = *batch.offsets;
   const int64_t n = off.back();
   IndexMat categories(n, 2);

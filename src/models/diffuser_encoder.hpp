@@ -21,7 +21,7 @@
 namespace relfm {
 
 struct DiffuserEncoderConfig {
-  int64_t vocab = 17;
+  int64_t vocab = 16;
   int64_t max_length = 2048;  // position slots
   int64_t dim = 64;
   int64_t heads = 2;
@@ -41,7 +41,7 @@ void validate_encoder_config(const DiffuserEncoderConfig& config);
 struct SequenceBatch {
   std::vector<int32_t> tokens;
   std::shared_ptr<const std::vector<int64_t>> offsets;  // B + 1 row offsets
-  CsrPtr pattern;                                        // block-diagonal, rows = queries
+  AttentionPattern pattern;  // block-diagonal, rows = queries, with its transpose (diffuser attention only)
   int64_t size() const { return static_cast<int64_t>(offsets->size()) - 1; }
 };
 

@@ -10,7 +10,7 @@ namespace relfm::listops {
 namespace {
 
 constexpr std::array<std::string_view, kVocabularySize> kText = {
-    "<pad>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "[MIN", "[MAX", "[MED", "[SM", "X", "<cls>"};
+    "<pad>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "[MIN", "[MAX", "[MED", "[SM", "X"};
 constexpr double kValueProbability = 0.75;  // LRA's VALUE_P = 0.25 is the threshold u > 0.25 for a digit
 
 // One attempt's tree, written as tokens while it is drawn; false when it grows past `limit` tokens.
@@ -113,7 +113,7 @@ int32_t evaluate(const std::vector<int32_t>& tokens, const std::string& where) {
       frames.pop_back();
       if (args.empty()) fail_input("{}: token {} closes an operator without arguments", where, i + 1);
       value = apply(op, args);
-    } else if (t == kPad || t == kCls) {
+    } else if (t == kPad) {
       continue;
     } else {
       fail_input("{}: token {} has id {}, not a ListOps token", where, i + 1, t);

@@ -19,11 +19,11 @@
 
 namespace relfm::listops {
 
-// Token ids: 0 padding, 1-10 the digits 0-9, 11-14 the operators, 15 the closing "X", 16 a CLS token
-// that a model may prepend.
-enum Token : int32_t { kPad = 0, kDigit0 = 1, kMin = 11, kMax = 12, kMed = 13, kSumMod = 14, kClose = 15, kCls = 16 };
-inline constexpr int32_t kVocabularySize = 17;
-// The token's text in LRA's preprocessed form ("[MIN", "X", "7", ...; "<pad>", "<cls>").
+// Token ids: 0 padding, 1-10 the digits 0-9, 11-14 the operators, 15 the closing "X" (a model that pools
+// a CLS token adds its own id after these).
+enum Token : int32_t { kPad = 0, kDigit0 = 1, kMin = 11, kMax = 12, kMed = 13, kSumMod = 14, kClose = 15 };
+inline constexpr int32_t kVocabularySize = 16;
+// The token's text in LRA's preprocessed form ("[MIN", "X", "7", ...; "<pad>").
 std::string_view token_text(int32_t token);
 // The id of a preprocessed token's text; -1 when it is none of the 15 ListOps symbols.
 int32_t token_id(std::string_view text);

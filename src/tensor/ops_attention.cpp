@@ -21,11 +21,12 @@ template <typename T>
 inline void axpy_row(T* __restrict y, const T* __restrict x, T a, int64_t d) {
   for (int64_t c = 0; c < d; ++c) y[c] += a * x[c];
 }
+// Eigen's dot: it reassociates the sum into SIMD lanes, which a plain loop may not (strict float order
+// turns a 32-long dot into 32 dependent additions).
 template <typename T>
-inline T dot_row(const T* __restrict a, const T* __restrict b, int64_t d) {
-  T s = T(0);
-  for (int64_t c = 0; c < d; ++c) s += a[c] * b[c];
-  return s;
+inline T dot_row(const T* a, const T* b, int64_t d) {
+  using Row = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+  return Row(a, d).dot(Row(b, d));
 }
 
 // Width of one head's slice; fails unless `heads` divides d.
@@ -34,12 +35,20 @@ int64_t head_width(const char* op, int64_t d, int64_t heads) {
   return d / heads;
 }
 
+// Checks that `t` is the transpose of `p` (sizes only: it is built by transpose_with_edges).
+void check_transpose(const char* op, const Csr& p, const CsrTransposePtr& t) {
+  if (t && (t->csr.num_rows != p.num_cols || t->csr.nnz() != p.nnz() || static_cast<int64_t>(t->edge.size()) != p.nnz()))
+    fail("{}: the transposed pattern does not belong to the pattern", op);
+}
+
 template <typename T>
 struct SpmmNode final : Node<T> {
   CsrPtr pattern;
+  CsrTransposePtr transposed;
   Node<T>* w;
   Node<T>* x;
-  SpmmNode(CsrPtr p, Node<T>* w_, Node<T>* x_) : Node<T>(OpKind::kSpmm), pattern(std::move(p)), w(w_), x(x_) {}
+  SpmmNode(CsrPtr p, CsrTransposePtr t, Node<T>* w_, Node<T>* x_)
+      : Node<T>(OpKind::kSpmm), pattern(std::move(p)), transposed(std::move(t)), w(w_), x(x_) {}
   void backward() override {
     const Mat<T>& g = this->grad();
     const Mat<T>& xv = x->value();
@@ -48,16 +57,32 @@ struct SpmmNode final : Node<T> {
     const Csr& a = *pattern;
     T* gw = w->requires_grad() ? w->grad_accumulator().data() : nullptr;
     T* gx = x->requires_grad() ? x->grad_accumulator().data() : nullptr;
-    for (int64_t i = 0; i < a.num_rows; ++i) {
-      const T* gi = g.row(i).data();
-      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
-        const int64_t j = a.col[k];
-        const T* xj = xv.row(j).data();
-        for (int64_t h = 0; h < heads; ++h) {
-          if (gw) gw[k * heads + h] += dot_row(gi + h * dh, xj + h * dh, dh);
-          if (gx) axpy_row(gx + j * d + h * dh, gi + h * dh, wv(k, h), dh);
+    if (gw)
+      for (int64_t i = 0; i < a.num_rows; ++i) {
+        const T* gi = g.row(i).data();
+        for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+          const T* xj = xv.row(a.col[k]).data();
+          for (int64_t h = 0; h < heads; ++h) gw[k * heads + h] += dot_row(gi + h * dh, xj + h * dh, dh);
         }
       }
+    if (!gx) return;
+    if (transposed) {  // gather: gx[j] += sum over j's rows i of w[e] g[i]
+      const Csr& t = transposed->csr;
+      const int64_t* edge = transposed->edge.data();
+      for (int64_t j = 0; j < t.num_rows; ++j) {
+        T* gxj = gx + j * d;
+        for (int64_t u = t.row_ptr[j]; u < t.row_ptr[j + 1]; ++u) {
+          const T* gi = g.row(t.col[u]).data();
+          const T* we = wv.row(edge[u]).data();
+          for (int64_t h = 0; h < heads; ++h) axpy_row(gxj + h * dh, gi + h * dh, we[h], dh);
+        }
+      }
+      return;
+    }
+    for (int64_t i = 0; i < a.num_rows; ++i) {
+      const T* gi = g.row(i).data();
+      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k)
+        for (int64_t h = 0; h < heads; ++h) axpy_row(gx + a.col[k] * d + h * dh, gi + h * dh, wv(k, h), dh);
     }
   }
 };
@@ -65,9 +90,11 @@ struct SpmmNode final : Node<T> {
 template <typename T>
 struct SddmmNode final : Node<T> {
   CsrPtr pattern;
+  CsrTransposePtr transposed;
   Node<T>* a;
   Node<T>* b;
-  SddmmNode(CsrPtr p, Node<T>* a_, Node<T>* b_) : Node<T>(OpKind::kSddmm), pattern(std::move(p)), a(a_), b(b_) {}
+  SddmmNode(CsrPtr p, CsrTransposePtr t, Node<T>* a_, Node<T>* b_)
+      : Node<T>(OpKind::kSddmm), pattern(std::move(p)), transposed(std::move(t)), a(a_), b(b_) {}
   void backward() override {
     const Mat<T>& g = this->grad();
     const Mat<T>& av = a->value();
@@ -76,16 +103,31 @@ struct SddmmNode final : Node<T> {
     const Csr& p = *pattern;
     T* ga = a->requires_grad() ? a->grad_accumulator().data() : nullptr;
     T* gb = b->requires_grad() ? b->grad_accumulator().data() : nullptr;
-    for (int64_t i = 0; i < p.num_rows; ++i) {
-      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
-        const int64_t j = p.col[k];
-        for (int64_t h = 0; h < heads; ++h) {
-          const T gk = g(k, h);
-          if (ga) axpy_row(ga + i * d + h * dh, bv.row(j).data() + h * dh, gk, dh);
-          if (gb) axpy_row(gb + j * d + h * dh, av.row(i).data() + h * dh, gk, dh);
+    if (ga)
+      for (int64_t i = 0; i < p.num_rows; ++i) {
+        T* gai = ga + i * d;
+        for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
+          const T* bj = bv.row(p.col[k]).data();
+          for (int64_t h = 0; h < heads; ++h) axpy_row(gai + h * dh, bj + h * dh, g(k, h), dh);
         }
       }
+    if (!gb) return;
+    if (transposed) {  // gather: gb[j] += sum over j's rows i of g[e] a[i]
+      const Csr& t = transposed->csr;
+      const int64_t* edge = transposed->edge.data();
+      for (int64_t j = 0; j < t.num_rows; ++j) {
+        T* gbj = gb + j * d;
+        for (int64_t u = t.row_ptr[j]; u < t.row_ptr[j + 1]; ++u) {
+          const T* ai = av.row(t.col[u]).data();
+          const T* ge = g.row(edge[u]).data();
+          for (int64_t h = 0; h < heads; ++h) axpy_row(gbj + h * dh, ai + h * dh, ge[h], dh);
+        }
+      }
+      return;
     }
+    for (int64_t i = 0; i < p.num_rows; ++i)
+      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
+        for (int64_t h = 0; h < heads; ++h) axpy_row(gb + p.col[k] * d + h * dh, av.row(i).data() + h * dh, g(k, h), dh);
   }
 };
 
@@ -175,13 +217,14 @@ struct DenseAttentionNode final : Node<T> {
 }  // namespace
 
 template <typename T>
-Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x) {
+Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed) {
   const Csr& a = *pattern;
+  check_transpose("spmm", a, transposed);
   if (a.num_cols != x.rows()) fail("spmm: pattern has {} columns but x has {} rows", a.num_cols, x.rows());
   if (w.rows() != a.nnz()) fail("spmm: values are {}x{}, expected {} rows (one per edge)", w.rows(), w.cols(), a.nnz());
   const int64_t heads = w.cols(), d = x.cols(), dh = head_width("spmm", d, heads);
   auto* tape = x.tape();
-  auto* node = tape->template push<SpmmNode<T>>(pattern, w.node(), x.node());
+  auto* node = tape->template push<SpmmNode<T>>(pattern, transposed, w.node(), x.node());
   auto& y = node->mutable_value();
   y.setZero(a.num_rows, d);
   const Mat<T>& wv = w.value();
@@ -196,14 +239,15 @@ Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x) {
 }
 
 template <typename T>
-Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads) {
+Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads, CsrTransposePtr transposed) {
   const Csr& p = *pattern;
+  check_transpose("sddmm", p, transposed);
   if (p.num_rows != a.rows() || p.num_cols != b.rows() || a.cols() != b.cols())
     fail("sddmm: pattern {}x{} does not fit a {}x{} and b {}x{}", p.num_rows, p.num_cols, a.rows(), a.cols(), b.rows(),
          b.cols());
   const int64_t dh = head_width("sddmm", a.cols(), heads);
   auto* tape = a.tape();
-  auto* node = tape->template push<SddmmNode<T>>(pattern, a.node(), b.node());
+  auto* node = tape->template push<SddmmNode<T>>(pattern, transposed, a.node(), b.node());
   auto& w = node->mutable_value();
   w.resize(p.nnz(), heads);
   for (int64_t i = 0; i < p.num_rows; ++i) {
@@ -283,8 +327,8 @@ Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64_t heads, OffsetList s
 }
 
 #define RELFM_INSTANTIATE_ATTENTION(T)                                 \
-  template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>);                     \
-  template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>, int64_t);           \
+  template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>, CsrTransposePtr);   \
+  template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>, int64_t, CsrTransposePtr); \
   template Var<T> edge_softmax<T>(CsrPtr, Var<T>);                     \
   template Var<T> dense_attention<T>(Var<T>, Var<T>, Var<T>, int64_t, OffsetList);
 

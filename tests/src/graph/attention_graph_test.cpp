@@ -98,14 +98,14 @@ TEST(AttentionGraph, TheTransposeIsExactAndPointsAtTheSameEdges) {
   c.num_random = 5;
   const AttentionGraph g = build_attention_graph(333, c);
   const Csr& q = *g.by_query;
-  const Csr& k = *g.by_key;
+  const Csr& k = g.by_key->csr;
   q.validate();
   k.validate();
   ASSERT_EQ(k.nnz(), q.nnz());
   std::set<int64_t> seen;
   for (int64_t j = 0; j < k.num_rows; ++j)
     for (int64_t t = k.row_ptr[j]; t < k.row_ptr[j + 1]; ++t) {
-      const int64_t e = g.edge_of_transposed[t];
+      const int64_t e = g.by_key->edge[t];
       const int64_t i = k.col[t];
       ASSERT_TRUE(e >= q.row_ptr[i] && e < q.row_ptr[i + 1]) << "edge " << e << " is not in query " << i << "'s row";
       EXPECT_EQ(q.col[e], j);

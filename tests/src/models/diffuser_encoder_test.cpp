@@ -11,6 +11,7 @@ namespace {
 
 DiffuserEncoderConfig small_config() {
   DiffuserEncoderConfig c;
+  c.vocab = 17;  // ListOps' 16 and a CLS token
   c.dim = 8;
   c.heads = 2;
   c.ffn = 12;

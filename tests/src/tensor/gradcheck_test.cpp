@@ -148,6 +148,11 @@ std::vector<GradCheckCase> all_cases() {
   // Multi-head: 3 heads of width 2 (features 6), edge tensors 7 x 3.
   cases.push_back(make("spmm_heads", {{7, 3}, {4, 6}}, [=](auto&, const auto& x) { return spmm(graph, x[0], x[1]); }));
   cases.push_back(make("sddmm_heads", {{4, 6}, {4, 6}}, [=](auto&, const auto& x) { return sddmm(graph, x[0], x[1], 3); }));
+  const CsrTransposePtr graph_t = std::make_shared<const CsrTranspose>(transpose_with_edges(*graph));
+  cases.push_back(make("spmm_heads_transposed", {{7, 3}, {4, 6}},
+                       [=](auto&, const auto& x) { return spmm(graph, x[0], x[1], graph_t); }));
+  cases.push_back(make("sddmm_heads_transposed", {{4, 6}, {4, 6}},
+                       [=](auto&, const auto& x) { return sddmm(graph, x[0], x[1], 3, graph_t); }));
   cases.push_back(make("edge_softmax", {{7, 3}}, [=](auto&, const auto& x) { return edge_softmax(graph, x[0]); }));
   // Diffuser attention on a fixed pattern: per-head scores -> softmax over each query's keys -> two hops.
   cases.push_back(make("sparse_attention_two_hops", {{4, 6}, {4, 6}, {4, 6}}, [=](auto&, const auto& x) {
