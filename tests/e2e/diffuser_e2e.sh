@@ -1,0 +1,56 @@
+#!/bin/bash
+# The diffuser job kind: `relfm sequences` makes a small ListOps shard (same seed, same file at any rank
+# count), `relfm inspect` summarises it; Diffuser, the dense baseline and the one-hop ablation train and
+# report accuracy at the best validation epoch; the bad inputs fail once, on every rank, naming the file
+# and line or the key.
+source "$(dirname "$0")/lib.sh" "$@"
+
+SMALL=(--listops --train 48 --valid 16 --test 16 --min-length 20 --max-length 150 --max-depth 6)
+run "$NP" sequences "${SMALL[@]}" --out lo.h5 --quiet || fail "sequences"
+run 1 sequences "${SMALL[@]}" --out lo1.h5 --quiet || fail "sequences on one rank"
+"$PY" - <<'PY' || fail "the shard"
+import h5py, numpy as np
+with h5py.File("lo.h5") as a, h5py.File("lo1.h5") as b:
+    assert a.attrs["format"] == b"relfm.sequences" or a.attrs["format"] == "relfm.sequences"
+    for split, n in (("train", 48), ("valid", 16), ("test", 16)):
+        for k in ("tokens", "offsets", "labels"):
+            assert np.array_equal(a[f"{split}/{k}"][()], b[f"{split}/{k}"][()]), (split, k)
+        off = a[f"{split}/offsets"][()]
+        assert len(off) == n + 1 and np.all(np.diff(off) > 20) and np.all(np.diff(off) < 150)
+        assert set(a[f"{split}/labels"][()]) <= set(range(10))
+PY
+inspect_has lo.h5 "sequence shard" || fail "inspect"
+
+JOB="$SOURCE_DIR/jobs/diffuser_listops.toml"
+TRAIN=(--set data.shard=lo.h5 --set model.dim=16 --set model.ffn=32 --set train.batch_size=16 --set train.epochs=2
+       --set train.lr=1e-3 --set train.warmup_steps=2 --set attention.block=16 --set attention.stride=8
+       --set attention.random_mode='"fixed"' --set attention.num_random=4 --set attention.num_global=2)
+for variant in diffuser dense onehop; do
+  extra=()
+  [[ $variant == dense ]] && extra=(--set attention.kind='"dense"')
+  [[ $variant == onehop ]] && extra=(--set attention.hops=1 --set attention.alpha=0)
+  run "$NP" train "$JOB" "${TRAIN[@]}" "${extra[@]}" --set output.dir=$variant > $variant.log 2>&1 || { cat $variant.log; fail "$variant run"; }
+  grep -q "test accuracy at the best validation epoch" $variant.log || { cat $variant.log; fail "$variant: no summary"; }
+done
+"$PY" - <<'PY' || fail "results"
+import h5py, numpy as np
+for v in ("diffuser", "dense", "onehop"):
+    with h5py.File(f"{v}/results.h5") as f:
+        s = f["seeds/0"]
+        acc = s["test_accuracy"][()]
+        assert len(acc) == 2 and np.all((acc >= 0) & (acc <= 1)), (v, acc)
+        assert np.all(np.isfinite(s["train_loss"][()])), v
+PY
+
+# Bad inputs.
+printf '1\tok\nno label here\n' > t.tsv
+printf '0\tfine\n' > v.tsv
+expect_failure 2 "t.tsv, line 2: no label" "$NP" sequences --text-tsv t.tsv v.tsv v.tsv --out text.h5
+printf '1\tfar too long a line\n' > long.tsv
+expect_failure 2 "more than the maximum length 8" "$NP" sequences --text-tsv long.tsv v.tsv v.tsv --max-tokens 8 --out text.h5
+run "$NP" sequences --text-tsv long.tsv v.tsv v.tsv --max-tokens 8 --truncate --out text.h5 --quiet || fail "truncation"
+[[ ! -e bad.h5 ]] || fail "a failed run left a file"
+expect_failure 2 "'absent.h5' does not exist" "$NP" train "$JOB" --set data.shard=absent.h5 --set output.dir=o1
+expect_failure 2 "model.heads" "$NP" train "$JOB" "${TRAIN[@]}" --set model.heads=3 --set output.dir=o2
+expect_failure 2 "attention.stride" "$NP" train "$JOB" "${TRAIN[@]}" --set attention.stride=40 --set output.dir=o3
+echo "PASS diffuser_e2e np=$NP"
