@@ -1,0 +1,75 @@
+// One attention layer's core, forward + backward, at sequence length L (issue 9's speed and memory
+// benchmark): Diffuser (the official pattern: blocks of 64 every 32, 64 random keys per column of a
+// max(4096, L) template, 64 globals; K hops, alpha 0.1) or relfm's dense softmax attention, on random
+// q, k, v of width d with H heads. One configuration per process, so that the peak resident memory it
+// prints (ru_maxrss) is that configuration's. Prints one JSON line: median seconds over the repetitions,
+// peak MB, edges. tests/bench/diffuser_attention.sh runs the grid and the PyTorch reference.
+//
+//   relfm_diffuser_attention diffuser|dense L [D=256] [HEADS=4] [HOPS=5] [REPS=3]
+#include "src/graph/attention_graph.hpp"
+#include "src/models/diffuser_attention.hpp"
+#include "src/tensor/gemm.hpp"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using namespace relfm;
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fmt::print(stderr, "usage: {} diffuser|dense L [D=256] [HEADS=4] [HOPS=5] [REPS=3]\n", argv[0]);
+    return 2;
+  }
+  const std::string kind = argv[1];
+  const int64_t L = std::atoll(argv[2]);
+  const int64_t d = argc > 3 ? std::atoll(argv[3]) : 256, heads = argc > 4 ? std::atoll(argv[4]) : 4;
+  const int64_t hops = argc > 5 ? std::atoll(argv[5]) : 5, reps = argc > 6 ? std::atoll(argv[6]) : 3;
+  gemm::activate(gemm::apply_gemm_request("auto"));
+  const CounterRng rng(1, RngPurpose::kTest, 0);
+  auto random = [&](uint64_t stream) {
+    MatF m(L, d);
+    const CounterRng r = rng.derive(stream);
+    for (int64_t k = 0; k < m.size(); ++k) m.data()[k] = static_cast<float>(r.normal(static_cast<uint64_t>(k)));
+    return m;
+  };
+  const MatF q = random(1) * (1.0f / std::sqrt(static_cast<float>(d / heads))), k = random(2), v = random(3), w = random(4);
+  AttentionPattern pattern;
+  int64_t edges = L * L;
+  if (kind == "diffuser") {
+    AttentionGraphConfig g;
+    g.template_length = std::max<int64_t>(4096, L);
+    const AttentionGraph graph = build_attention_graph(L, g);
+    pattern = {graph.by_query, graph.by_key};
+    edges = graph.by_query->nnz();
+  } else if (kind != "dense") {
+    fmt::print(stderr, "unknown kind '{}'\n", kind);
+    return 2;
+  }
+  DiffusionConfig diffusion;
+  diffusion.hops = hops;
+  std::vector<double> times;
+  for (int64_t r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Tape<float> tape;
+    Var<float> qv = tape.input(q, true), kv = tape.input(k, true), vv = tape.input(v, true);
+    Var<float> out = kind == "dense" ? dense_attention(qv, kv, vv, heads)
+                                     : diffuser_attention(pattern, qv, kv, vv, heads, diffusion, CounterRng(0, RngPurpose::kDropout), true);
+    tape.backward(sum(mul(out, tape.input(w))));
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  fmt::print("{{\"kind\": \"{}\", \"L\": {}, \"d\": {}, \"heads\": {}, \"hops\": {}, \"edges\": {}, \"seconds\": {:.4f}, "
+             "\"peak_mb\": {:.1f}, \"gemm\": \"{}\"}}\n",
+             kind, L, d, heads, hops, edges, times[times.size() / 2], static_cast<double>(usage.ru_maxrss) / 1024.0,
+             gemm::active().key() + " (" + gemm::active().kernel() + ")");
+  return 0;
+}
