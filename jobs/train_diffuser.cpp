@@ -213,7 +213,12 @@ class DiffuserJob final : public EpochJob {
   }
 
   std::map<std::string, double> evaluate() override {
-    return {{"valid_accuracy", accuracy(shard_.valid)}, {"test_accuracy", accuracy(shard_.test)}};
+    std::map<std::string, double> out = {{"valid_accuracy", accuracy(shard_.valid)}, {"test_accuracy", accuracy(shard_.test)}};
+    if (encoder_.attention == "diffuser") {
+      const std::vector<double> beyond = attention_beyond_one_hop_by_layer();
+      for (size_t l = 0; l < beyond.size(); ++l) out[fmt::format("beyond_one_hop_layer{}", l)] = beyond[l];
+    }
+    return out;
   }
 
   const ParamStore<float>* replicated_params() const override { return store_.get(); }
@@ -241,6 +246,27 @@ class DiffuserJob final : public EpochJob {
       labels->push_back(set.labels[static_cast<size_t>(i)]);
     }
     return make_sequence_batch(spans, encoder_.attention == "dense" ? nullptr : graphs_.get());
+  }
+
+  // Per layer, the share of the diffused attention that arrives from beyond one hop (outside the query's
+  // keys): validation sequence 0, 16 queries spread over it, every head; the same on every rank.
+  std::vector<double> attention_beyond_one_hop_by_layer() {
+    std::vector<int32_t> labels;
+    const SequenceBatch batch = batch_of(shard_.valid, {0}, &labels);
+    Tape<float> tape;
+    tape.set_grad_enabled(false);
+    std::vector<MatF> weights;
+    model_->forward(tape, batch, false, dropout_base_, &weights);
+    const Csr& pattern = *batch.pattern.by_query;
+    const int64_t n = pattern.num_rows, samples = std::min<int64_t>(16, n);
+    std::vector<double> out;
+    for (const MatF& a : weights) {
+      double sum = 0.0;
+      for (int64_t s = 0; s < samples; ++s)
+        for (int64_t h = 0; h < a.cols(); ++h) sum += attention_beyond_one_hop(pattern, a, h, s * n / samples, encoder_.diffusion);
+      out.push_back(sum / static_cast<double>(samples * a.cols()));
+    }
+    return out;
   }
 
   // Accuracy over the whole set: each rank scores every P-th sequence, hits summed over ranks.

@@ -33,8 +33,18 @@ Var<T> diffuse(const AttentionPattern& pattern, Var<T> a, Var<T> v, const Diffus
                const CounterRng& dropout_rng, bool training);
 
 // Scores, softmax and diffusion: the whole attention core of one layer (heads = H).
+// `weights`, when given, receives A (nnz x H, before attention dropout) for diagnostics.
 template <typename T>
 Var<T> diffuser_attention(const AttentionPattern& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
-                          const DiffusionConfig& config, const CounterRng& dropout_rng, bool training);
+                          const DiffusionConfig& config, const CounterRng& dropout_rng, bool training,
+                          Mat<T>* weights = nullptr);
+
+// Row `query` of the diffused operator sum_t c_t A^t that the K hops apply (c_t = alpha (1 - alpha)^t for
+// t < K, (1 - alpha)^K for t = K; dropout aside), for head `head` of the edge weights a (nnz x H over
+// `pattern`): how much of the query's attention each token receives after diffusion (a dense row of L).
+std::vector<double> diffused_attention_row(const Csr& pattern, const MatF& a, int64_t head, int64_t query,
+                                           const DiffusionConfig& config);
+// The share of that row outside the query's own keys: the attention that arrives from beyond one hop.
+double attention_beyond_one_hop(const Csr& pattern, const MatF& a, int64_t head, int64_t query, const DiffusionConfig& config);
 
 }  // namespace relfm

@@ -79,17 +79,19 @@ DiffuserEncoder<T>::DiffuserEncoder(ParamStore<T>& store, const DiffuserEncoderC
 
 template <typename T>
 Var<T> DiffuserEncoder<T>::attend(Tape<T>& tape, const Layer& layer, Var<T> x, const SequenceBatch& batch, bool training,
-                                  const CounterRng& rng) const {
+                                  const CounterRng& rng, Mat<T>* weights) const {
   const int64_t heads = config_.heads;
   const T inv_sqrt = T(1.0 / std::sqrt(static_cast<double>(config_.dim / heads)));
   Var<T> q = scale(layer.q(tape, x), inv_sqrt), k = layer.k(tape, x), v = layer.v(tape, x);
   Var<T> a = config_.attention == "dense" ? dense_attention(q, k, v, heads, batch.offsets)
-                                          : diffuser_attention(batch.pattern, q, k, v, heads, config_.diffusion, rng, training);
+                                          : diffuser_attention(batch.pattern, q, k, v, heads, config_.diffusion, rng, training, weights);
   return dropout(layer.out(tape, a), config_.dropout, rng.derive(0x0a), training);
 }
 
 template <typename T>
-Var<T> DiffuserEncoder<T>::forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng) const {
+Var<T> DiffuserEncoder<T>::forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng,
+                                   std::vector<Mat<T>>* weights) const {
+  if (weights) weights->assign(layers_.size(), Mat<T>());
   RELFM_CHECK(config_.attention == "dense" || batch.pattern.by_query, "diffuser encoder: the batch has no attention pattern");
   const std::vector<int64_t>& off = *batch.offsets;
   const int64_t n = off.back();
@@ -109,11 +111,11 @@ Var<T> DiffuserEncoder<T>::forward(Tape<T>& tape, const SequenceBatch& batch, bo
     const Layer& layer = layers_[l];
     const CounterRng rng = dropout_rng.derive(l);
     if (config_.pre_layer_norm) {
-      x = add(x, attend(tape, layer, layer.attention_norm(tape, x), batch, training, rng));
+      x = add(x, attend(tape, layer, layer.attention_norm(tape, x), batch, training, rng, weights ? &(*weights)[l] : nullptr));
       Var<T> h = layer.ffn_out(tape, gelu(layer.ffn_in(tape, layer.ffn_norm(tape, x))));
       x = add(x, dropout(h, config_.dropout, rng.derive(0xf0), training));
     } else {
-      x = layer.attention_norm(tape, add(x, attend(tape, layer, x, batch, training, rng)));
+      x = layer.attention_norm(tape, add(x, attend(tape, layer, x, batch, training, rng, weights ? &(*weights)[l] : nullptr)));
       Var<T> h = layer.ffn_out(tape, gelu(layer.ffn_in(tape, x)));
       x = layer.ffn_norm(tape, add(x, dropout(h, config_.dropout, rng.derive(0xf0), training)));
     }

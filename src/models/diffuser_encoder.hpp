@@ -64,8 +64,10 @@ template <typename T>
 class DiffuserEncoder {
  public:
   DiffuserEncoder(ParamStore<T>& store, const DiffuserEncoderConfig& config, uint64_t seed);
-  // B x classes logits. Layer l's attention and hop dropout draw from dropout_rng.derive(l).
-  Var<T> forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng) const;
+  // B x classes logits. Layer l's attention and hop dropout draw from dropout_rng.derive(l). `weights`,
+  // when given (diffuser attention), receives every layer's attention weights A (nnz x H).
+  Var<T> forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng,
+                 std::vector<Mat<T>>* weights = nullptr) const;
   const DiffuserEncoderConfig& config() const { return config_; }
 
  private:
@@ -74,7 +76,7 @@ class DiffuserEncoder {
     LayerNorm<T> attention_norm, ffn_norm;
   };
   Var<T> attend(Tape<T>& tape, const Layer& layer, Var<T> x, const SequenceBatch& batch, bool training,
-                const CounterRng& rng) const;
+                const CounterRng& rng, Mat<T>* weights) const;
   DiffuserEncoderConfig config_;
   EmbeddingSum<T> embedding_;  // token and position tables, stacked
   std::vector<Layer> layers_;

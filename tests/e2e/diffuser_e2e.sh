@@ -40,6 +40,13 @@ for v in ("diffuser", "dense", "onehop"):
         acc = s["test_accuracy"][()]
         assert len(acc) == 2 and np.all((acc >= 0) & (acc <= 1)), (v, acc)
         assert np.all(np.isfinite(s["train_loss"][()])), v
+        beyond = [k for k in s if k.startswith("beyond_one_hop_layer")]
+        if v == "dense":
+            assert not beyond
+        else:  # one hop without teleport keeps every query on its own keys; five hops reach beyond them
+            assert sorted(beyond) == ["beyond_one_hop_layer0", "beyond_one_hop_layer1"], beyond
+            share = np.concatenate([s[k][()] for k in beyond])
+            assert (np.all(share < 1e-6) if v == "onehop" else np.all((share > 0.05) & (share < 1))), (v, share)
 PY
 
 # Bad inputs.

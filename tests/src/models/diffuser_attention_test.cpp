@@ -85,6 +85,28 @@ TEST(DiffuserAttention, FiveOfficialHopsPutMostWeightOnFiveHopPaths) {
     for (int64_t t = 0; t < n; ++t) EXPECT_NEAR(z(i, (i + t) % n), c[t], 1e-12) << "row " << i << ", " << t << " hops";
 }
 
+TEST(DiffuserAttention, TheDiffusedRowAndTheShareBeyondOneHop) {
+  // A pattern of only the cyclic shift (query i's one key is i + 1): the diffused row of query i puts c_t
+  // on token i + t, so the share outside its key is 1 - c_1 = 0.91.
+  const int64_t n = 6;
+  Csr shift;
+  shift.num_rows = shift.num_cols = n;
+  for (int64_t i = 0; i < n; ++i) {
+    shift.col.push_back(static_cast<VertexId>((i + 1) % n));
+    shift.row_ptr.push_back(i + 1);
+  }
+  const MatF ones = MatF::Ones(n, 1);
+  const std::vector<double> row = diffused_attention_row(shift, ones, 0, 2, DiffusionConfig{});
+  const double c[] = {0.1, 0.09, 0.081, 0.0729, 0.06561, 0.59049};
+  for (int64_t t = 0; t < n; ++t) EXPECT_NEAR(row[static_cast<size_t>((2 + t) % n)], c[t], 1e-7) << t;
+  EXPECT_NEAR(attention_beyond_one_hop(shift, ones, 0, 2, DiffusionConfig{}), 0.91, 1e-7);
+  // One hop without teleport stays on the query's keys.
+  DiffusionConfig one;
+  one.hops = 1;
+  one.alpha = 0.0;
+  EXPECT_NEAR(attention_beyond_one_hop(shift, ones, 0, 4, one), 0.0, 1e-12);
+}
+
 TEST(DiffuserAttention, BadDiffusionSettingsNameTheirKey) {
   DiffusionConfig c;
   c.hops = 0;
