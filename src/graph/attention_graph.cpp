@@ -129,6 +129,26 @@ AttentionGraph build_attention_graph(int64_t length, const AttentionGraphConfig&
   }
 
   g.by_key = std::make_shared<const CsrTranspose>(transpose_with_edges(*by_query));
+  // The band's runs: query p holds every key of [lo, hi) (local edges are never deduplicated away), so they
+  // are one contiguous run of its sorted row; consecutive queries with the same range form a block.
+  auto band = std::make_shared<BandLayout>();
+  band->run_start.assign(static_cast<size_t>(length), -1);
+  band->run_keys.assign(static_cast<size_t>(length), 0);
+  for (int64_t p = 0; p < length; ++p) {
+    const auto [lo, hi] = local_range(p, length, c);
+    const auto* row = by_query->col.data();
+    const int64_t at = std::lower_bound(row + by_query->row_ptr[p], row + by_query->row_ptr[p + 1], static_cast<VertexId>(lo)) - row;
+    RELFM_CHECK(at + (hi - lo) <= by_query->row_ptr[p + 1] && row[at] == lo && row[at + (hi - lo) - 1] == hi - 1,
+                "attention graph: query {}'s band [{}, {}) is not one run", p, lo, hi);
+    band->run_start[static_cast<size_t>(p)] = at;
+    band->run_keys[static_cast<size_t>(p)] = hi - lo;
+    if (!band->blocks.empty() && band->blocks.back().first_key == lo && band->blocks.back().keys == hi - lo &&
+        band->blocks.back().first_row + band->blocks.back().rows == p)
+      band->blocks.back().rows += 1;
+    else
+      band->blocks.push_back({p, 1, lo, hi - lo});
+  }
+  g.band = std::move(band);
   g.by_query = std::move(by_query);
   return g;
 }

@@ -45,6 +45,8 @@ struct AttentionGraph {
   // The transpose: key j's queries, each entry naming its edge of by_query (backward passes gather along
   // keys with it instead of scattering).
   std::shared_ptr<const CsrTranspose> by_key;
+  // The local band as dense blocks (rows of one stride share their keys).
+  std::shared_ptr<const BandLayout> band;
   std::vector<VertexId> global_tokens;  // increasing
   // Edge counts by the part that put them there (an edge in several parts counts in the first of local,
   // global, random).

@@ -25,7 +25,7 @@ Var<T> diffuse(const AttentionPattern& pattern, Var<T> a, Var<T> v, const Diffus
   // alpha V is the same in every hop: computed once.
   Var<T> restart = config.alpha > 0.0 ? scale(v, teleport) : Var<T>();
   for (int64_t t = 0; t < config.hops; ++t) {
-    Var<T> spread = spmm(pattern.by_query, a, z, pattern.by_key);
+    Var<T> spread = spmm(pattern.by_query, a, z, pattern.by_key, pattern.band);
     z = restart ? add(scale(spread, keep), restart) : spread;
     if (config.hop_dropout > 0.0) z = dropout(z, config.hop_dropout, dropout_rng.derive(static_cast<uint64_t>(t) + 1), training);
   }
@@ -35,7 +35,7 @@ Var<T> diffuse(const AttentionPattern& pattern, Var<T> a, Var<T> v, const Diffus
 template <typename T>
 Var<T> diffuser_attention(const AttentionPattern& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
                           const DiffusionConfig& config, const CounterRng& dropout_rng, bool training, Mat<T>* weights) {
-  Var<T> a = edge_softmax(pattern.by_query, sddmm(pattern.by_query, q, k, heads, pattern.by_key));
+  Var<T> a = edge_softmax(pattern.by_query, sddmm(pattern.by_query, q, k, heads, pattern.by_key, pattern.band));
   if (weights) *weights = a.value();
   if (config.attention_dropout > 0.0) a = dropout(a, config.attention_dropout, dropout_rng.derive(0), training);
   return diffuse(pattern, a, v, config, dropout_rng, training);

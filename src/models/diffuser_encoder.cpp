@@ -40,14 +40,27 @@ SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& s
     auto pattern = std::make_shared<Csr>();
     pattern->num_rows = pattern->num_cols = offsets->back();
     pattern->row_ptr.assign(1, 0);
+    auto band = std::make_shared<BandLayout>();
     for (size_t s = 0; s < sequences.size(); ++s) {
-      const Csr& g = *graphs->get(static_cast<int64_t>(sequences[s].size())).by_query;
+      const AttentionGraph& graph = graphs->get(static_cast<int64_t>(sequences[s].size()));
+      const Csr& g = *graph.by_query;
       const auto base = static_cast<VertexId>((*offsets)[s]);
       const int64_t edge_base = pattern->row_ptr.back();
       for (int64_t i = 0; i < g.num_rows; ++i) pattern->row_ptr.push_back(edge_base + g.row_ptr[i + 1]);
       for (VertexId j : g.col) pattern->col.push_back(base + j);
+      for (BandLayout::Block blk : graph.band->blocks) {
+        blk.first_row += base;
+        blk.first_key += base;
+        band->blocks.push_back(blk);
+      }
+      for (int64_t i = 0; i < g.num_rows; ++i) {
+        const int64_t start = graph.band->run_start[static_cast<size_t>(i)];
+        band->run_start.push_back(start < 0 ? -1 : start + edge_base);
+        band->run_keys.push_back(graph.band->run_keys[static_cast<size_t>(i)]);
+      }
     }
     b.pattern.by_key = std::make_shared<const CsrTranspose>(transpose_with_edges(*pattern));
+    b.pattern.band = std::move(band);
     b.pattern.by_query = std::move(pattern);
   }
   b.offsets = std::move(offsets);

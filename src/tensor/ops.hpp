@@ -21,6 +21,7 @@ using IndexList = std::shared_ptr<const std::vector<int32_t>>;
 using OffsetList = std::shared_ptr<const std::vector<int64_t>>;
 using CsrPtr = std::shared_ptr<const Csr>;
 using CsrTransposePtr = std::shared_ptr<const CsrTranspose>;
+using BandLayoutPtr = std::shared_ptr<const BandLayout>;
 using IndexMatPtr = std::shared_ptr<const IndexMat>;
 template <typename T>
 using ConstMatPtr = std::shared_ptr<const Mat<T>>;
@@ -74,15 +75,17 @@ Var<T> gin_aggregate_embedded(Var<T> h, Var<T> table, IndexMatPtr edge_rows, Var
 // ---- attention on a fixed pattern (ops_attention.cpp) ---------------------------------------------
 // Edge tensors are nnz x H in the pattern's entry order; features n x d split into H heads of d / H columns.
 // `transposed` (optional, transpose_with_edges of the pattern) lets the backward gather the gradient of
-// the column-side operand along columns instead of scattering it: the same numbers (summed in column
-// order), several times faster on long sequences.
+// the column-side operand along columns instead of scattering it; `band` (optional) runs the pattern's
+// dense blocks as matrix products. Both give the same values up to the order of summation.
 // Sparse (fixed pattern, differentiable values w: nnz x H) times dense, per head:
 // y[i, head h] = sum_{k in row i} w[k, h] x[col[k], head h]. H = 1: the classic SpMM.
-template <typename T> Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed = nullptr);
+template <typename T>
+Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed = nullptr, BandLayoutPtr band = nullptr);
 // Sampled dense-dense product on a fixed pattern, per head: w[k, h] = a[i, head h] . b[col[k], head h]
 // for k in row i (nnz x heads).
 template <typename T>
-Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads = 1, CsrTransposePtr transposed = nullptr);
+Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads = 1, CsrTransposePtr transposed = nullptr,
+             BandLayoutPtr band = nullptr);
 // Softmax over each row's entries, per head column (nnz x H): the attention weights of each query over its
 // keys. Rows without entries have none.
 template <typename T> Var<T> edge_softmax(CsrPtr pattern, Var<T> s);

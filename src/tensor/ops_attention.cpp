@@ -40,15 +40,52 @@ void check_transpose(const char* op, const Csr& p, const CsrTransposePtr& t) {
   if (t && (t->csr.num_rows != p.num_cols || t->csr.nnz() != p.nnz() || static_cast<int64_t>(t->edge.size()) != p.nnz()))
     fail("{}: the transposed pattern does not belong to the pattern", op);
 }
+void check_band(const char* op, const Csr& p, const BandLayoutPtr& band) {
+  if (!band) return;
+  if (static_cast<int64_t>(band->run_start.size()) != p.num_rows || static_cast<int64_t>(band->run_keys.size()) != p.num_rows)
+    fail("{}: the band layout has {} rows, the pattern {}", op, band->run_start.size(), p.num_rows);
+  for (const auto& b : band->blocks)
+    if (b.first_row < 0 || b.first_row + b.rows > p.num_rows || b.first_key < 0 || b.first_key + b.keys > p.num_cols)
+      fail("{}: a band block lies outside the pattern", op);
+}
+
+// Views of head h's columns of rows [r0, r0 + n) of a row-major matrix (no copy).
+template <typename T>
+auto rows_of(const Mat<T>& m, int64_t r0, int64_t n, int64_t h, int64_t dh) {
+  return m.block(r0, h * dh, n, dh);
+}
+template <typename T>
+auto rows_of(Mat<T>& m, int64_t r0, int64_t n, int64_t h, int64_t dh) {
+  return m.block(r0, h * dh, n, dh);
+}
+
+// A band block's edge values of head h as a dense rows x keys matrix, and back.
+template <typename T>
+void gather_band(const Mat<T>& edge, const BandLayout& band, const BandLayout::Block& b, int64_t h, Mat<T>& out) {
+  out.resize(b.rows, b.keys);
+  for (int64_t r = 0; r < b.rows; ++r) {
+    const int64_t start = band.run_start[b.first_row + r];
+    for (int64_t c = 0; c < b.keys; ++c) out(r, c) = edge(start + c, h);
+  }
+}
+template <typename T>
+void scatter_band(const Mat<T>& dense, const BandLayout& band, const BandLayout::Block& b, int64_t h, T* edge, int64_t heads) {
+  for (int64_t r = 0; r < b.rows; ++r) {
+    const int64_t start = band.run_start[b.first_row + r];
+    for (int64_t c = 0; c < b.keys; ++c) edge[(start + c) * heads + h] += dense(r, c);
+  }
+}
 
 template <typename T>
 struct SpmmNode final : Node<T> {
   CsrPtr pattern;
   CsrTransposePtr transposed;
+  BandLayoutPtr band;
   Node<T>* w;
   Node<T>* x;
-  SpmmNode(CsrPtr p, CsrTransposePtr t, Node<T>* w_, Node<T>* x_)
-      : Node<T>(OpKind::kSpmm), pattern(std::move(p)), transposed(std::move(t)), w(w_), x(x_) {}
+  SpmmNode(CsrPtr p, CsrTransposePtr t, BandLayoutPtr bl, Node<T>* w_, Node<T>* x_)
+      : Node<T>(OpKind::kSpmm), pattern(std::move(p)), transposed(std::move(t)), band(std::move(bl)), w(w_), x(x_) {}
+  bool banded(int64_t i, int64_t k) const { return band && band->in_run(i, k); }
   void backward() override {
     const Mat<T>& g = this->grad();
     const Mat<T>& xv = x->value();
@@ -56,11 +93,27 @@ struct SpmmNode final : Node<T> {
     const int64_t d = g.cols(), heads = wv.cols(), dh = d / heads;
     const Csr& a = *pattern;
     T* gw = w->requires_grad() ? w->grad_accumulator().data() : nullptr;
-    T* gx = x->requires_grad() ? x->grad_accumulator().data() : nullptr;
+    Mat<T>* gxm = x->requires_grad() ? &x->grad_accumulator() : nullptr;
+    T* gx = gxm ? gxm->data() : nullptr;
+    if (band) {  // dense blocks: gA = G X^T, gX += A^T G
+      Mat<T> dense, ga;
+      for (const auto& b : band->blocks)
+        for (int64_t h = 0; h < heads; ++h) {
+          if (gw) {
+            ga.noalias() = rows_of(g, b.first_row, b.rows, h, dh) * rows_of(xv, b.first_key, b.keys, h, dh).transpose();
+            scatter_band(ga, *band, b, h, gw, heads);
+          }
+          if (gxm) {
+            gather_band(wv, *band, b, h, dense);
+            rows_of(*gxm, b.first_key, b.keys, h, dh).noalias() += dense.transpose() * rows_of(g, b.first_row, b.rows, h, dh);
+          }
+        }
+    }
     if (gw)
       for (int64_t i = 0; i < a.num_rows; ++i) {
         const T* gi = g.row(i).data();
         for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+          if (banded(i, k)) continue;
           const T* xj = xv.row(a.col[k]).data();
           for (int64_t h = 0; h < heads; ++h) gw[k * heads + h] += dot_row(gi + h * dh, xj + h * dh, dh);
         }
@@ -72,6 +125,7 @@ struct SpmmNode final : Node<T> {
       for (int64_t j = 0; j < t.num_rows; ++j) {
         T* gxj = gx + j * d;
         for (int64_t u = t.row_ptr[j]; u < t.row_ptr[j + 1]; ++u) {
+          if (banded(t.col[u], edge[u])) continue;
           const T* gi = g.row(t.col[u]).data();
           const T* we = wv.row(edge[u]).data();
           for (int64_t h = 0; h < heads; ++h) axpy_row(gxj + h * dh, gi + h * dh, we[h], dh);
@@ -81,8 +135,10 @@ struct SpmmNode final : Node<T> {
     }
     for (int64_t i = 0; i < a.num_rows; ++i) {
       const T* gi = g.row(i).data();
-      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k)
+      for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
+        if (banded(i, k)) continue;
         for (int64_t h = 0; h < heads; ++h) axpy_row(gx + a.col[k] * d + h * dh, gi + h * dh, wv(k, h), dh);
+      }
     }
   }
 };
@@ -91,22 +147,36 @@ template <typename T>
 struct SddmmNode final : Node<T> {
   CsrPtr pattern;
   CsrTransposePtr transposed;
+  BandLayoutPtr band;
   Node<T>* a;
   Node<T>* b;
-  SddmmNode(CsrPtr p, CsrTransposePtr t, Node<T>* a_, Node<T>* b_)
-      : Node<T>(OpKind::kSddmm), pattern(std::move(p)), transposed(std::move(t)), a(a_), b(b_) {}
+  SddmmNode(CsrPtr p, CsrTransposePtr t, BandLayoutPtr bl, Node<T>* a_, Node<T>* b_)
+      : Node<T>(OpKind::kSddmm), pattern(std::move(p)), transposed(std::move(t)), band(std::move(bl)), a(a_), b(b_) {}
+  bool banded(int64_t i, int64_t k) const { return band && band->in_run(i, k); }
   void backward() override {
     const Mat<T>& g = this->grad();
     const Mat<T>& av = a->value();
     const Mat<T>& bv = b->value();
     const int64_t d = av.cols(), heads = g.cols(), dh = d / heads;
     const Csr& p = *pattern;
-    T* ga = a->requires_grad() ? a->grad_accumulator().data() : nullptr;
-    T* gb = b->requires_grad() ? b->grad_accumulator().data() : nullptr;
+    Mat<T>* gam = a->requires_grad() ? &a->grad_accumulator() : nullptr;
+    Mat<T>* gbm = b->requires_grad() ? &b->grad_accumulator() : nullptr;
+    T* ga = gam ? gam->data() : nullptr;
+    T* gb = gbm ? gbm->data() : nullptr;
+    if (band) {  // dense blocks: gA += G B, gB += G^T A
+      Mat<T> dense;
+      for (const auto& blk : band->blocks)
+        for (int64_t h = 0; h < heads; ++h) {
+          gather_band(g, *band, blk, h, dense);
+          if (gam) rows_of(*gam, blk.first_row, blk.rows, h, dh).noalias() += dense * rows_of(bv, blk.first_key, blk.keys, h, dh);
+          if (gbm) rows_of(*gbm, blk.first_key, blk.keys, h, dh).noalias() += dense.transpose() * rows_of(av, blk.first_row, blk.rows, h, dh);
+        }
+    }
     if (ga)
       for (int64_t i = 0; i < p.num_rows; ++i) {
         T* gai = ga + i * d;
         for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
+          if (banded(i, k)) continue;
           const T* bj = bv.row(p.col[k]).data();
           for (int64_t h = 0; h < heads; ++h) axpy_row(gai + h * dh, bj + h * dh, g(k, h), dh);
         }
@@ -118,6 +188,7 @@ struct SddmmNode final : Node<T> {
       for (int64_t j = 0; j < t.num_rows; ++j) {
         T* gbj = gb + j * d;
         for (int64_t u = t.row_ptr[j]; u < t.row_ptr[j + 1]; ++u) {
+          if (banded(t.col[u], edge[u])) continue;
           const T* ai = av.row(t.col[u]).data();
           const T* ge = g.row(edge[u]).data();
           for (int64_t h = 0; h < heads; ++h) axpy_row(gbj + h * dh, ai + h * dh, ge[h], dh);
@@ -126,8 +197,10 @@ struct SddmmNode final : Node<T> {
       return;
     }
     for (int64_t i = 0; i < p.num_rows; ++i)
-      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
+      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
+        if (banded(i, k)) continue;
         for (int64_t h = 0; h < heads; ++h) axpy_row(gb + p.col[k] * d + h * dh, av.row(i).data() + h * dh, g(k, h), dh);
+      }
   }
 };
 
@@ -217,21 +290,32 @@ struct DenseAttentionNode final : Node<T> {
 }  // namespace
 
 template <typename T>
-Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed) {
+Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed, BandLayoutPtr band) {
   const Csr& a = *pattern;
   check_transpose("spmm", a, transposed);
+  check_band("spmm", a, band);
   if (a.num_cols != x.rows()) fail("spmm: pattern has {} columns but x has {} rows", a.num_cols, x.rows());
   if (w.rows() != a.nnz()) fail("spmm: values are {}x{}, expected {} rows (one per edge)", w.rows(), w.cols(), a.nnz());
   const int64_t heads = w.cols(), d = x.cols(), dh = head_width("spmm", d, heads);
   auto* tape = x.tape();
-  auto* node = tape->template push<SpmmNode<T>>(pattern, transposed, w.node(), x.node());
+  auto* node = tape->template push<SpmmNode<T>>(pattern, transposed, band, w.node(), x.node());
   auto& y = node->mutable_value();
   y.setZero(a.num_rows, d);
   const Mat<T>& wv = w.value();
+  const Mat<T>& xv = x.value();
+  if (band) {
+    Mat<T> dense;
+    for (const auto& b : band->blocks)
+      for (int64_t h = 0; h < heads; ++h) {
+        gather_band(wv, *band, b, h, dense);
+        rows_of(y, b.first_row, b.rows, h, dh).noalias() += dense * rows_of(xv, b.first_key, b.keys, h, dh);
+      }
+  }
   for (int64_t i = 0; i < a.num_rows; ++i) {
     T* yi = y.row(i).data();
     for (int64_t k = a.row_ptr[i]; k < a.row_ptr[i + 1]; ++k) {
-      const T* xj = x.value().row(a.col[k]).data();
+      if (band && band->in_run(i, k)) continue;
+      const T* xj = xv.row(a.col[k]).data();
       for (int64_t h = 0; h < heads; ++h) axpy_row(yi + h * dh, xj + h * dh, wv(k, h), dh);
     }
   }
@@ -239,21 +323,36 @@ Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed) {
 }
 
 template <typename T>
-Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads, CsrTransposePtr transposed) {
+Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads, CsrTransposePtr transposed, BandLayoutPtr band) {
   const Csr& p = *pattern;
   check_transpose("sddmm", p, transposed);
+  check_band("sddmm", p, band);
   if (p.num_rows != a.rows() || p.num_cols != b.rows() || a.cols() != b.cols())
     fail("sddmm: pattern {}x{} does not fit a {}x{} and b {}x{}", p.num_rows, p.num_cols, a.rows(), a.cols(), b.rows(),
          b.cols());
   const int64_t dh = head_width("sddmm", a.cols(), heads);
   auto* tape = a.tape();
-  auto* node = tape->template push<SddmmNode<T>>(pattern, transposed, a.node(), b.node());
+  auto* node = tape->template push<SddmmNode<T>>(pattern, transposed, band, a.node(), b.node());
   auto& w = node->mutable_value();
   w.resize(p.nnz(), heads);
+  const Mat<T>& av = a.value();
+  const Mat<T>& bv = b.value();
+  if (band) {
+    Mat<T> dense;
+    for (const auto& blk : band->blocks)
+      for (int64_t h = 0; h < heads; ++h) {
+        dense.noalias() = rows_of(av, blk.first_row, blk.rows, h, dh) * rows_of(bv, blk.first_key, blk.keys, h, dh).transpose();
+        for (int64_t r = 0; r < blk.rows; ++r) {
+          const int64_t start = band->run_start[blk.first_row + r];
+          for (int64_t c = 0; c < blk.keys; ++c) w(start + c, h) = dense(r, c);
+        }
+      }
+  }
   for (int64_t i = 0; i < p.num_rows; ++i) {
-    const T* ai = a.value().row(i).data();
+    const T* ai = av.row(i).data();
     for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k) {
-      const T* bj = b.value().row(p.col[k]).data();
+      if (band && band->in_run(i, k)) continue;
+      const T* bj = bv.row(p.col[k]).data();
       for (int64_t h = 0; h < heads; ++h) w(k, h) = dot_row(ai + h * dh, bj + h * dh, dh);
     }
   }
@@ -327,8 +426,8 @@ Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64_t heads, OffsetList s
 }
 
 #define RELFM_INSTANTIATE_ATTENTION(T)                                 \
-  template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>, CsrTransposePtr);   \
-  template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>, int64_t, CsrTransposePtr); \
+  template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>, CsrTransposePtr, BandLayoutPtr);            \
+  template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>, int64_t, CsrTransposePtr, BandLayoutPtr);  \
   template Var<T> edge_softmax<T>(CsrPtr, Var<T>);                     \
   template Var<T> dense_attention<T>(Var<T>, Var<T>, Var<T>, int64_t, OffsetList);
 

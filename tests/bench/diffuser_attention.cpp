@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     AttentionGraphConfig g;
     g.template_length = std::max<int64_t>(4096, L);
     const AttentionGraph graph = build_attention_graph(L, g);
-    pattern = {graph.by_query, graph.by_key};
+    pattern = {graph.by_query, graph.by_key, std::getenv("RELFM_NO_BAND") ? nullptr : graph.band};
     edges = graph.by_query->nnz();
   } else if (kind != "dense") {
     fmt::print(stderr, "unknown kind '{}'\n", kind);

@@ -21,7 +21,7 @@ MatD random_matrix(int64_t r, int64_t c, uint64_t stream) {
 TEST(DiffuserAttention, OnTheCompleteGraphOneHopWithoutTeleportIsDenseAttention) {
   const int64_t L = 23, d = 8, heads = 2;
   const AttentionGraph g = complete_attention_graph(L);
-  const AttentionPattern complete{g.by_query, g.by_key};
+  const AttentionPattern complete{g.by_query, g.by_key, g.band};
   DiffusionConfig one_hop;
   one_hop.hops = 1;
   one_hop.alpha = 0.0;
@@ -56,7 +56,7 @@ TEST(DiffuserAttention, ManyHopsConvergeToThePersonalisedPageRankFixedPoint) {
   Tape<double> tape;
   tape.set_grad_enabled(false);
   Var<double> a = edge_softmax(graph.by_query, sddmm(graph.by_query, tape.input(q), tape.input(k), heads));
-  const MatD z = diffuse({graph.by_query, graph.by_key}, a, tape.input(v), many, CounterRng(0, RngPurpose::kDropout), false).value();
+  const MatD z = diffuse({graph.by_query, graph.by_key, graph.band}, a, tape.input(v), many, CounterRng(0, RngPurpose::kDropout), false).value();
   const Csr& p = *graph.by_query;
   for (int64_t h = 0; h < heads; ++h) {
     Eigen::MatrixXd dense = Eigen::MatrixXd::Zero(L, L);
@@ -73,7 +73,7 @@ TEST(DiffuserAttention, FiveOfficialHopsPutMostWeightOnFiveHopPaths) {
   // With alpha 0.1 and K 5 the operator is sum_t c_t A^t with c_t = 0.1 * 0.9^t (t < 5) and 0.9^5 = 0.59 on
   // A^5 (research §1.4). With A the cyclic shift of 6 tokens, applied to V = I, entry (i, i + t mod 6) is c_t.
   const int64_t n = 6;
-  const AttentionPattern g{complete_attention_graph(n).by_query, nullptr};
+  const AttentionPattern g{complete_attention_graph(n).by_query, nullptr, nullptr};
   MatD shift = MatD::Zero(n * n, 1);
   for (int64_t i = 0; i < n; ++i) shift(i * n + (i + 1) % n, 0) = 1.0;
   Tape<double> tape;

@@ -4,6 +4,7 @@
 // case below.
 // To add an op: add its cases to all_cases() (see src/tensor/op_kind.hpp for the other two steps).
 #include "src/tensor/gradcheck.hpp"
+#include "src/graph/attention_graph.hpp"
 
 #include <gtest/gtest.h>
 
@@ -153,6 +154,23 @@ std::vector<GradCheckCase> all_cases() {
                        [=](auto&, const auto& x) { return spmm(graph, x[0], x[1], graph_t); }));
   cases.push_back(make("sddmm_heads_transposed", {{4, 6}, {4, 6}},
                        [=](auto&, const auto& x) { return sddmm(graph, x[0], x[1], 3, graph_t); }));
+  // A Diffuser pattern (band of 4 every 2, 2 random keys per query, a global token) with its band as dense blocks.
+  AttentionGraphConfig small;
+  small.block = 4;
+  small.stride = 2;
+  small.num_global = 1;
+  small.num_random = 2;
+  small.random_mode = "fixed";
+  const AttentionGraph ag = build_attention_graph(9, small);
+  const int64_t ag_edges = ag.by_query->nnz();
+  cases.push_back(make("spmm_band", {{ag_edges, 2}, {9, 4}},
+                       [=](auto&, const auto& x) { return spmm(ag.by_query, x[0], x[1], ag.by_key, ag.band); }));
+  cases.push_back(make("spmm_band_scatter", {{ag_edges, 2}, {9, 4}},
+                       [=](auto&, const auto& x) { return spmm(ag.by_query, x[0], x[1], nullptr, ag.band); }));
+  cases.push_back(make("sddmm_band", {{9, 4}, {9, 4}},
+                       [=](auto&, const auto& x) { return sddmm(ag.by_query, x[0], x[1], 2, ag.by_key, ag.band); }));
+  cases.push_back(make("sddmm_band_scatter", {{9, 4}, {9, 4}},
+                       [=](auto&, const auto& x) { return sddmm(ag.by_query, x[0], x[1], 2, nullptr, ag.band); }));
   cases.push_back(make("edge_softmax", {{7, 3}}, [=](auto&, const auto& x) { return edge_softmax(graph, x[0]); }));
   // Diffuser attention on a fixed pattern: per-head scores -> softmax over each query's keys -> two hops.
   cases.push_back(make("sparse_attention_two_hops", {{4, 6}, {4, 6}, {4, 6}}, [=](auto&, const auto& x) {
