@@ -110,7 +110,9 @@ TEST(AttentionGraph, TheTransposeIsExactAndPointsAtTheSameEdges) {
       ASSERT_TRUE(e >= q.row_ptr[i] && e < q.row_ptr[i + 1]) << "edge " << e << " is not in query " << i << "'s row";
       EXPECT_EQ(q.col[e], j);
       seen.insert(e);
-      if (t > k.row_ptr[j]) EXPECT_LT(k.col[t - 1], k.col[t]);
+      if (t > k.row_ptr[j]) {
+        EXPECT_LT(k.col[t - 1], k.col[t]);
+      }
     }
   EXPECT_EQ(static_cast<int64_t>(seen.size()), q.nnz());
 }
