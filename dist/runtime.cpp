@@ -1,8 +1,8 @@
 #include "dist/runtime.hpp"
+#include "src/core/malloc_tuning.hpp"
 
 #include "src/core/log.hpp"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,14 +23,6 @@ void install_signal_handlers() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-}
-
-// Large tensors are allocated and freed every step; keep freed memory in the heap instead of returning
-// it to the kernel, because re-faulting pages costs ~11 us per 4 KB here (research/systems_anchors.md §5).
-void tune_malloc() {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_TOP_PAD, 64 << 20);
 }
 
 int exit_code_for(CollectiveError::Kind kind) {

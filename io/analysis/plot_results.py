@@ -5,8 +5,10 @@
 
 One column per seed: the training loss (left axis) and, on the right axis, the series the job's summary
 rule selects by and reports (e.g. valid_rocauc and test_rocauc), with the selected epoch marked. Works for
-every job kind: the names come from the file's `select_series` and `report_series` attributes. Needs
-Debian's python3-h5py and python3-matplotlib.
+every job kind: the names come from the file's `select_series` and `report_series` attributes. A Diffuser
+run (job kind `diffuser`) gets a second row: its diffusion statistics per layer over the epochs, the share
+of the diffused attention that arrives from beyond one hop (`beyond_one_hop_layer<l>`). Needs Debian's
+python3-h5py and python3-matplotlib.
 """
 import argparse
 
@@ -40,7 +42,22 @@ def main():
         else:
             seeds = [str(s) for s in f["summary/seed"][()]]
         best = dict(zip(seeds, f["summary/best_epoch"][()]))
-        fig, axes = plt.subplots(1, len(seeds), figsize=(4.2 * len(seeds), 3.4), squeeze=False)
+        # Per-layer diffusion statistics (Diffuser): series named beyond_one_hop_layer<l>, in layer order.
+        prefix = "beyond_one_hop_layer"
+        layers = sorted({k for seed in seeds for k in f[f"seeds/{seed}"] if k.startswith(prefix)},
+                        key=lambda k: int(k[len(prefix):]))
+        rows = 2 if layers else 1
+        fig, axes = plt.subplots(rows, len(seeds), figsize=(4.2 * len(seeds), 3.4 * rows), squeeze=False)
+        for ax, seed in zip(axes[1] if layers else [], seeds):
+            g = f[f"seeds/{seed}"]
+            for name in layers:
+                if name in g:
+                    ax.plot(g["epoch"][()], g[name][()], marker="o", markersize=3, label=f"layer {name[len(prefix):]}")
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("attention from beyond one hop")
+            ax.set_title("diffusion: share of each query's attention\nthat arrives from outside its keys", fontsize=8)
+            ax.legend(fontsize=7)
         for ax, seed in zip(axes[0], seeds):
             g = f[f"seeds/{seed}"]
             epoch = g["epoch"][()]

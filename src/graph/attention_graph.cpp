@@ -38,6 +38,67 @@ std::pair<int64_t, int64_t> local_range(int64_t p, int64_t length, const Attenti
   return {lo_start, std::min(length, hi_start + c.block)};
 }
 
+// The dense tiles of a graph: each edge in at most one, claimed in this order.
+//  1. The global tokens' rows: every key, so edge (row p, key j) is entry row_ptr[p] + j.
+//  2. The band: consecutive queries with the same key range [lo, hi) form one tile; their band is one
+//     contiguous run of their sorted row (local edges are never deduplicated away).
+//  3. The global tokens' columns, for every query that is not global, except the keys its band holds.
+EdgeTiles regular_tiles(const Csr& by_query, const std::vector<VertexId>& globals, const std::vector<uint8_t>& is_global,
+                        const AttentionGraphConfig& c) {
+  const int64_t length = by_query.num_rows;
+  EdgeTiles tiles;
+  tiles.tiled.assign(static_cast<size_t>(by_query.nnz()), 0);
+  auto claim = [&](EdgeTiles::Tile& t, int64_t r, int64_t col, int64_t e) {
+    t.edge[static_cast<size_t>(r * t.keys.size() + col)] = e;
+    tiles.tiled[static_cast<size_t>(e)] = 1;
+  };
+  const VertexId* cols = by_query.col.data();
+  if (!globals.empty()) {
+    EdgeTiles::Tile t{IndexSpan::list({globals.begin(), globals.end()}), IndexSpan::range(0, length), {}};
+    t.edge.assign(static_cast<size_t>(t.rows.size() * length), -1);
+    for (int64_t r = 0; r < t.rows.size(); ++r) {
+      const int64_t p = t.rows[r];
+      RELFM_CHECK(by_query.row_ptr[p + 1] - by_query.row_ptr[p] == length, "attention graph: global row {} is not complete", p);
+      for (int64_t j = 0; j < length; ++j) claim(t, r, j, by_query.row_ptr[p] + j);
+    }
+    tiles.tiles.push_back(std::move(t));
+  }
+  for (int64_t p = 0; p < length;) {
+    const auto [lo, hi] = local_range(p, length, c);
+    int64_t end = p + 1;
+    while (end < length && local_range(end, length, c) == std::make_pair(lo, hi)) ++end;
+    EdgeTiles::Tile t{IndexSpan::range(p, end - p), IndexSpan::range(lo, hi - lo), {}};
+    t.edge.assign(static_cast<size_t>((end - p) * (hi - lo)), -1);
+    for (int64_t q = p; q < end; ++q) {
+      if (is_global[static_cast<size_t>(q)]) continue;
+      const int64_t at = std::lower_bound(cols + by_query.row_ptr[q], cols + by_query.row_ptr[q + 1], static_cast<VertexId>(lo)) - cols;
+      RELFM_CHECK(at + (hi - lo) <= by_query.row_ptr[q + 1] && cols[at] == lo && cols[at + (hi - lo) - 1] == hi - 1,
+                  "attention graph: query {}'s band [{}, {}) is not one run", q, lo, hi);
+      for (int64_t k = 0; k < hi - lo; ++k) claim(t, q - p, k, at + k);
+    }
+    tiles.tiles.push_back(std::move(t));
+    p = end;
+  }
+  if (!globals.empty()) {
+    EdgeTiles::Tile t{IndexSpan::range(0, length), IndexSpan::list({globals.begin(), globals.end()}), {}};
+    t.edge.assign(static_cast<size_t>(length * t.keys.size()), -1);
+    for (int64_t p = 0; p < length; ++p) {
+      if (is_global[static_cast<size_t>(p)]) continue;
+      const auto [lo, hi] = local_range(p, length, c);
+      for (int64_t k = 0; k < t.keys.size(); ++k) {
+        const auto key = static_cast<VertexId>(t.keys[k]);
+        if (key >= lo && key < hi) continue;
+        const int64_t at = std::lower_bound(cols + by_query.row_ptr[p], cols + by_query.row_ptr[p + 1], key) - cols;
+        RELFM_CHECK(at < by_query.row_ptr[p + 1] && cols[at] == key, "attention graph: query {} lacks global key {}", p, key);
+        claim(t, p, k, at);
+      }
+    }
+    tiles.tiles.push_back(std::move(t));
+  }
+  tiles.index_rest(by_query);
+  return tiles;
+}
+
 }  // namespace
 
 void validate_attention_graph_config(const AttentionGraphConfig& c, const std::string& key_prefix) {
@@ -129,26 +190,7 @@ AttentionGraph build_attention_graph(int64_t length, const AttentionGraphConfig&
   }
 
   g.by_key = std::make_shared<const CsrTranspose>(transpose_with_edges(*by_query));
-  // The band's runs: query p holds every key of [lo, hi) (local edges are never deduplicated away), so they
-  // are one contiguous run of its sorted row; consecutive queries with the same range form a block.
-  auto band = std::make_shared<BandLayout>();
-  band->run_start.assign(static_cast<size_t>(length), -1);
-  band->run_keys.assign(static_cast<size_t>(length), 0);
-  for (int64_t p = 0; p < length; ++p) {
-    const auto [lo, hi] = local_range(p, length, c);
-    const auto* row = by_query->col.data();
-    const int64_t at = std::lower_bound(row + by_query->row_ptr[p], row + by_query->row_ptr[p + 1], static_cast<VertexId>(lo)) - row;
-    RELFM_CHECK(at + (hi - lo) <= by_query->row_ptr[p + 1] && row[at] == lo && row[at + (hi - lo) - 1] == hi - 1,
-                "attention graph: query {}'s band [{}, {}) is not one run", p, lo, hi);
-    band->run_start[static_cast<size_t>(p)] = at;
-    band->run_keys[static_cast<size_t>(p)] = hi - lo;
-    if (!band->blocks.empty() && band->blocks.back().first_key == lo && band->blocks.back().keys == hi - lo &&
-        band->blocks.back().first_row + band->blocks.back().rows == p)
-      band->blocks.back().rows += 1;
-    else
-      band->blocks.push_back({p, 1, lo, hi - lo});
-  }
-  g.band = std::move(band);
+  g.tiles = std::make_shared<const EdgeTiles>(regular_tiles(*by_query, globals, is_global, c));
   g.by_query = std::move(by_query);
   return g;
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "src/graph/csr.hpp"
+#include "src/graph/edge_tiles.hpp"
 
 #include <memory>
 #include <string>
@@ -45,8 +46,9 @@ struct AttentionGraph {
   // The transpose: key j's queries, each entry naming its edge of by_query (backward passes gather along
   // keys with it instead of scattering).
   std::shared_ptr<const CsrTranspose> by_key;
-  // The local band as dense blocks (rows of one stride share their keys).
-  std::shared_ptr<const BandLayout> band;
+  // The regular parts as dense tiles: the global tokens' rows (every key), the local band (the queries of
+  // one stride share their keys) and the global tokens' columns; the random edges stay in the CSR loops.
+  EdgeTilesPtr tiles;
   std::vector<VertexId> global_tokens;  // increasing
   // Edge counts by the part that put them there (an edge in several parts counts in the first of local,
   // global, random).

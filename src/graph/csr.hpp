@@ -41,18 +41,4 @@ struct CsrTranspose {
 };
 CsrTranspose transpose_with_edges(const Csr& a);
 
-// Blocks of consecutive rows of a pattern that all hold one contiguous key range [first_key, first_key +
-// keys) as one contiguous run of their entries (the local band of an attention graph): products over them
-// run as dense matrix products instead of edge by edge. run_start[r] is the entry where row r's run begins
-// (-1 for a row in no block) and run_keys[r] its length.
-struct BandLayout {
-  struct Block {
-    int64_t first_row = 0, rows = 0, first_key = 0, keys = 0;
-  };
-  std::vector<Block> blocks;
-  std::vector<int64_t> run_start, run_keys;
-  // Whether entry e of row r lies in its run.
-  bool in_run(int64_t r, int64_t e) const { return run_start[r] >= 0 && e >= run_start[r] && e < run_start[r] + run_keys[r]; }
-};
-
 }  // namespace relfm

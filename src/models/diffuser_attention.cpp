@@ -20,22 +20,14 @@ template <typename T>
 Var<T> diffuse(const AttentionPattern& pattern, Var<T> a, Var<T> v, const DiffusionConfig& config,
                const CounterRng& dropout_rng, bool training) {
   validate_diffusion_config(config);
-  const T keep = T(1.0 - config.alpha), teleport = T(config.alpha);
-  Var<T> z = v;
-  // alpha V is the same in every hop: computed once.
-  Var<T> restart = config.alpha > 0.0 ? scale(v, teleport) : Var<T>();
-  for (int64_t t = 0; t < config.hops; ++t) {
-    Var<T> spread = spmm(pattern.by_query, a, z, pattern.by_key, pattern.band);
-    z = restart ? add(scale(spread, keep), restart) : spread;
-    if (config.hop_dropout > 0.0) z = dropout(z, config.hop_dropout, dropout_rng.derive(static_cast<uint64_t>(t) + 1), training);
-  }
-  return z;
+  return ppr_diffusion(pattern.by_query, a, v, DiffusionHops{config.hops, config.alpha, config.hop_dropout}, dropout_rng, training,
+                       pattern.by_key, pattern.tiles);
 }
 
 template <typename T>
 Var<T> diffuser_attention(const AttentionPattern& pattern, Var<T> q, Var<T> k, Var<T> v, int64_t heads,
                           const DiffusionConfig& config, const CounterRng& dropout_rng, bool training, Mat<T>* weights) {
-  Var<T> a = edge_softmax(pattern.by_query, sddmm(pattern.by_query, q, k, heads, pattern.by_key, pattern.band));
+  Var<T> a = edge_softmax(pattern.by_query, sddmm(pattern.by_query, q, k, heads, pattern.by_key, pattern.tiles));
   if (weights) *weights = a.value();
   if (config.attention_dropout > 0.0) a = dropout(a, config.attention_dropout, dropout_rng.derive(0), training);
   return diffuse(pattern, a, v, config, dropout_rng, training);

@@ -21,12 +21,12 @@ struct DiffusionConfig {
 // InputError naming the key (`key_prefix` + name) for a value out of range.
 void validate_diffusion_config(const DiffusionConfig& config, const std::string& key_prefix = "attention.");
 
-// A pattern by query with its transpose and its band as dense blocks (both optional: backward passes then
-// gather instead of scatter, and the band runs as matrix products).
+// A pattern by query with its transpose and its dense tiles (both optional: backward passes then gather
+// instead of scatter, and the tiles run as matrix products).
 struct AttentionPattern {
   CsrPtr by_query;
   CsrTransposePtr by_key;
-  BandLayoutPtr band;
+  EdgeTilesPtr tiles;
 };
 
 // The K hops on fixed weights A (nnz x H over the pattern) from V (L x d, H heads).

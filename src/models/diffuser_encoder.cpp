@@ -40,7 +40,7 @@ SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& s
     auto pattern = std::make_shared<Csr>();
     pattern->num_rows = pattern->num_cols = offsets->back();
     pattern->row_ptr.assign(1, 0);
-    auto band = std::make_shared<BandLayout>();
+    auto tiles = std::make_shared<EdgeTiles>();
     for (size_t s = 0; s < sequences.size(); ++s) {
       const AttentionGraph& graph = graphs->get(static_cast<int64_t>(sequences[s].size()));
       const Csr& g = *graph.by_query;
@@ -48,19 +48,11 @@ SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& s
       const int64_t edge_base = pattern->row_ptr.back();
       for (int64_t i = 0; i < g.num_rows; ++i) pattern->row_ptr.push_back(edge_base + g.row_ptr[i + 1]);
       for (VertexId j : g.col) pattern->col.push_back(base + j);
-      for (BandLayout::Block blk : graph.band->blocks) {
-        blk.first_row += base;
-        blk.first_key += base;
-        band->blocks.push_back(blk);
-      }
-      for (int64_t i = 0; i < g.num_rows; ++i) {
-        const int64_t start = graph.band->run_start[static_cast<size_t>(i)];
-        band->run_start.push_back(start < 0 ? -1 : start + edge_base);
-        band->run_keys.push_back(graph.band->run_keys[static_cast<size_t>(i)]);
-      }
+      tiles->append(*graph.tiles, base, edge_base);
     }
+    tiles->index_rest(*pattern);
     b.pattern.by_key = std::make_shared<const CsrTranspose>(transpose_with_edges(*pattern));
-    b.pattern.band = std::move(band);
+    b.pattern.tiles = std::move(tiles);
     b.pattern.by_query = std::move(pattern);
   }
   b.offsets = std::move(offsets);

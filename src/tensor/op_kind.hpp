@@ -50,6 +50,7 @@ enum class OpKind : int {
   kGateMix,         // g A + (1 - g) B, g 1 x 1
   kEdgeSoftmax,     // softmax over each row's entries of a pattern, per head column
   kDenseAttention,  // softmax(Q_h K_h^T) V_h per head
+  kDiffusion,       // K hops z <- dropout((1 - alpha) A z + alpha v) on fixed edge values A (Diffuser)
   kCount
 };
 
@@ -60,7 +61,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(OpKind::kCount
     "dropout",      "batch_norm",   "batch_norm_act", "layer_norm",  "embedding_sum", "bce_with_logits", "mse",
     "gin_aggregate", "gin_aggregate_embedded", "spmm",        "sddmm",       "info_nce",
     "all_gather_rows", "transpose",   "concat_cols", "l2_normalize_rows", "gate_mix",
-    "edge_softmax", "dense_attention",
+    "edge_softmax", "dense_attention", "diffusion",
 };
 constexpr bool all_ops_named() {
   for (std::string_view name : kOpNames)

@@ -9,6 +9,7 @@
 #include "src/core/collective.hpp"
 #include "src/core/rng.hpp"
 #include "src/graph/csr.hpp"
+#include "src/graph/edge_tiles.hpp"
 #include "src/tensor/dual.hpp"
 #include "src/tensor/tape.hpp"
 
@@ -21,7 +22,6 @@ using IndexList = std::shared_ptr<const std::vector<int32_t>>;
 using OffsetList = std::shared_ptr<const std::vector<int64_t>>;
 using CsrPtr = std::shared_ptr<const Csr>;
 using CsrTransposePtr = std::shared_ptr<const CsrTranspose>;
-using BandLayoutPtr = std::shared_ptr<const BandLayout>;
 using IndexMatPtr = std::shared_ptr<const IndexMat>;
 template <typename T>
 using ConstMatPtr = std::shared_ptr<const Mat<T>>;
@@ -75,20 +75,33 @@ Var<T> gin_aggregate_embedded(Var<T> h, Var<T> table, IndexMatPtr edge_rows, Var
 // ---- attention on a fixed pattern (ops_attention.cpp) ---------------------------------------------
 // Edge tensors are nnz x H in the pattern's entry order; features n x d split into H heads of d / H columns.
 // `transposed` (optional, transpose_with_edges of the pattern) lets the backward gather the gradient of
-// the column-side operand along columns instead of scattering it; `band` (optional) runs the pattern's
-// dense blocks as matrix products. Both give the same values up to the order of summation.
+// the column-side operand along columns instead of scattering it; `tiles` (optional) runs the pattern's
+// dense tiles (edge_tiles.hpp) as matrix products. Both give the same values up to the order of summation.
 // Sparse (fixed pattern, differentiable values w: nnz x H) times dense, per head:
 // y[i, head h] = sum_{k in row i} w[k, h] x[col[k], head h]. H = 1: the classic SpMM.
 template <typename T>
-Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed = nullptr, BandLayoutPtr band = nullptr);
+Var<T> spmm(CsrPtr pattern, Var<T> w, Var<T> x, CsrTransposePtr transposed = nullptr, EdgeTilesPtr tiles = nullptr);
 // Sampled dense-dense product on a fixed pattern, per head: w[k, h] = a[i, head h] . b[col[k], head h]
 // for k in row i (nnz x heads).
 template <typename T>
 Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads = 1, CsrTransposePtr transposed = nullptr,
-             BandLayoutPtr band = nullptr);
+             EdgeTilesPtr tiles = nullptr);
 // Softmax over each row's entries, per head column (nnz x H): the attention weights of each query over its
 // keys. Rows without entries have none.
 template <typename T> Var<T> edge_softmax(CsrPtr pattern, Var<T> s);
+// K hops of personalised-PageRank diffusion on fixed, differentiable edge values a (nnz x H, per head):
+// z_0 = v, z_{t+1} = dropout_t((1 - alpha) A z_t + alpha v), output z_K (Diffuser, research/diffuser.md
+// §1.4). Hop t's dropout mask is that of dropout(., p, dropout_rng.derive(t + 1), training), so this one
+// node equals the composition of spmm, scale, add and dropout; it gathers A's tiles once for all hops and
+// sums the gradient of A over the hops in one product per tile.
+struct DiffusionHops {
+  int64_t hops = 5;
+  double alpha = 0.1;
+  double dropout = 0.0;
+};
+template <typename T>
+Var<T> ppr_diffusion(CsrPtr pattern, Var<T> a, Var<T> v, const DiffusionHops& hops, const CounterRng& dropout_rng,
+                     bool training, CsrTransposePtr transposed = nullptr, EdgeTilesPtr tiles = nullptr);
 // softmax(q_h k_h^T) v_h for every head h within every segment of rows (q, k: L x d_k, v: L x d_v; each
 // segment a sequence of a batch, attending to itself only; null = one segment): the dense attention that
 // Diffuser's sparse attention reduces to on a complete pattern (no scaling: scale q first). Stores every

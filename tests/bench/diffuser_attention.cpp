@@ -6,6 +6,9 @@
 // peak MB, edges. tests/bench/diffuser_attention.sh runs the grid and the PyTorch reference.
 //
 //   relfm_diffuser_attention diffuser|dense L [D=256] [HEADS=4] [HOPS=5] [REPS=3]
+// env: RELFM_NO_TILES=1 runs every edge through the CSR loops; RELFM_RANDOM_KEYS=n sets the random keys
+// per template column (default 64); RELFM_PROFILE=1 prints per-op times of the last repetition.
+#include "src/core/malloc_tuning.hpp"
 #include "src/graph/attention_graph.hpp"
 #include "src/models/diffuser_attention.hpp"
 #include "src/tensor/gemm.hpp"
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   const int64_t L = std::atoll(argv[2]);
   const int64_t d = argc > 3 ? std::atoll(argv[3]) : 256, heads = argc > 4 ? std::atoll(argv[4]) : 4;
   const int64_t hops = argc > 5 ? std::atoll(argv[5]) : 5, reps = argc > 6 ? std::atoll(argv[6]) : 3;
+  tune_malloc();  // as the trainer does (dist/runtime.cpp)
   gemm::activate(gemm::apply_gemm_request("auto"));
   const CounterRng rng(1, RngPurpose::kTest, 0);
   auto random = [&](uint64_t stream) {
@@ -45,8 +49,9 @@ int main(int argc, char** argv) {
   if (kind == "diffuser") {
     AttentionGraphConfig g;
     g.template_length = std::max<int64_t>(4096, L);
+    if (const char* n = std::getenv("RELFM_RANDOM_KEYS")) g.num_random = std::atoll(n);
     const AttentionGraph graph = build_attention_graph(L, g);
-    pattern = {graph.by_query, graph.by_key, std::getenv("RELFM_NO_BAND") ? nullptr : graph.band};
+    pattern = {graph.by_query, graph.by_key, std::getenv("RELFM_NO_TILES") ? nullptr : graph.tiles};
     edges = graph.by_query->nnz();
   } else if (kind != "dense") {
     fmt::print(stderr, "unknown kind '{}'\n", kind);
@@ -55,15 +60,19 @@ int main(int argc, char** argv) {
   DiffusionConfig diffusion;
   diffusion.hops = hops;
   std::vector<double> times;
+  OpProfile profile;
+  const bool profiling = std::getenv("RELFM_PROFILE") != nullptr;
   for (int64_t r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     Tape<float> tape;
+    if (profiling && r + 1 == reps) tape.set_profile(&profile);
     Var<float> qv = tape.input(q, true), kv = tape.input(k, true), vv = tape.input(v, true);
     Var<float> out = kind == "dense" ? dense_attention(qv, kv, vv, heads)
                                      : diffuser_attention(pattern, qv, kv, vv, heads, diffusion, CounterRng(0, RngPurpose::kDropout), true);
     tape.backward(sum(mul(out, tape.input(w))));
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (profiling) fmt::print(stderr, "{}", profile.table());
   std::sort(times.begin(), times.end());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

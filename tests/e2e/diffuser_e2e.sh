@@ -48,6 +48,8 @@ for v in ("diffuser", "dense", "onehop"):
             share = np.concatenate([s[k][()] for k in beyond])
             assert (np.all(share < 1e-6) if v == "onehop" else np.all((share > 0.05) & (share < 1))), (v, share)
 PY
+"$PY" "$SOURCE_DIR/io/analysis/plot_results.py" diffuser/results.h5 --out curves.png > /dev/null || fail "plot"
+[[ -s curves.png ]] || fail "no plot"
 
 # Bad inputs.
 printf '1\tok\nno label here\n' > t.tsv

@@ -117,6 +117,43 @@ TEST(AttentionGraph, TheTransposeIsExactAndPointsAtTheSameEdges) {
   EXPECT_EQ(static_cast<int64_t>(seen.size()), q.nnz());
 }
 
+// The tiles name the right edges, each once, and leave exactly the random-only edges to the CSR loops
+// (the band, the global rows and the global columns cover every local and global edge).
+TEST(AttentionGraph, TheDenseTilesCoverEveryRegularEdgeOnce) {
+  for (const bool first_global : {false, true}) {
+    AttentionGraphConfig c;
+    c.first_token_global = first_global;
+    for (const int64_t length : {1, 50, 97, 1000, 4096}) {
+      const AttentionGraph g = build_attention_graph(length, c);
+      ASSERT_NO_THROW(g.tiles->check(*g.by_query)) << "length " << length;
+      const auto tiled = std::count(g.tiles->tiled.begin(), g.tiles->tiled.end(), uint8_t{1});
+      EXPECT_EQ(tiled, g.local_edges + g.global_edges) << "length " << length;
+    }
+  }
+  const AttentionGraph complete = complete_attention_graph(37);
+  ASSERT_EQ(complete.tiles->tiles.size(), 1u);
+  EXPECT_EQ(std::count(complete.tiles->tiled.begin(), complete.tiles->tiled.end(), uint8_t{1}), 37 * 37);
+}
+
+TEST(EdgeTiles, CheckRejectsATileThatNamesTheWrongEdgeOrOneTwice) {
+  AttentionGraphConfig c;
+  c.random_mode = "fixed";
+  c.num_global = 2;
+  const AttentionGraph g = build_attention_graph(300, c);
+  EdgeTiles wrong = *g.tiles;
+  auto& cell = wrong.tiles.back().edge;
+  const auto named = std::find_if(cell.begin(), cell.end(), [](int64_t e) { return e >= 0; });
+  ASSERT_NE(named, cell.end());
+  *named += 1;  // the next entry of that row: another key
+  EXPECT_THROW(wrong.check(*g.by_query), Error);
+  EdgeTiles twice = *g.tiles;
+  twice.tiles.push_back(twice.tiles.back());
+  EXPECT_THROW(twice.check(*g.by_query), Error);
+  EdgeTiles unmarked = *g.tiles;
+  unmarked.tiled.assign(unmarked.tiled.size(), 0);
+  EXPECT_THROW(unmarked.check(*g.by_query), Error);
+}
+
 TEST(AttentionGraph, SameSeedSameGraphAnotherSeedAnother) {
   AttentionGraphConfig c;
   const auto a = edges_of(*build_attention_graph(700, c).by_query);

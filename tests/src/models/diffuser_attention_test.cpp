@@ -21,7 +21,7 @@ MatD random_matrix(int64_t r, int64_t c, uint64_t stream) {
 TEST(DiffuserAttention, OnTheCompleteGraphOneHopWithoutTeleportIsDenseAttention) {
   const int64_t L = 23, d = 8, heads = 2;
   const AttentionGraph g = complete_attention_graph(L);
-  const AttentionPattern complete{g.by_query, g.by_key, g.band};
+  const AttentionPattern complete{g.by_query, g.by_key, g.tiles};
   DiffusionConfig one_hop;
   one_hop.hops = 1;
   one_hop.alpha = 0.0;
@@ -56,7 +56,7 @@ TEST(DiffuserAttention, ManyHopsConvergeToThePersonalisedPageRankFixedPoint) {
   Tape<double> tape;
   tape.set_grad_enabled(false);
   Var<double> a = edge_softmax(graph.by_query, sddmm(graph.by_query, tape.input(q), tape.input(k), heads));
-  const MatD z = diffuse({graph.by_query, graph.by_key, graph.band}, a, tape.input(v), many, CounterRng(0, RngPurpose::kDropout), false).value();
+  const MatD z = diffuse({graph.by_query, graph.by_key, graph.tiles}, a, tape.input(v), many, CounterRng(0, RngPurpose::kDropout), false).value();
   const Csr& p = *graph.by_query;
   for (int64_t h = 0; h < heads; ++h) {
     Eigen::MatrixXd dense = Eigen::MatrixXd::Zero(L, L);
@@ -67,6 +67,46 @@ TEST(DiffuserAttention, ManyHopsConvergeToThePersonalisedPageRankFixedPoint) {
     const Eigen::MatrixXd fixed_point = many.alpha * system.partialPivLu().solve(Eigen::MatrixXd(v.middleCols(h * dh, dh)));
     EXPECT_LT((Eigen::MatrixXd(z.middleCols(h * dh, dh)) - fixed_point).cwiseAbs().maxCoeff(), 1e-10) << "head " << h;
   }
+}
+
+// The fused K-hop node against the composition it replaces (spmm, scale, add, dropout per hop), values and
+// gradients of A and V, with hop dropout, on the official pattern at 3,000 tokens: its tiles, its sparse
+// rest and the cache blocking of the sparse loops (several key blocks at d = 512 in double) all take part.
+TEST(DiffuserAttention, TheFusedHopsEqualTheComposedOps) {
+  AttentionGraphConfig gc;
+  gc.random_mode = "fixed";
+  gc.num_random = 20;
+  gc.num_global = 8;
+  const int64_t L = 3000, d = 512, heads = 4;
+  const AttentionGraph graph = build_attention_graph(L, gc);
+  const MatD q = random_matrix(L, d, 1) * 0.05, k = random_matrix(L, d, 2), v = random_matrix(L, d, 3), w = random_matrix(L, d, 4);
+  const DiffusionHops hops{4, 0.1, 0.2};
+  const CounterRng rng(3, RngPurpose::kDropout);
+  MatD value[2], grad_a[2], grad_v[2];
+  for (const int fused : {0, 1}) {
+    Tape<double> tape;
+    Var<double> vv = tape.input(v, true);
+    Var<double> a = edge_softmax(graph.by_query, sddmm(graph.by_query, tape.input(q), tape.input(k), heads));
+    Var<double> a_leaf = tape.input(a.value(), true);
+    Var<double> z = vv;
+    if (fused) {
+      z = ppr_diffusion(graph.by_query, a_leaf, vv, hops, rng, true, graph.by_key, graph.tiles);
+    } else {
+      for (int64_t t = 0; t < hops.hops; ++t) {
+        z = add(scale(spmm(graph.by_query, a_leaf, z), 1.0 - hops.alpha), scale(vv, hops.alpha));
+        z = dropout(z, hops.dropout, rng.derive(static_cast<uint64_t>(t) + 1), true);
+      }
+    }
+    tape.backward(sum(mul(z, tape.input(w))));
+    value[fused] = z.value();
+    grad_a[fused] = a_leaf.grad();
+    grad_v[fused] = vv.grad();
+  }
+  auto close = [](const MatD& x, const MatD& y) { return (x - y).cwiseAbs().maxCoeff() / (1.0 + y.cwiseAbs().maxCoeff()); };
+  EXPECT_LT(close(value[1], value[0]), 1e-13);
+  EXPECT_LT(close(grad_a[1], grad_a[0]), 1e-13);
+  EXPECT_LT(close(grad_v[1], grad_v[0]), 1e-13);
+  EXPECT_GT((value[1].array() == 0.0).count(), 0) << "hop dropout zeroed nothing";
 }
 
 TEST(DiffuserAttention, FiveOfficialHopsPutMostWeightOnFiveHopPaths) {

@@ -100,6 +100,10 @@ TEST(DiffuserEncoder, SequencesOfABatchDoNotSeeEachOther) {
     const MatD b = model.forward(tape, batch_of({kSeqB}, graphs), false, rng).value();
     EXPECT_LT((together.row(0) - a.row(0)).cwiseAbs().maxCoeff(), 1e-12) << attention;
     EXPECT_LT((together.row(1) - b.row(0)).cwiseAbs().maxCoeff(), 1e-12) << attention;
+    if (graphs) {  // the batch's tiles are its sequences' tiles, shifted onto the block-diagonal pattern
+      const SequenceBatch both = batch_of({kSeqA, kSeqB, kSeqC}, graphs);
+      EXPECT_NO_THROW(both.pattern.tiles->check(*both.pattern.by_query));
+    }
   }
 }
 

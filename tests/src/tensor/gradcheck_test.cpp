@@ -154,7 +154,7 @@ std::vector<GradCheckCase> all_cases() {
                        [=](auto&, const auto& x) { return spmm(graph, x[0], x[1], graph_t); }));
   cases.push_back(make("sddmm_heads_transposed", {{4, 6}, {4, 6}},
                        [=](auto&, const auto& x) { return sddmm(graph, x[0], x[1], 3, graph_t); }));
-  // A Diffuser pattern (band of 4 every 2, 2 random keys per query, a global token) with its band as dense blocks.
+  // A Diffuser pattern (band of 4 every 2, 2 random keys per query, a global token) with its regular parts as dense tiles (global row, band, global column).
   AttentionGraphConfig small;
   small.block = 4;
   small.stride = 2;
@@ -163,14 +163,14 @@ std::vector<GradCheckCase> all_cases() {
   small.random_mode = "fixed";
   const AttentionGraph ag = build_attention_graph(9, small);
   const int64_t ag_edges = ag.by_query->nnz();
-  cases.push_back(make("spmm_band", {{ag_edges, 2}, {9, 4}},
-                       [=](auto&, const auto& x) { return spmm(ag.by_query, x[0], x[1], ag.by_key, ag.band); }));
-  cases.push_back(make("spmm_band_scatter", {{ag_edges, 2}, {9, 4}},
-                       [=](auto&, const auto& x) { return spmm(ag.by_query, x[0], x[1], nullptr, ag.band); }));
-  cases.push_back(make("sddmm_band", {{9, 4}, {9, 4}},
-                       [=](auto&, const auto& x) { return sddmm(ag.by_query, x[0], x[1], 2, ag.by_key, ag.band); }));
-  cases.push_back(make("sddmm_band_scatter", {{9, 4}, {9, 4}},
-                       [=](auto&, const auto& x) { return sddmm(ag.by_query, x[0], x[1], 2, nullptr, ag.band); }));
+  cases.push_back(make("spmm_tiles", {{ag_edges, 2}, {9, 4}},
+                       [=](auto&, const auto& x) { return spmm(ag.by_query, x[0], x[1], ag.by_key, ag.tiles); }));
+  cases.push_back(make("spmm_tiles_scatter", {{ag_edges, 2}, {9, 4}},
+                       [=](auto&, const auto& x) { return spmm(ag.by_query, x[0], x[1], nullptr, ag.tiles); }));
+  cases.push_back(make("sddmm_tiles", {{9, 4}, {9, 4}},
+                       [=](auto&, const auto& x) { return sddmm(ag.by_query, x[0], x[1], 2, ag.by_key, ag.tiles); }));
+  cases.push_back(make("sddmm_tiles_scatter", {{9, 4}, {9, 4}},
+                       [=](auto&, const auto& x) { return sddmm(ag.by_query, x[0], x[1], 2, nullptr, ag.tiles); }));
   cases.push_back(make("edge_softmax", {{7, 3}}, [=](auto&, const auto& x) { return edge_softmax(graph, x[0]); }));
   // Diffuser attention on a fixed pattern: per-head scores -> softmax over each query's keys -> two hops.
   cases.push_back(make("sparse_attention_two_hops", {{4, 6}, {4, 6}, {4, 6}}, [=](auto&, const auto& x) {
@@ -178,6 +178,17 @@ std::vector<GradCheckCase> all_cases() {
     auto a = edge_softmax(graph, sddmm(graph, x[0], x[1], 3));
     auto z = add(scale(spmm(graph, a, x[2]), T(0.9)), scale(x[2], T(0.1)));
     return add(scale(spmm(graph, a, z), T(0.9)), scale(x[2], T(0.1)));
+  }));
+  // The fused K-hop diffusion: plain pattern (scatter), transposed (gather), tiled; with hop dropout.
+  const CounterRng hop_rng(11, RngPurpose::kTest, 5);
+  cases.push_back(make("diffusion", {{7, 3}, {4, 6}}, [=](auto&, const auto& x) {
+    return ppr_diffusion(graph, x[0], x[1], DiffusionHops{3, 0.1, 0.0}, hop_rng, true);
+  }));
+  cases.push_back(make("diffusion_transposed_dropout", {{7, 3}, {4, 6}}, [=](auto&, const auto& x) {
+    return ppr_diffusion(graph, x[0], x[1], DiffusionHops{2, 0.2, 0.3}, hop_rng, true, graph_t);
+  }));
+  cases.push_back(make("diffusion_tiles", {{ag_edges, 2}, {9, 4}}, [=](auto&, const auto& x) {
+    return ppr_diffusion(ag.by_query, x[0], x[1], DiffusionHops{3, 0.1, 0.0}, hop_rng, true, ag.by_key, ag.tiles);
   }));
   auto sequences = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 3, 5});
   cases.push_back(make("dense_attention", {{5, 4}, {5, 4}, {5, 6}}, [=](auto&, const auto& x) {

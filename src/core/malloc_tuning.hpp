@@ -1,0 +1,16 @@
+// Large tensors are allocated and freed every step; keep freed memory in the heap instead of returning it
+// to the kernel, because re-faulting pages costs ~11 us per 4 KB here (research/systems_anchors.md §5).
+// Every relfm process calls this at start (the MPI runtime, the benchmarks).
+#pragma once
+
+#include <malloc.h>
+
+namespace relfm {
+
+inline void tune_malloc() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+}
+
+}  // namespace relfm
