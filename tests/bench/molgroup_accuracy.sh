@@ -93,7 +93,8 @@ for t in targets:
         # Noise: the standard error of the difference of two means over n seeds each.
         se = np.sqrt(gv.var(ddof=1) / n + av.var(ddof=1) / n)
         better = diff > 0 if metric != "rmse" and metric != "mae" else diff < 0
+        verdict = "same runs: empty group" if not group else "better" if better else "worse"
         print(f"| {t} | {metric} | {group or '-'} | {n} | {gv.mean():.2f} ± {gv.std():.2f} | {av.mean():.2f} ± {av.std():.2f} | "
-              f"{diff:+.2f} ({'better' if better else 'worse'}) | {'yes' if abs(diff) > 2 * se else 'no'} (2 s.e. = {2 * se:.2f}) | "
+              f"{diff:+.2f} ({verdict}) | {'yes' if abs(diff) > 2 * se else 'no'} (2 s.e. = {2 * se:.2f}) | "
               f"{paper[t][0]} / {paper[t][1]} |")
 PY
