@@ -91,4 +91,10 @@ void with_relu_mode(const ReluSite& site, F&& f) {
   }
 }
 
+// Width of one head's slice of d features; fails unless `heads` divides d.
+inline int64_t head_width(const char* op, int64_t d, int64_t heads) {
+  if (heads < 1 || d % heads != 0) fail("{}: {} features do not split into {} heads", op, d, heads);
+  return d / heads;
+}
+
 }  // namespace relfm::detail

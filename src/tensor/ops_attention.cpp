@@ -1,4 +1,4 @@
-// Attention on a fixed sparse pattern, multi-head, and its dense counterpart.
+// Attention on a fixed sparse pattern, multi-head (its dense counterpart: ops_dense_attention.cpp).
 //
 // Edge tensors are nnz x H: column h holds head h's value on every edge, in the pattern's CSR order (rows
 // are queries, entries their keys). Node features are n x d with d = H * d_head, head h owning columns
@@ -16,7 +16,7 @@ namespace relfm {
 namespace {
 
 using detail::finish;
-using detail::product_into;
+using detail::head_width;
 
 template <typename T>
 inline void axpy_row(T* __restrict y, const T* __restrict x, T a, int64_t d) {
@@ -30,11 +30,6 @@ inline T dot_row(const T* a, const T* b, int64_t d) {
   return Row(a, d).dot(Row(b, d));
 }
 
-// Width of one head's slice; fails unless `heads` divides d.
-int64_t head_width(const char* op, int64_t d, int64_t heads) {
-  if (heads < 1 || d % heads != 0) fail("{}: {} features do not split into {} heads", op, d, heads);
-  return d / heads;
-}
 
 // Checks that `t` is the transpose of `p` (sizes only: it is built by transpose_with_edges).
 void check_transpose(const char* op, const Csr& p, const CsrTransposePtr& t) {
@@ -374,89 +369,6 @@ struct DiffusionNode final : Node<T> {
   }
 };
 
-template <typename T>
-struct EdgeSoftmaxNode final : Node<T> {
-  CsrPtr pattern;
-  Node<T>* s;
-  EdgeSoftmaxNode(CsrPtr p, Node<T>* s_) : Node<T>(OpKind::kEdgeSoftmax), pattern(std::move(p)), s(s_) {}
-  void backward() override {
-    if (!s->requires_grad()) return;
-    const Mat<T>& a = this->value();
-    const Mat<T>& g = this->grad();
-    const int64_t heads = a.cols();
-    Mat<T> gs(a.rows(), heads);
-    const Csr& p = *pattern;
-    std::vector<T> dot(static_cast<size_t>(heads));
-    for (int64_t i = 0; i < p.num_rows; ++i) {
-      std::fill(dot.begin(), dot.end(), T(0));
-      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
-        for (int64_t h = 0; h < heads; ++h) dot[h] += a(k, h) * g(k, h);
-      for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
-        for (int64_t h = 0; h < heads; ++h) gs(k, h) = a(k, h) * (g(k, h) - dot[h]);
-    }
-    s->accumulate_grad(gs);
-  }
-};
-
-// Head h's columns of x as a contiguous matrix (the GEMM backend takes dense operands).
-template <typename T>
-Mat<T> head_of(const Mat<T>& x, int64_t h, int64_t dh) {
-  return x.middleCols(h * dh, dh);
-}
-
-// Head h's columns of rows [r0, r0 + n) of x, contiguous.
-template <typename T>
-Mat<T> block_of(const Mat<T>& x, int64_t r0, int64_t n, int64_t h, int64_t dh) {
-  return x.block(r0, h * dh, n, dh);
-}
-
-template <typename T>
-struct DenseAttentionNode final : Node<T> {
-  Node<T>* q;
-  Node<T>* k;
-  Node<T>* v;
-  int64_t heads;
-  OffsetList segments;
-  std::vector<Mat<T>> probs;  // per (segment, head), L_s x L_s
-  DenseAttentionNode(Node<T>* q_, Node<T>* k_, Node<T>* v_, int64_t h, OffsetList s)
-      : Node<T>(OpKind::kDenseAttention), q(q_), k(k_), v(v_), heads(h), segments(std::move(s)) {}
-  void backward() override {
-    const Mat<T>& g = this->grad();
-    const int64_t dh = g.cols() / heads, dk = k->value().cols() / heads;
-    Mat<T>* gq = q->requires_grad() ? &q->grad_accumulator() : nullptr;
-    Mat<T>* gk = k->requires_grad() ? &k->grad_accumulator() : nullptr;
-    Mat<T>* gv = v->requires_grad() ? &v->grad_accumulator() : nullptr;
-    const std::vector<int64_t>& seg = *segments;
-    for (size_t s = 0; s + 1 < seg.size(); ++s) {
-      const int64_t r0 = seg[s], n = seg[s + 1] - seg[s];
-      for (int64_t h = 0; h < heads; ++h) {
-        const Mat<T>& p = probs[s * static_cast<size_t>(heads) + static_cast<size_t>(h)];
-        const Mat<T> gh = block_of(g, r0, n, h, dh);
-        if (gv) {
-          Mat<T> t;
-          product_into(t, false, p, true, gh, false);  // P^T G
-          gv->block(r0, h * dh, n, dh) += t;
-        }
-        if (!gq && !gk) continue;
-        Mat<T> gp;
-        product_into(gp, false, gh, false, block_of(v->value(), r0, n, h, dh), true);  // G V^T
-        Eigen::Matrix<T, Eigen::Dynamic, 1> row_dot = gp.cwiseProduct(p).rowwise().sum();
-        const Mat<T> gsc = p.cwiseProduct(gp - row_dot.replicate(1, gp.cols()));
-        if (gq) {
-          Mat<T> t;
-          product_into(t, false, gsc, false, block_of(k->value(), r0, n, h, dk), false);
-          gq->block(r0, h * dk, n, dk) += t;
-        }
-        if (gk) {
-          Mat<T> t;
-          product_into(t, false, gsc, true, block_of(q->value(), r0, n, h, dk), false);
-          gk->block(r0, h * dk, n, dk) += t;
-        }
-      }
-    }
-  }
-};
-
 }  // namespace
 
 template <typename T>
@@ -536,78 +448,10 @@ Var<T> ppr_diffusion(CsrPtr pattern, Var<T> a, Var<T> v, const DiffusionHops& ho
   return finish(tape, node, {a, v});
 }
 
-template <typename T>
-Var<T> edge_softmax(CsrPtr pattern, Var<T> s) {
-  const Csr& p = *pattern;
-  if (s.rows() != p.nnz()) fail("edge_softmax: {} edge values for a pattern of {} edges", s.rows(), p.nnz());
-  const int64_t heads = s.cols();
-  auto* tape = s.tape();
-  auto* node = tape->template push<EdgeSoftmaxNode<T>>(pattern, s.node());
-  auto& a = node->mutable_value();
-  a.resize(s.rows(), heads);
-  const Mat<T>& sv = s.value();
-  std::vector<T> mx(static_cast<size_t>(heads)), total(static_cast<size_t>(heads));
-  using std::exp;
-  for (int64_t i = 0; i < p.num_rows; ++i) {
-    const int64_t b = p.row_ptr[i], e = p.row_ptr[i + 1];
-    if (b == e) continue;
-    for (int64_t h = 0; h < heads; ++h) mx[h] = sv(b, h);
-    for (int64_t k = b + 1; k < e; ++k)
-      for (int64_t h = 0; h < heads; ++h) mx[h] = sv(k, h) > mx[h] ? sv(k, h) : mx[h];
-    std::fill(total.begin(), total.end(), T(0));
-    for (int64_t k = b; k < e; ++k)
-      for (int64_t h = 0; h < heads; ++h) {
-        a(k, h) = exp(sv(k, h) - mx[h]);
-        total[h] += a(k, h);
-      }
-    for (int64_t h = 0; h < heads; ++h) total[h] = T(1) / total[h];
-    for (int64_t k = b; k < e; ++k)
-      for (int64_t h = 0; h < heads; ++h) a(k, h) *= total[h];
-  }
-  return finish(tape, node, {s});
-}
-
-template <typename T>
-Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64_t heads, OffsetList segments) {
-  if (q.cols() != k.cols() || k.rows() != v.rows() || q.rows() != k.rows())
-    fail("dense_attention: q {}x{}, k {}x{}, v {}x{} do not fit", q.rows(), q.cols(), k.rows(), k.cols(), v.rows(), v.cols());
-  const int64_t dk = head_width("dense_attention", q.cols(), heads), dh = head_width("dense_attention", v.cols(), heads);
-  if (!segments) segments = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, q.rows()});
-  const std::vector<int64_t>& seg = *segments;
-  if (seg.empty() || seg.front() != 0 || seg.back() != q.rows() || !std::is_sorted(seg.begin(), seg.end()))
-    fail("dense_attention: segments do not cover the {} rows", q.rows());
-  auto* tape = q.tape();
-  auto* node = tape->template push<DenseAttentionNode<T>>(q.node(), k.node(), v.node(), heads, segments);
-  auto& y = node->mutable_value();
-  y.resize(q.rows(), v.cols());
-  node->probs.reserve((seg.size() - 1) * static_cast<size_t>(heads));
-  for (size_t s = 0; s + 1 < seg.size(); ++s) {
-    const int64_t r0 = seg[s], n = seg[s + 1] - seg[s];
-    for (int64_t h = 0; h < heads; ++h) {
-      Mat<T> scores;
-      product_into(scores, false, block_of(q.value(), r0, n, h, dk), false, block_of(k.value(), r0, n, h, dk), true);
-      Mat<T> p(n, n);
-      if (n > 0) {
-        Eigen::Matrix<T, Eigen::Dynamic, 1> mx = scores.rowwise().maxCoeff();
-        p = (scores - mx.replicate(1, scores.cols())).array().exp().matrix();
-        Eigen::Matrix<T, Eigen::Dynamic, 1> inv = p.rowwise().sum().cwiseInverse();
-        p = inv.asDiagonal() * p;
-        Mat<T> out;
-        product_into(out, false, p, false, block_of(v.value(), r0, n, h, dh), false);
-        y.block(r0, h * dh, n, dh) = out;
-      }
-      node->probs.push_back(std::move(p));
-    }
-  }
-  return finish(tape, node, {q, k, v});
-}
-
 #define RELFM_INSTANTIATE_ATTENTION(T)                                 \
   template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>, CsrTransposePtr, EdgeTilesPtr);            \
   template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>, int64_t, CsrTransposePtr, EdgeTilesPtr);  \
-  template Var<T> edge_softmax<T>(CsrPtr, Var<T>);                     \
-  template Var<T> ppr_diffusion<T>(CsrPtr, Var<T>, Var<T>, const DiffusionHops&, const CounterRng&, bool, CsrTransposePtr, EdgeTilesPtr); \
-  template Var<T> dense_attention<T>(Var<T>, Var<T>, Var<T>, int64_t, OffsetList);
+  template Var<T> ppr_diffusion<T>(CsrPtr, Var<T>, Var<T>, const DiffusionHops&, const CounterRng&, bool, CsrTransposePtr, EdgeTilesPtr);
 
 RELFM_INSTANTIATE_ATTENTION(float)
 RELFM_INSTANTIATE_ATTENTION(double)
