@@ -175,6 +175,10 @@ class Communicator {
     if (size_ > 1 && count > 0) allreduce_raw(data, static_cast<int64_t>(count), data_type_of<T>(), ReduceOp::kSum);
   }
   template <typename T>
+  void allreduce_max(T* data, size_t count) const {
+    if (size_ > 1 && count > 0) allreduce_raw(data, static_cast<int64_t>(count), data_type_of<T>(), ReduceOp::kMax);
+  }
+  template <typename T>
   T sum(T v) const {
     allreduce_sum(&v, 1);
     return v;

@@ -49,6 +49,7 @@ SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& s
       for (int64_t i = 0; i < g.num_rows; ++i) pattern->row_ptr.push_back(edge_base + g.row_ptr[i + 1]);
       for (VertexId j : g.col) pattern->col.push_back(base + j);
       tiles->append(*graph.tiles, base, edge_base);
+      for (VertexId t : graph.global_tokens) b.global_tokens.push_back(base + t);
     }
     tiles->index_rest(*pattern);
     b.pattern.by_key = std::make_shared<const CsrTranspose>(transpose_with_edges(*pattern));
@@ -57,6 +58,17 @@ SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& s
   }
   b.offsets = std::move(offsets);
   return b;
+}
+
+AttentionGraph batch_attention_graph(const SequenceBatch& batch) {
+  RELFM_CHECK(batch.pattern.by_query, "batch_attention_graph: the batch has no attention pattern");
+  AttentionGraph g;
+  g.length = batch.offsets->back();
+  g.by_query = batch.pattern.by_query;
+  g.by_key = batch.pattern.by_key;
+  g.tiles = batch.pattern.tiles;
+  g.global_tokens = batch.global_tokens;
+  return g;
 }
 
 template <typename T>
@@ -84,23 +96,48 @@ DiffuserEncoder<T>::DiffuserEncoder(ParamStore<T>& store, const DiffuserEncoderC
 
 template <typename T>
 Var<T> DiffuserEncoder<T>::attend(Tape<T>& tape, const Layer& layer, Var<T> x, const SequenceBatch& batch, bool training,
-                                  const CounterRng& rng, Mat<T>* weights) const {
+                                  const CounterRng& rng, Mat<T>* weights, const SequenceShare* share) const {
   const int64_t heads = config_.heads;
   const T inv_sqrt = T(1.0 / std::sqrt(static_cast<double>(config_.dim / heads)));
   Var<T> q = scale(layer.q(tape, x), inv_sqrt), k = layer.k(tape, x), v = layer.v(tape, x);
   Var<T> a = config_.attention == "dense" ? dense_attention(q, k, v, heads, batch.offsets)
-                                          : diffuser_attention(batch.pattern, q, k, v, heads, config_.diffusion, rng, training, weights);
-  return dropout(layer.out(tape, a), config_.dropout, rng.derive(0x0a), training);
+             : share ? split_diffuser_attention(*share, q, k, v, heads, config_.diffusion, rng, training, weights)
+                     : diffuser_attention(batch.pattern, q, k, v, heads, config_.diffusion, rng, training, weights);
+  return dropout(layer.out(tape, a), config_.dropout, rng.derive(0x0a), training, share ? share->owned_tokens : nullptr);
+}
+
+template <typename T>
+Var<T> DiffuserEncoder<T>::pool(Var<T> x, const SequenceBatch& batch, const SequenceShare* share) const {
+  const std::vector<int64_t>& off = *batch.offsets;
+  if (!share) {
+    if (config_.pooling == "mean") return segment_mean(x, batch.offsets);
+    auto first = std::make_shared<std::vector<int32_t>>();
+    for (size_t s = 0; s + 1 < off.size(); ++s) first->push_back(static_cast<int32_t>(off[s]));
+    return gather_rows(x, IndexList(std::move(first)));
+  }
+  // Each owned token's sequence (CLS: only the first tokens), weighted (mean: 1 / length), summed over ranks.
+  auto target = std::make_shared<std::vector<int32_t>>();
+  Mat<T> weight(x.rows(), 1);
+  size_t s = 0;
+  for (int64_t i = 0; i < x.rows(); ++i) {
+    const int64_t t = (*share->owned_tokens)[static_cast<size_t>(i)];
+    while (off[s + 1] <= t) ++s;
+    const bool mean = config_.pooling == "mean";
+    target->push_back(mean || t == off[s] ? static_cast<int32_t>(s) : -1);
+    weight(i, 0) = mean ? T(1.0 / static_cast<double>(off[s + 1] - off[s])) : T(1);
+  }
+  if (config_.pooling == "mean") x = mul(x, x.tape()->input(std::move(weight)));
+  return sum_rows_over_ranks(x, IndexList(std::move(target)), batch.size(), *share->comm);
 }
 
 template <typename T>
 Var<T> DiffuserEncoder<T>::forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng,
-                                   std::vector<Mat<T>>* weights) const {
+                                   std::vector<Mat<T>>* weights, const SequenceShare* share) const {
   if (weights) weights->assign(layers_.size(), Mat<T>());
   RELFM_CHECK(config_.attention == "dense" || batch.pattern.by_query, "diffuser encoder: the batch has no attention pattern");
+  RELFM_CHECK(!share || config_.attention == "diffuser", "diffuser encoder: sequence parallelism needs diffuser attention");
   const std::vector<int64_t>& off = *batch.offsets;
   const int64_t n = off.back();
-  IndexMat categories(n, 2);
   for (size_t s = 0; s + 1 < off.size(); ++s)
     for (int64_t i = off[s]; i < off[s + 1]; ++i) {
       const int32_t t = batch.tokens[static_cast<size_t>(i)];
@@ -108,33 +145,34 @@ Var<T> DiffuserEncoder<T>::forward(Tape<T>& tape, const SequenceBatch& batch, bo
         fail_input("sequence {} has token {} at position {}, outside the vocabulary [0, {})", s, t, i - off[s], config_.vocab);
       if (i - off[s] >= config_.max_length)
         fail_input("sequence {} has {} tokens, more than model.max_length = {}", s, off[s + 1] - off[s], config_.max_length);
-      categories(i, 0) = t;
-      categories(i, 1) = static_cast<int32_t>(i - off[s]);
     }
-  Var<T> x = dropout(embedding_(tape, categories), config_.dropout, dropout_rng.derive(0xe0), training);
+  // This rank's rows: every token, or its share of a split batch.
+  const RowIds rows = share ? share->owned_tokens : nullptr;
+  const int64_t local = rows ? static_cast<int64_t>(rows->size()) : n;
+  IndexMat categories(local, 2);
+  size_t s = 0;
+  for (int64_t r = 0; r < local; ++r) {
+    const int64_t i = rows ? (*rows)[static_cast<size_t>(r)] : r;
+    while (off[s + 1] <= i) ++s;
+    categories(r, 0) = batch.tokens[static_cast<size_t>(i)];
+    categories(r, 1) = static_cast<int32_t>(i - off[s]);
+  }
+  Var<T> x = dropout(embedding_(tape, categories), config_.dropout, dropout_rng.derive(0xe0), training, rows);
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
     const CounterRng rng = dropout_rng.derive(l);
     if (config_.pre_layer_norm) {
-      x = add(x, attend(tape, layer, layer.attention_norm(tape, x), batch, training, rng, weights ? &(*weights)[l] : nullptr));
+      x = add(x, attend(tape, layer, layer.attention_norm(tape, x), batch, training, rng, weights ? &(*weights)[l] : nullptr, share));
       Var<T> h = layer.ffn_out(tape, gelu(layer.ffn_in(tape, layer.ffn_norm(tape, x))));
-      x = add(x, dropout(h, config_.dropout, rng.derive(0xf0), training));
+      x = add(x, dropout(h, config_.dropout, rng.derive(0xf0), training, rows));
     } else {
-      x = layer.attention_norm(tape, add(x, attend(tape, layer, x, batch, training, rng, weights ? &(*weights)[l] : nullptr)));
+      x = layer.attention_norm(tape, add(x, attend(tape, layer, x, batch, training, rng, weights ? &(*weights)[l] : nullptr, share)));
       Var<T> h = layer.ffn_out(tape, gelu(layer.ffn_in(tape, x)));
-      x = layer.ffn_norm(tape, add(x, dropout(h, config_.dropout, rng.derive(0xf0), training)));
+      x = layer.ffn_norm(tape, add(x, dropout(h, config_.dropout, rng.derive(0xf0), training, rows)));
     }
   }
   if (config_.pre_layer_norm) x = final_norm_(tape, x);
-  Var<T> pooled;
-  if (config_.pooling == "mean") {
-    pooled = segment_mean(x, batch.offsets);
-  } else {
-    auto first = std::make_shared<std::vector<int32_t>>();
-    for (size_t s = 0; s + 1 < off.size(); ++s) first->push_back(static_cast<int32_t>(off[s]));
-    pooled = gather_rows(x, IndexList(std::move(first)));
-  }
-  return classifier_(tape, tanh(pool_dense_(tape, pooled)));
+  return classifier_(tape, tanh(pool_dense_(tape, pool(x, batch, share))));
 }
 
 template <typename T>

@@ -11,6 +11,7 @@
 
 #include "src/graph/attention_graph.hpp"
 #include "src/models/diffuser_attention.hpp"
+#include "src/models/sequence_parallel.hpp"
 #include "src/nn/layers.hpp"
 
 #include <map>
@@ -42,6 +43,7 @@ struct SequenceBatch {
   std::vector<int32_t> tokens;
   std::shared_ptr<const std::vector<int64_t>> offsets;  // B + 1 row offsets
   AttentionPattern pattern;  // block-diagonal, rows = queries, with its transpose (diffuser attention only)
+  std::vector<VertexId> global_tokens;  // the sequences' global tokens, as batch rows (increasing)
   int64_t size() const { return static_cast<int64_t>(offsets->size()) - 1; }
 };
 
@@ -59,6 +61,8 @@ class AttentionGraphCache {
 
 // The batch of `sequences` (each non-empty, tokens in [0, vocab)); `graphs` null for dense attention.
 SequenceBatch make_sequence_batch(const std::vector<std::span<const int32_t>>& sequences, AttentionGraphCache* graphs);
+// The batch's attention pattern as one graph over its rows (to split it over ranks).
+AttentionGraph batch_attention_graph(const SequenceBatch& batch);
 
 template <typename T>
 class DiffuserEncoder {
@@ -66,8 +70,12 @@ class DiffuserEncoder {
   DiffuserEncoder(ParamStore<T>& store, const DiffuserEncoderConfig& config, uint64_t seed);
   // B x classes logits. Layer l's attention and hop dropout draw from dropout_rng.derive(l). `weights`,
   // when given (diffuser attention), receives every layer's attention weights A (nnz x H).
+  // With `share` (diffuser attention), the batch's tokens are split over share->comm (sequence
+  // parallelism): this rank computes its own tokens, and the logits arrive on every rank of the group.
+  // Count a loss on them once (e.g. weight 1 on the group's rank 0, 0 elsewhere): the backward sums the
+  // logits' gradient over the group.
   Var<T> forward(Tape<T>& tape, const SequenceBatch& batch, bool training, const CounterRng& dropout_rng,
-                 std::vector<Mat<T>>* weights = nullptr) const;
+                 std::vector<Mat<T>>* weights = nullptr, const SequenceShare* share = nullptr) const;
   const DiffuserEncoderConfig& config() const { return config_; }
 
  private:
@@ -76,7 +84,8 @@ class DiffuserEncoder {
     LayerNorm<T> attention_norm, ffn_norm;
   };
   Var<T> attend(Tape<T>& tape, const Layer& layer, Var<T> x, const SequenceBatch& batch, bool training,
-                const CounterRng& rng, Mat<T>* weights) const;
+                const CounterRng& rng, Mat<T>* weights, const SequenceShare* share) const;
+  Var<T> pool(Var<T> x, const SequenceBatch& batch, const SequenceShare* share) const;
   DiffuserEncoderConfig config_;
   EmbeddingSum<T> embedding_;  // token and position tables, stacked
   std::vector<Layer> layers_;

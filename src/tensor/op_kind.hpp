@@ -51,6 +51,10 @@ enum class OpKind : int {
   kEdgeSoftmax,     // softmax over each row's entries of a pattern, per head column
   kDenseAttention,  // softmax(Q_h K_h^T) V_h per head
   kDiffusion,       // K hops z <- dropout((1 - alpha) A z + alpha v) on fixed edge values A (Diffuser)
+  kSplitToColumns,  // a split matrix's owned rows -> the columns a rank reads (halo exchange, shared rows reduced)
+  kSplitCompleteRows,  // partial rows summed over ranks -> owned rows
+  kSplitEdgeSoftmax,   // edge softmax whose partial rows reduce their max and sum over ranks
+  kSumRowsOverRanks,   // rows placed into a matrix and summed over ranks
   kCount
 };
 
@@ -62,6 +66,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(OpKind::kCount
     "gin_aggregate", "gin_aggregate_embedded", "spmm",        "sddmm",       "info_nce",
     "all_gather_rows", "transpose",   "concat_cols", "l2_normalize_rows", "gate_mix",
     "edge_softmax", "dense_attention", "diffusion",
+    "split_to_columns", "split_complete_rows", "split_edge_softmax", "sum_rows_over_ranks",
 };
 constexpr bool all_ops_named() {
   for (std::string_view name : kOpNames)

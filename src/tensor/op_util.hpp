@@ -1,6 +1,8 @@
 // Shared by the ops_*.cpp files (not part of the public op API).
 #pragma once
 
+#include "src/core/collective.hpp"
+#include "src/tensor/dual.hpp"
 #include "src/tensor/gemm.hpp"
 #include "src/tensor/tape.hpp"
 
@@ -95,6 +97,39 @@ void with_relu_mode(const ReluSite& site, F&& f) {
 inline int64_t head_width(const char* op, int64_t d, int64_t heads) {
   if (heads < 1 || d % heads != 0) fail("{}: {} features do not split into {} heads", op, d, heads);
   return d / heads;
+}
+
+// What goes over the wire: float and double as themselves; a Dual<double> as its (value, tangent) pair
+// of doubles, since gathering copies both and summing adds both, exactly as the Dual arithmetic would.
+template <typename T>
+struct Wire {
+  using type = T;
+  static constexpr int64_t width = 1;
+};
+template <>
+struct Wire<Dual<double>> {
+  static_assert(sizeof(Dual<double>) == 2 * sizeof(double), "Dual<double> must be a plain pair of doubles");
+  using type = double;
+  static constexpr int64_t width = 2;
+};
+template <typename T>
+typename Wire<T>::type* wire(T* p) {
+  return reinterpret_cast<typename Wire<T>::type*>(p);
+}
+template <typename T>
+const typename Wire<T>::type* wire(const T* p) {
+  return reinterpret_cast<const typename Wire<T>::type*>(p);
+}
+template <typename T>
+std::vector<int64_t> wire_counts(std::vector<int64_t> counts) {
+  for (int64_t& c : counts) c *= Wire<T>::width;
+  return counts;
+}
+
+// In-place sum over the ranks of `comm` of a matrix.
+template <typename T>
+void allreduce_sum(const Communicator& comm, Mat<T>& m) {
+  comm.allreduce_sum(wire(m.data()), static_cast<size_t>(m.size() * Wire<T>::width));
 }
 
 }  // namespace relfm::detail

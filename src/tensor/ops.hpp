@@ -111,7 +111,10 @@ template <typename T> Var<T> dense_attention(Var<T> q, Var<T> k, Var<T> v, int64
 // ---- regularisation and normalisation ------------------------------------------------------------
 // Inverted dropout: keeps an element with probability 1 - p and scales it by 1 / (1 - p). The mask
 // of element e is rng.uniform_float(e) >= p, so it is reproducible from (seed, step, layer, rank).
-template <typename T> Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training);
+// With row_ids, x holds rows row_ids[r] of a larger matrix (a rank's share of a split sequence) and each
+// element takes the mask it has there: element (r, c) that of element row_ids[r] * cols + c.
+using RowIds = std::shared_ptr<const std::vector<int64_t>>;
+template <typename T> Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training, RowIds row_ids = nullptr);
 
 template <typename T>
 struct BatchNormState {
@@ -157,6 +160,49 @@ Var<T> info_nce(Var<T> z, Var<T> p, OffsetList positive, double tau, double norm
 // over ranks differentiates exactly as if computed in one process. `comm` must outlive the backward pass.
 template <typename T>
 Var<T> all_gather_rows(Var<T> x, const Communicator& comm);
+
+// One rank's share of the rows of a matrix split over the ranks of `comm` (sequence parallelism: the
+// tokens of a long sequence; issue 9). Every row of the whole is owned by one rank. A rank works on three
+// layouts of rows:
+//   owned   - its own rows;
+//   columns - the rows its sparse products read: owned rows, halo rows owned by neighbours (received), and
+//             the shared rows (the global tokens, which every rank reads: combined by a reduction);
+//   pattern rows - the rows its sparse products write: "full" rows (owned, complete here), then one
+//             partial row per shared row (that row's terms over this rank's columns; the whole row is
+//             the sum over ranks).
+// Built by the model from the split attention graph (src/models/sequence_parallel.hpp).
+struct SplitLayout {
+  const Communicator* comm = nullptr;
+  // Halo exchange and its reverse (gradients back to the owners).
+  std::shared_ptr<const Neighbourhood> halo, halo_back;
+  int64_t owned = 0, columns = 0;
+  std::vector<int64_t> owned_column;    // column of each owned row
+  std::vector<int64_t> shared_column;   // column of each shared row (same order on every rank)
+  std::vector<int64_t> shared_owned;    // owned index of each shared row; -1 where another rank owns it
+  std::vector<int64_t> full_row_owned;  // owned index of each full pattern row
+  // Halo plan, per halo->sources()[i]: the columns that source fills; per halo->destinations()[j]: the
+  // owned rows sent there (in the order that rank's receive list expects).
+  std::vector<std::vector<int64_t>> recv_columns, send_owned;
+  int64_t full_rows() const { return static_cast<int64_t>(full_row_owned.size()); }
+  int64_t pattern_rows() const { return full_rows() + static_cast<int64_t>(shared_column.size()); }
+};
+using SplitLayoutPtr = std::shared_ptr<const SplitLayout>;
+// owned -> columns: the halo rows arrive from their owners, the shared rows from a reduction.
+// Backward: each column's gradient goes back to its owner and is added there.
+template <typename T> Var<T> split_to_columns(Var<T> x, SplitLayoutPtr layout);
+// pattern rows -> owned: full rows are taken as they are, the partial rows of every shared row are summed
+// over the ranks (and kept by its owner). Backward: the owners' gradients of the shared rows reach every
+// rank's partial rows.
+template <typename T> Var<T> split_complete_rows(Var<T> y, SplitLayoutPtr layout);
+// Softmax over each pattern row's entries (as edge_softmax) where the partial rows' maxima and sums
+// are reduced over the ranks, so every partial row ends normalised by its whole row.
+template <typename T> Var<T> split_edge_softmax(CsrPtr pattern, Var<T> s, SplitLayoutPtr layout);
+// y = sum over ranks of each rank's rows x[i] placed at row target[i] (-1: not placed) of an
+// out_rows x cols matrix: a pooled row per sequence of a split batch, on every rank. Backward: the
+// gradient reaching y on every rank, summed over ranks, back to the placed rows (so a loss computed on one
+// rank, or equally on all with weights that sum to one, differentiates as in one process).
+template <typename T>
+Var<T> sum_rows_over_ranks(Var<T> x, IndexList target, int64_t out_rows, const Communicator& comm);
 
 // Number of labelled entries (non-NaN) of a label matrix.
 template <typename T> int64_t count_labelled(const Mat<T>& labels);

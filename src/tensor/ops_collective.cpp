@@ -1,35 +1,12 @@
 // Ops that span ranks, through the Communicator interface (no MPI here).
 #include "src/tensor/ops.hpp"
+#include "src/tensor/op_util.hpp"
 
 namespace relfm {
 namespace {
 
-// What goes over the wire: float and double as themselves; a Dual<double> as its (value, tangent) pair
-// of doubles, since gathering copies both and summing adds both, exactly as the Dual arithmetic would.
-template <typename T>
-struct Wire {
-  using type = T;
-  static constexpr int64_t width = 1;
-};
-template <>
-struct Wire<Dual<double>> {
-  static_assert(sizeof(Dual<double>) == 2 * sizeof(double), "Dual<double> must be a plain pair of doubles");
-  using type = double;
-  static constexpr int64_t width = 2;
-};
-template <typename T>
-typename Wire<T>::type* wire(T* p) {
-  return reinterpret_cast<typename Wire<T>::type*>(p);
-}
-template <typename T>
-const typename Wire<T>::type* wire(const T* p) {
-  return reinterpret_cast<const typename Wire<T>::type*>(p);
-}
-template <typename T>
-std::vector<int64_t> wire_counts(std::vector<int64_t> counts) {
-  for (int64_t& c : counts) c *= Wire<T>::width;
-  return counts;
-}
+using detail::wire;
+using detail::wire_counts;
 
 template <typename T>
 struct AllGatherRowsNode final : Node<T> {

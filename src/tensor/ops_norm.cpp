@@ -165,9 +165,11 @@ struct LayerNormNode final : Node<T> {
 }  // namespace
 
 template <typename T>
-Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training) {
+Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training, RowIds row_ids) {
   if (p < 0.0 || p >= 1.0) fail("dropout: probability {} outside [0, 1)", p);
   if (!training || p == 0.0) return x;
+  if (row_ids && static_cast<int64_t>(row_ids->size()) != x.rows())
+    fail("dropout: {} row ids for {} rows", row_ids->size(), x.rows());
   auto* tape = x.tape();
   auto* node = tape->template push<DropoutNode<T>>(x.node(), static_cast<T>(1.0 / (1.0 - p)));
   const int64_t n = x.value().size();
@@ -177,17 +179,32 @@ Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training) {
   y.resize(x.rows(), x.cols());
   const T* xp = x.value().data();
   T* yp = y.data();
-  constexpr int64_t kChunk = 256;  // uniforms are generated a cache-resident chunk at a time
-  float u[kChunk];
   uint8_t* __restrict keep = node->keep.data();
   const T scale = node->scale;
-  for (int64_t base = 0; base < n; base += kChunk) {
-    const int64_t len = std::min(kChunk, n - base);
-    rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>(base));
+  // Masks element [base, base + len) of the (row-major) matrix from uniforms u, drawn for elements
+  // [first, first + len) of the whole.
+  auto apply = [&](const float* u, int64_t base, int64_t len) {
     for (int64_t k = 0; k < len; ++k) {
       keep[base + k] = u[k] >= threshold;
       yp[base + k] = keep[base + k] ? xp[base + k] * scale : T(0);
     }
+  };
+  constexpr int64_t kChunk = 256;  // uniforms are generated a cache-resident chunk at a time
+  float u[kChunk];
+  if (!row_ids) {
+    for (int64_t base = 0; base < n; base += kChunk) {
+      const int64_t len = std::min(kChunk, n - base);
+      rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>(base));
+      apply(u, base, len);
+    }
+  } else {
+    const int64_t cols = x.cols();
+    for (int64_t r = 0; r < x.rows(); ++r)
+      for (int64_t c = 0; c < cols; c += kChunk) {
+        const int64_t len = std::min(kChunk, cols - c);
+        rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>((*row_ids)[static_cast<size_t>(r)] * cols + c));
+        apply(u, r * cols + c, len);
+      }
   }
   return finish(tape, node, {x});
 }
@@ -332,7 +349,7 @@ Var<T> layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, double eps) {
 }
 
 #define RELFM_INSTANTIATE_NORM(T)                                                              \
-  template Var<T> dropout<T>(Var<T>, double, const CounterRng&, bool);                         \
+  template Var<T> dropout<T>(Var<T>, double, const CounterRng&, bool, RowIds);                         \
   template Var<T> batch_norm<T>(Var<T>, Var<T>, Var<T>, const BatchNormState<T>&, bool);       \
   template Var<T> batch_norm_act<T>(Var<T>, Var<T>, Var<T>, const BatchNormState<T>&, bool,     \
                                     const BatchNormEpilogue&);                                  \

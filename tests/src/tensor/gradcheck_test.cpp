@@ -5,6 +5,7 @@
 // To add an op: add its cases to all_cases() (see src/tensor/op_kind.hpp for the other two steps).
 #include "src/tensor/gradcheck.hpp"
 #include "src/graph/attention_graph.hpp"
+#include "src/models/sequence_parallel.hpp"
 
 #include <gtest/gtest.h>
 
@@ -190,6 +191,24 @@ std::vector<GradCheckCase> all_cases() {
   cases.push_back(make("diffusion_tiles", {{ag_edges, 2}, {9, 4}}, [=](auto&, const auto& x) {
     return ppr_diffusion(ag.by_query, x[0], x[1], DiffusionHops{3, 0.1, 0.0}, hop_rng, true, ag.by_key, ag.tiles);
   }));
+  // Sequence parallelism's ops, in one process (a one-part split: no halo, but the global token's partial
+  // row and shared column go through the same code; tests/dist/sequence_parallel_test.cpp checks 2 and 4
+  // ranks against the unsplit model).
+  static const LocalCommunicator one_rank;
+  const auto share = share_sequence(ag, SequenceSplit::contiguous(9, 1), one_rank);
+  const int64_t share_edges = share->pattern.by_query->nnz(), share_rows = share->layout->pattern_rows();
+  cases.push_back(make("split_to_columns", {{9, 4}}, [=](auto&, const auto& x) { return split_to_columns(x[0], share->layout); }));
+  cases.push_back(make("split_complete_rows", {{share_rows, 4}},
+                       [=](auto&, const auto& x) { return split_complete_rows(x[0], share->layout); }));
+  cases.push_back(make("split_edge_softmax", {{share_edges, 2}}, [=](auto&, const auto& x) {
+    return split_edge_softmax(share->pattern.by_query, x[0], share->layout);
+  }));
+  auto pool_target = std::make_shared<const std::vector<int32_t>>(std::vector<int32_t>{0, -1, 1, 0, 2});
+  cases.push_back(make("sum_rows_over_ranks", {{5, 3}},
+                       [=](auto&, const auto& x) { return sum_rows_over_ranks(x[0], pool_target, 3, one_rank); }));
+  cases.push_back(make("split_diffuser_attention", {{9, 4}, {9, 4}, {9, 4}}, [=](auto&, const auto& x) {
+    return split_diffuser_attention(*share, x[0], x[1], x[2], 2, DiffusionConfig{2, 0.2, 0.0, 0.3}, hop_rng, true);
+  }));
   auto sequences = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{0, 3, 5});
   cases.push_back(make("dense_attention", {{5, 4}, {5, 4}, {5, 6}}, [=](auto&, const auto& x) {
     return dense_attention(x[0], x[1], x[2], 2, sequences);
@@ -198,6 +217,8 @@ std::vector<GradCheckCase> all_cases() {
   // regularisation and normalisation
   const CounterRng dropout_rng(7, RngPurpose::kTest, 3);
   cases.push_back(make("dropout", {{6, 5}}, [=](auto&, const auto& x) { return dropout(x[0], 0.3, dropout_rng, true); }));
+  auto some_rows = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{4, 0, 9, 2});
+  cases.push_back(make("dropout_rows", {{4, 5}}, [=](auto&, const auto& x) { return dropout(x[0], 0.3, dropout_rng, true, some_rows); }));
   for (bool training : {true, false}) {
     auto stats = std::make_shared<RunningStats>(4, 0.2, 1.7);
     cases.push_back(make(training ? "batch_norm_train" : "batch_norm_eval", {{6, 4}, {1, 4}, {1, 4}},
