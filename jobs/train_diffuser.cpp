@@ -10,7 +10,14 @@
 // loss is the mean cross-entropy over the global batch and gradients are summed over ranks: the update
 // equals the single-process one of the same batch (dropout masks aside, which are drawn per rank).
 // A pooling = "cls" model sees every sequence with a CLS token (id = the shard's vocabulary size) first.
+//
+// Sequence parallelism (parallel.sequence = S > 1): the ranks form groups of S consecutive ranks; each
+// group takes one data-parallel share of the batch as above and splits its tokens over its S ranks
+// (src/models/sequence_parallel.hpp), contiguously or by METIS on the batch's attention graph. The
+// world size is S times the data-parallel width (2-D groups); the loss is counted on each group's first
+// rank, and the gradients summed over the world are those of the unsplit run.
 #include "dist/data_parallel.hpp"
+#include "dist/partition.hpp"
 #include "dist/runtime.hpp"
 #include "io/checkpoint.hpp"
 #include "io/sequences.hpp"
@@ -65,6 +72,12 @@ std::vector<KeySpec> diffuser_keys() {
       {"train.warmup_steps", ValueKind::kInt, "0", "Linear learning-rate warm-up over this many steps of each run.", {}, 0, {},
        Resume::kBlocks},
       {"eval.batch_size", ValueKind::kInt, "32", "Sequences per forward pass when evaluating.", {}, 1},
+      {"parallel.sequence", ValueKind::kInt, "1",
+       "Ranks that split each batch's tokens (sequence parallelism); the number of ranks must be a multiple of it, the rest is "
+       "data parallelism.", {}, 1, {}, Resume::kBlocks},
+      {"parallel.sequence_split", ValueKind::kString, "\"contiguous\"",
+       "How a batch's tokens are split: contiguous ranges of equal size, or METIS on the attention graph (balanced by edges, "
+       "smallest cut; costs a partition per step).", {"contiguous", "metis"}, {}, {}, Resume::kBlocks},
   };
   for (auto& k : optimizer_keys("train", "the model")) keys.push_back(k);
   return keys;
@@ -137,6 +150,18 @@ class DiffuserJob final : public EpochJob {
         fail_input("'{}' has sequences of {} tokens (with CLS), longer than attention.template_length = {}", path,
                    encoder_.max_length, graphs_->config().template_length);
     });
+    sequence_ranks_ = config.get_int("parallel.sequence");
+    split_mode_ = config.get_string("parallel.sequence_split");
+    comm.collective([&] {
+      if (comm.size() % sequence_ranks_ != 0)
+        fail_input("parallel.sequence = {} does not divide the {} ranks", sequence_ranks_, comm.size());
+      if (sequence_ranks_ > 1 && encoder_.attention != "diffuser")
+        fail_input("parallel.sequence = {} needs attention.kind = \"diffuser\"", sequence_ranks_);
+    });
+    // 2-D groups: consecutive ranks share a batch (sequence parallel), every S-th rank a position in it.
+    data_rank_ = comm.rank() / static_cast<int>(sequence_ranks_);
+    data_ranks_ = comm.size() / static_cast<int>(sequence_ranks_);
+    sequence_group_ = comm.split(data_rank_, comm.rank());
     batch_size_ = config.get_int("train.batch_size");
     eval_batch_ = config.get_int("eval.batch_size");
     warmup_ = config.get_int("train.warmup_steps");
@@ -149,7 +174,8 @@ class DiffuserJob final : public EpochJob {
     d.step_counts = 1;  // sequences of the global batch
     d.headline = fmt::format("{} ({} classes, {} / {} / {} sequences, up to {} tokens), {} attention", shard_.dataset,
                              shard_.num_classes, shard_.train.size(), shard_.valid.size(), shard_.test.size(),
-                             encoder_.max_length, encoder_.attention);
+                             encoder_.max_length, encoder_.attention) +
+                 (sequence_ranks_ > 1 ? fmt::format(", each batch split over {} ranks ({})", sequence_ranks_, split_mode_) : "");
     d.rule = {"valid_accuracy", "test_accuracy", true};
     d.summary_label = "test accuracy at the best validation epoch";
     d.summary_scale = 100.0;
@@ -183,8 +209,10 @@ class DiffuserJob final : public EpochJob {
   StepPlan prepare_step(const StepContext& ctx) override {
     const int64_t n = shard_.train.size(), begin = ctx.step * batch_size_, end = std::min(n, begin + batch_size_);
     std::vector<int64_t> ids(order_.begin() + begin, order_.begin() + end);
-    mine_ = deal_by_tokens(shard_.train, ids, comm_->size(), comm_->rank());
-    return StepPlan{{static_cast<int64_t>(mine_.size())}, static_cast<int64_t>(mine_.size())};
+    mine_ = deal_by_tokens(shard_.train, ids, data_ranks_, data_rank_);
+    // A group's sequences are counted once, by its first rank.
+    const auto counted = sequence_group_->is_root() ? static_cast<int64_t>(mine_.size()) : 0;
+    return StepPlan{{counted}, counted};
   }
 
   StepOutcome run_step(const StepContext& ctx, const std::vector<int64_t>& global_counts) override {
@@ -197,9 +225,11 @@ class DiffuserJob final : public EpochJob {
       const SequenceBatch batch = batch_of(shard_.train, mine_, &labels);
       Tape<float> tape;
       if (ctx.profile) tape.set_profile(ctx.profile);
-      const CounterRng rng = dropout_base_.derive(static_cast<uint64_t>(ctx.global_step)).derive(static_cast<uint64_t>(comm_->rank()));
-      Var<float> loss = scale(cross_entropy(model_->forward(tape, batch, true, rng), labels),
-                              float(static_cast<double>(mine_.size()) / static_cast<double>(global)));
+      const CounterRng rng = dropout_base_.derive(static_cast<uint64_t>(ctx.global_step)).derive(static_cast<uint64_t>(data_rank_));
+      const auto share = share_of(batch);
+      const double counted = sequence_group_->is_root() ? 1.0 : 0.0;  // the group's logits are on all its ranks
+      Var<float> loss = scale(cross_entropy(model_->forward(tape, batch, true, rng, nullptr, share.get()), labels),
+                              float(counted * static_cast<double>(mine_.size()) / static_cast<double>(global)));
       loss_value = loss.value()(0, 0);
       tape.backward(loss);
     }
@@ -269,10 +299,25 @@ class DiffuserJob final : public EpochJob {
     return out;
   }
 
-  // Accuracy over the whole set: each rank scores every P-th sequence, hits summed over ranks.
+  // This rank's share of a batch under sequence parallelism (null without it).
+  std::shared_ptr<const SequenceShare> share_of(const SequenceBatch& batch) const {
+    if (sequence_ranks_ == 1) return nullptr;
+    const AttentionGraph graph = batch_attention_graph(batch);
+    const int parts = static_cast<int>(sequence_ranks_);
+    SequenceSplit split = SequenceSplit::contiguous(graph.length, parts);
+    if (split_mode_ == "metis") {
+      std::vector<int64_t> work(static_cast<size_t>(graph.length));
+      for (int64_t t = 0; t < graph.length; ++t) work[static_cast<size_t>(t)] = 1 + graph.by_query->row_ptr[t + 1] - graph.by_query->row_ptr[t];
+      split = SequenceSplit::from_parts(dist::partition_graph(*graph.by_query, work, parts), parts);
+    }
+    return share_sequence(graph, split, *sequence_group_);
+  }
+
+  // Accuracy over the whole set: each data-parallel group scores every D-th sequence (split over the
+  // group's ranks), hits summed over ranks (counted by each group's first rank).
   double accuracy(const SequenceSet& set) {
     std::vector<int64_t> ids;
-    for (int64_t i = comm_->rank(); i < set.size(); i += comm_->size()) ids.push_back(i);
+    for (int64_t i = data_rank_; i < set.size(); i += data_ranks_) ids.push_back(i);
     int64_t hits = 0;
     for (size_t b = 0; b < ids.size(); b += static_cast<size_t>(eval_batch_)) {
       const std::vector<int64_t> chunk(ids.begin() + static_cast<std::ptrdiff_t>(b),
@@ -281,7 +326,9 @@ class DiffuserJob final : public EpochJob {
       const SequenceBatch batch = batch_of(set, chunk, &labels);
       Tape<float> tape;
       tape.set_grad_enabled(false);
-      hits += count_correct(model_->forward(tape, batch, false, dropout_base_).value(), labels);
+      const auto share = share_of(batch);
+      const int64_t correct = count_correct(model_->forward(tape, batch, false, dropout_base_, nullptr, share.get()).value(), labels);
+      if (sequence_group_->is_root()) hits += correct;
     }
     return static_cast<double>(comm_->sum(hits)) / static_cast<double>(set.size());
   }
@@ -291,7 +338,10 @@ class DiffuserJob final : public EpochJob {
   SequenceShard shard_;
   DiffuserEncoderConfig encoder_;
   std::unique_ptr<AttentionGraphCache> graphs_;
-  int64_t batch_size_ = 0, eval_batch_ = 0, warmup_ = 0, steps_per_epoch_ = 0;
+  int64_t batch_size_ = 0, eval_batch_ = 0, warmup_ = 0, steps_per_epoch_ = 0, sequence_ranks_ = 1;
+  std::string split_mode_;
+  int data_rank_ = 0, data_ranks_ = 1;
+  std::unique_ptr<Communicator> sequence_group_;
   double base_lr_ = 0;
   std::unique_ptr<ParamStore<float>> store_;
   std::unique_ptr<DiffuserEncoder<float>> model_;

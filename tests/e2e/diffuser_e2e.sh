@@ -48,6 +48,32 @@ for v in ("diffuser", "dense", "onehop"):
             share = np.concatenate([s[k][()] for k in beyond])
             assert (np.all(share < 1e-6) if v == "onehop" else np.all((share > 0.05) & (share < 1))), (v, share)
 PY
+# Sequence parallelism: each batch's tokens split over the ranks (contiguous and METIS) trains as one rank
+# does (float rounding aside); at 4 ranks also 2-D: 2 groups of 2 train as 2 data-parallel ranks do.
+if (( NP > 1 )); then
+  run 1 train "$JOB" "${TRAIN[@]}" --set output.dir=ref_1 > ref.log 2>&1 || { cat ref.log; fail "one-rank run"; }
+  splits=("$NP $NP contiguous 1" "$NP $NP metis 1")
+  if (( NP == 4 )); then
+    run 2 train "$JOB" "${TRAIN[@]}" --set output.dir=ref_2 > ref.log 2>&1 || { cat ref.log; fail "two-rank run"; }
+    splits+=("4 2 contiguous 2")
+  fi
+  for s in "${splits[@]}"; do
+    read -r np seq how ref <<< "$s"
+    run "$np" train "$JOB" "${TRAIN[@]}" --set parallel.sequence=$seq --set parallel.sequence_split="\"$how\"" \
+      --set output.dir=seq_${seq}_$how > seq.log 2>&1 || { cat seq.log; fail "sequence parallel $s"; }
+    grep -q "each batch split over $seq ranks ($how)" seq.log || { cat seq.log; fail "sequence parallel $s: headline"; }
+    "$PY" - seq_${seq}_$how/results.h5 ref_$ref/results.h5 <<'PY' || fail "sequence parallel $s: results differ"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as a, h5py.File(sys.argv[2]) as b:
+    for key in ("train_loss", "valid_accuracy", "test_accuracy"):
+        x, y = a[f"seeds/0/{key}"][()], b[f"seeds/0/{key}"][()]
+        assert np.allclose(x, y, rtol=2e-4, atol=0), (key, x, y)
+PY
+  done
+  expect_failure 2 "needs attention.kind" "$NP" train "$JOB" "${TRAIN[@]}" --set attention.kind='"dense"' \
+    --set parallel.sequence=$NP --set output.dir=o5
+fi
+
 "$PY" "$SOURCE_DIR/io/analysis/plot_results.py" diffuser/results.h5 --out curves.png > /dev/null || fail "plot"
 [[ -s curves.png ]] || fail "no plot"
 
@@ -62,4 +88,5 @@ run "$NP" sequences --text-tsv long.tsv v.tsv v.tsv --max-tokens 8 --truncate --
 expect_failure 2 "'absent.h5' does not exist" "$NP" train "$JOB" --set data.shard=absent.h5 --set output.dir=o1
 expect_failure 2 "model.heads" "$NP" train "$JOB" "${TRAIN[@]}" --set model.heads=3 --set output.dir=o2
 expect_failure 2 "attention.stride" "$NP" train "$JOB" "${TRAIN[@]}" --set attention.stride=40 --set output.dir=o3
+expect_failure 2 "parallel.sequence = 3 does not divide the $NP ranks" "$NP" train "$JOB" "${TRAIN[@]}" --set parallel.sequence=3 --set output.dir=o4
 echo "PASS diffuser_e2e np=$NP"
