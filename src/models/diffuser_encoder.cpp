@@ -21,9 +21,30 @@ void validate_encoder_config(const DiffuserEncoderConfig& c) {
   validate_diffusion_config(c.diffusion);
 }
 
+int64_t AttentionGraphCache::footprint(const AttentionGraph& g) {
+  int64_t bytes = 3 * (g.length + 1) * static_cast<int64_t>(sizeof(int64_t));
+  bytes += g.by_query->nnz() * static_cast<int64_t>(2 * sizeof(VertexId) + sizeof(int64_t));
+  if (g.tiles) {
+    bytes += static_cast<int64_t>(g.tiles->tiled.size());
+    for (const EdgeTiles::Tile& t : g.tiles->tiles) bytes += static_cast<int64_t>(t.edge.size() * sizeof(t.edge[0]));
+    for (const EdgeTiles::Rest* r : {&g.tiles->rest_by_row, &g.tiles->rest_by_key})
+      bytes += static_cast<int64_t>(r->ptr.size() * sizeof(int64_t) + r->other.size() * sizeof(VertexId) + r->edge.size() * sizeof(int64_t));
+  }
+  return bytes;
+}
+
 const AttentionGraph& AttentionGraphCache::get(int64_t length) {
   auto it = graphs_.find(length);
-  if (it == graphs_.end()) it = graphs_.emplace(length, build_attention_graph(length, config_)).first;
+  if (it != graphs_.end()) return it->second;
+  it = graphs_.emplace(length, build_attention_graph(length, config_)).first;
+  bytes_ += footprint(it->second);
+  order_.push_back(length);
+  while (bytes_ > budget_ && order_.size() > 1) {
+    auto old = graphs_.find(order_.front());
+    bytes_ -= footprint(old->second);
+    graphs_.erase(old);
+    order_.pop_front();
+  }
   return it->second;
 }
 

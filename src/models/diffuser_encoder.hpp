@@ -14,6 +14,7 @@
 #include "src/models/sequence_parallel.hpp"
 #include "src/nn/layers.hpp"
 
+#include <deque>
 #include <map>
 #include <span>
 #include <string>
@@ -47,16 +48,26 @@ struct SequenceBatch {
   int64_t size() const { return static_cast<int64_t>(offsets->size()) - 1; }
 };
 
-// Attention graphs by sequence length (template-mode graphs are length-dependent crops), built on demand.
+// Attention graphs by sequence length (template-mode graphs are length-dependent crops), built on demand
+// and kept up to a memory budget: a data set of many lengths (ListOps has ~1,500) would otherwise hold a
+// graph per length, gigabytes. Past the budget the oldest graphs go (a reference from get() stays valid
+// until the next call).
 class AttentionGraphCache {
  public:
-  explicit AttentionGraphCache(AttentionGraphConfig config) : config_(std::move(config)) {}
+  explicit AttentionGraphCache(AttentionGraphConfig config, int64_t budget_bytes = int64_t{1} << 30)
+      : config_(std::move(config)), budget_(budget_bytes) {}
   const AttentionGraph& get(int64_t length);
   const AttentionGraphConfig& config() const { return config_; }
+  int64_t size() const { return static_cast<int64_t>(graphs_.size()); }
+  int64_t bytes() const { return bytes_; }
+  // What a graph holds (pattern, transpose with its permutation, tiles' edge maps), roughly.
+  static int64_t footprint(const AttentionGraph& graph);
 
  private:
   AttentionGraphConfig config_;
+  int64_t budget_ = 0, bytes_ = 0;
   std::map<int64_t, AttentionGraph> graphs_;
+  std::deque<int64_t> order_;  // lengths, oldest first
 };
 
 // The batch of `sequences` (each non-empty, tokens in [0, vocab)); `graphs` null for dense attention.

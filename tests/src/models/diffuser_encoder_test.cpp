@@ -107,6 +107,25 @@ TEST(DiffuserEncoder, SequencesOfABatchDoNotSeeEachOther) {
   }
 }
 
+TEST(DiffuserEncoder, TheGraphCacheKeepsToItsBudgetAndServesTheRightGraphs) {
+  const AttentionGraphConfig config = small_graph_config();
+  const int64_t one = AttentionGraphCache::footprint(build_attention_graph(40, config));
+  AttentionGraphCache cache(config, 3 * one);  // room for about three graphs of ~40 tokens
+  for (int round = 0; round < 2; ++round)
+    for (int64_t length = 30; length < 50; ++length) {
+      const AttentionGraph& g = cache.get(length);
+      const AttentionGraph fresh = build_attention_graph(length, config);
+      ASSERT_EQ(g.length, length);
+      EXPECT_EQ(g.by_query->col, fresh.by_query->col);
+      EXPECT_EQ(g.global_tokens, fresh.global_tokens);
+      EXPECT_LE(cache.bytes(), 3 * one + one);
+      EXPECT_LE(cache.size(), 4);
+    }
+  AttentionGraphCache roomy(config);
+  for (int64_t length = 30; length < 50; ++length) roomy.get(length);
+  EXPECT_EQ(roomy.size(), 20);
+}
+
 TEST(DiffuserEncoder, BadInputsAreNamed) {
   DiffuserEncoderConfig c = small_config();
   ParamStore<double> store;
