@@ -7,6 +7,7 @@
 // go against the pattern's direction (to keys) scatter, which is conflict-free in one thread.
 #include "src/tensor/ops.hpp"
 #include "src/tensor/op_util.hpp"
+#include "src/tensor/sparse_edges.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,19 +18,7 @@ namespace {
 
 using detail::finish;
 using detail::head_width;
-
-template <typename T>
-inline void axpy_row(T* __restrict y, const T* __restrict x, T a, int64_t d) {
-  for (int64_t c = 0; c < d; ++c) y[c] += a * x[c];
-}
-// Eigen's dot: it reassociates the sum into SIMD lanes, which a plain loop may not (strict float order
-// turns a 32-long dot into 32 dependent additions).
-template <typename T>
-inline T dot_row(const T* a, const T* b, int64_t d) {
-  using Row = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
-  return Row(a, d).dot(Row(b, d));
-}
-
+using namespace sparse;
 
 // Checks that `t` is the transpose of `p` (sizes only: it is built by transpose_with_edges).
 void check_transpose(const char* op, const Csr& p, const CsrTransposePtr& t) {
@@ -98,81 +87,6 @@ void scatter_tile(const std::vector<Mat<T>>& dense, const EdgeTiles::Tile& t, T*
     }
 }
 
-// The edges the CSR loops handle: all of the pattern's, or those its tiles leave (then without a test per
-// edge); by row, and by key when the tiles or the transpose index them (backward passes then gather).
-class SparseEdges {
- public:
-  SparseEdges(const Csr& pattern, const EdgeTiles* tiles, const CsrTranspose* transposed)
-      : pattern_(pattern), tiles_(tiles), transposed_(transposed) {}
-  // f(edge, key) for row i's edges.
-  template <typename F>
-  void row(int64_t i, F&& f) const {
-    if (tiles_) {
-      const EdgeTiles::Rest& r = tiles_->rest_by_row;
-      for (int64_t u = r.ptr[i]; u < r.ptr[i + 1]; ++u) f(r.edge[u], static_cast<int64_t>(r.other[u]));
-    } else {
-      for (int64_t k = pattern_.row_ptr[i]; k < pattern_.row_ptr[i + 1]; ++k) f(k, static_cast<int64_t>(pattern_.col[k]));
-    }
-  }
-  bool by_key() const { return tiles_ || transposed_; }
-  // f(edge, row, key) for every edge. With tiles, by blocks of `block` keys (rows in order within a
-  // block, keys increasing within a row, so each row still sums in key order): the key-side rows that one
-  // block touches stay in cache instead of being fetched from all over memory edge after edge.
-  template <typename F>
-  void each_by_key_blocks(int64_t block, F&& f) const {
-    if (!tiles_) {
-      for (int64_t i = 0; i < pattern_.num_rows; ++i) row(i, [&](int64_t k, int64_t j) { f(k, i, j); });
-      return;
-    }
-    blocked(tiles_->rest_by_row, pattern_.num_cols, block, [&](int64_t e, int64_t i, int64_t j) { f(e, i, j); });
-  }
-  // f(edge, key, row) for every edge, keys in order, by blocks of `block` rows (by_key() only).
-  template <typename F>
-  void each_by_row_blocks(int64_t block, F&& f) const {
-    if (!tiles_) {
-      for (int64_t j = 0; j < pattern_.num_cols; ++j) key(j, [&](int64_t e, int64_t i) { f(e, j, i); });
-      return;
-    }
-    blocked(tiles_->rest_by_key, pattern_.num_rows, block, f);
-  }
-  // f(edge, row) for key j's edges (by_key() only).
-  template <typename F>
-  void key(int64_t j, F&& f) const {
-    if (tiles_) {
-      const EdgeTiles::Rest& r = tiles_->rest_by_key;
-      for (int64_t u = r.ptr[j]; u < r.ptr[j + 1]; ++u) f(r.edge[u], static_cast<int64_t>(r.other[u]));
-    } else {
-      const Csr& t = transposed_->csr;
-      for (int64_t u = t.row_ptr[j]; u < t.row_ptr[j + 1]; ++u) f(transposed_->edge[u], static_cast<int64_t>(t.col[u]));
-    }
-  }
-
- private:
-  // f(edge, list, other) over a rest list whose entries increase in `other` within each list, by blocks of
-  // `block` of `others` values.
-  template <typename F>
-  static void blocked(const EdgeTiles::Rest& r, int64_t others, int64_t block, F&& f) {
-    const auto lists = static_cast<int64_t>(r.ptr.size()) - 1;
-    std::vector<int64_t> cursor(r.ptr.begin(), r.ptr.end() - 1);
-    for (int64_t lo = 0; lo < others; lo += block) {
-      const int64_t hi = lo + block;
-      for (int64_t i = 0; i < lists; ++i)
-        for (int64_t& u = cursor[static_cast<size_t>(i)]; u < r.ptr[i + 1] && r.other[u] < hi; ++u) f(r.edge[u], i, static_cast<int64_t>(r.other[u]));
-    }
-  }
-  const Csr& pattern_;
-  const EdgeTiles* tiles_;
-  const CsrTranspose* transposed_;
-};
-
-// Rows of `width` elements of T per cache block for the blocked sparse loops: 1 MB (half the Xeon's L2, all of
-// Zen 5's; measured at L = 4k, d = 256: 0.28 s against 0.35 s at 512 KB or 4 MB and 0.36 s unblocked).
-template <typename T>
-int64_t cache_block_rows(int64_t width) {
-  constexpr int64_t kBytes = 1024 * 1024;
-  return std::max<int64_t>(16, kBytes / std::max<int64_t>(1, width * static_cast<int64_t>(sizeof(T))));
-}
-
 // The sparse matrix of one set of edge values (nnz x heads) over a pattern, for products with node
 // features: the tiles' values are gathered once into dense per-head blocks (products over them are GEMMs),
 // the rest is walked edge by edge. One PatternMatrix serves every product with the same values (Diffuser's
@@ -200,6 +114,10 @@ class PatternMatrix {
           add_product(y, tile.rows, h, dh, dense_[t][static_cast<size_t>(h)] * rows_view(x, tile.keys, h, dh, xs), prod);
       }
     }
+    if (edges_.each_run_by_key_blocks(cache_block_rows<T>(d), [&](int64_t i, const int64_t* edge, const VertexId* key, int64_t n) {
+          accumulate_run(y.row(i).data(), x.data(), d, values_.data(), heads, dh, edge, key, n);
+        }))
+      return;
     edges_.each_by_key_blocks(cache_block_rows<T>(d), [&](int64_t k, int64_t i, int64_t j) {
       T* yi = y.row(i).data();
       const T* xj = x.row(j).data();
@@ -219,6 +137,10 @@ class PatternMatrix {
           add_product(gx, tile.keys, h, dh, dense_[t][static_cast<size_t>(h)].transpose() * rows_view(g, tile.rows, h, dh, gs), prod);
       }
     }
+    if (edges_.each_run_by_row_blocks(cache_block_rows<T>(d), [&](int64_t j, const int64_t* edge, const VertexId* row, int64_t n) {
+          accumulate_run(gx.row(j).data(), g.data(), d, values_.data(), heads, dh, edge, row, n);
+        }))
+      return;
     if (edges_.by_key()) {
       edges_.each_by_row_blocks(cache_block_rows<T>(d), [&](int64_t e, int64_t j, int64_t i) {
         T* gxj = gx.row(j).data();
@@ -264,7 +186,15 @@ void sampled_products(const Csr& pattern, const EdgeTiles* tiles, const Mat<T>& 
       scatter_tile(dense, t, out, heads, accumulate);
     }
   }
-  SparseEdges(pattern, tiles, nullptr).each_by_key_blocks(cache_block_rows<T>(b.cols()), [&](int64_t k, int64_t i, int64_t j) {
+  const SparseEdges edges(pattern, tiles, nullptr);
+  const bool fixed = tiles && with_fixed_heads(heads, width, [](auto, auto) {});
+  if (fixed && edges.each_run_by_key_blocks(cache_block_rows<T>(b.cols()), [&](int64_t i, const int64_t* edge, const VertexId* key, int64_t n) {
+        with_fixed_heads(heads, width, [&](auto h, auto w) {
+          dot_run_fixed<decltype(h)::value, decltype(w)::value>(a.row(i).data(), b.data(), b.cols(), scale, accumulate, out, edge, key, n);
+        });
+      }))
+    return;
+  edges.each_by_key_blocks(cache_block_rows<T>(b.cols()), [&](int64_t k, int64_t i, int64_t j) {
     const T* ai = a.row(i).data();
     const T* bj = b.row(j).data();
     T* o = out + k * heads;
