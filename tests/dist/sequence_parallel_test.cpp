@@ -4,6 +4,7 @@
 // unsplit ones), post-LN and pre-LN, CLS and mean pooling, contiguous and scattered splits.
 #include "dist/comm.hpp"
 #include "src/models/diffuser_encoder.hpp"
+#include "tests/src/models/diffuser_test_models.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,13 +22,8 @@ struct Case {
 class SequenceParallel : public ::testing::TestWithParam<Case> {};
 
 DiffuserEncoderConfig encoder_config(const Case& c) {
-  DiffuserEncoderConfig e;
-  e.vocab = 12;
+  DiffuserEncoderConfig e = testing::small_encoder_config();
   e.max_length = 64;
-  e.dim = 8;
-  e.heads = 2;
-  e.ffn = 16;
-  e.layers = 2;
   e.classes = 3;
   e.dropout = 0.2;
   e.pre_layer_norm = c.pre_layer_norm;
@@ -37,12 +33,8 @@ DiffuserEncoderConfig encoder_config(const Case& c) {
 }
 
 AttentionGraphConfig graph_config() {
-  AttentionGraphConfig g;
-  g.block = 8;
-  g.stride = 4;
+  AttentionGraphConfig g = testing::small_graph_config();
   g.num_global = 2;
-  g.num_random = 3;
-  g.random_mode = "fixed";
   g.first_token_global = true;
   g.seed = 5;
   return g;
@@ -83,11 +75,10 @@ TEST_P(SequenceParallel, SplitForwardAndBackwardEqualTheUnsplitModel) {
   std::vector<std::vector<int32_t>> sequences;
   for (int64_t length : {37, 23, 50}) {
     std::vector<int32_t> s;
-    for (int64_t i = 0; i < length; ++i) s.push_back(static_cast<int32_t>((i * 7 + length) % 12));
+    for (int64_t i = 0; i < length; ++i) s.push_back(static_cast<int32_t>((i * 7 + length) % 17));
     sequences.push_back(std::move(s));
   }
-  const std::vector<std::span<const int32_t>> spans(sequences.begin(), sequences.end());
-  const SequenceBatch batch = make_sequence_batch(spans, &graphs);
+  const SequenceBatch batch = testing::batch_of(sequences, &graphs);
   const std::vector<int32_t> labels = {2, 0, 1};
 
   const Result whole = run(model, store, batch, labels, nullptr, comm);

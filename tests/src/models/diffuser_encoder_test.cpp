@@ -2,6 +2,7 @@
 // through every hop (post-LN and pre-LN, CLS and mean pooling), equality with dense attention on complete
 // graphs, sequences in a batch not seeing each other, and the bad inputs.
 #include "src/models/diffuser_encoder.hpp"
+#include "tests/src/models/diffuser_test_models.hpp"
 #include "tests/src/models/parameter_gradients.hpp"
 
 #include <gtest/gtest.h>
@@ -9,38 +10,12 @@
 namespace relfm {
 namespace {
 
-DiffuserEncoderConfig small_config() {
-  DiffuserEncoderConfig c;
-  c.vocab = 17;  // ListOps' 16 and a CLS token
-  c.dim = 8;
-  c.heads = 2;
-  c.ffn = 12;
-  c.layers = 2;
-  c.max_length = 16;
-  c.dropout = 0.0;
-  c.diffusion.hops = 3;
-  c.diffusion.alpha = 0.2;
-  return c;
-}
-
-AttentionGraphConfig small_graph_config() {
-  AttentionGraphConfig g;
-  g.block = 4;
-  g.stride = 2;
-  g.num_global = 1;
-  g.num_random = 2;
-  g.random_mode = "fixed";
-  return g;
-}
+using testing::batch_of;
+using testing::small_graph_config;
+DiffuserEncoderConfig small_config() { return testing::small_encoder_config(); }
 
 const std::vector<int32_t> kSeqA = {16, 12, 3, 11, 5, 9, 15, 15, 2}, kSeqB = {16, 14, 1, 2, 15, 7}, kSeqC = {16, 4};
 const std::vector<int32_t> kLabels = {3, 7, 1};
-
-SequenceBatch batch_of(const std::vector<std::vector<int32_t>>& seqs, AttentionGraphCache* cache) {
-  std::vector<std::span<const int32_t>> spans;
-  for (const auto& s : seqs) spans.emplace_back(s);
-  return make_sequence_batch(spans, cache);
-}
 
 TEST(DiffuserEncoder, EveryParameterGradientMatchesCentralDifferences) {
   for (bool pre_ln : {false, true})

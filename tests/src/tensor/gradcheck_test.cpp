@@ -6,6 +6,7 @@
 #include "src/tensor/gradcheck.hpp"
 #include "src/graph/attention_graph.hpp"
 #include "src/models/sequence_parallel.hpp"
+#include "tests/src/tensor/running_stats.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,26 +36,7 @@ GradCheckCase make_double(std::string name, std::vector<std::pair<int64_t, int64
   return c;
 }
 
-// Running statistics of each scalar type, so that one generic forward can build its BatchNormState.
-struct RunningStats {
-  Parameter<float> mean_f, var_f;
-  Parameter<double> mean_d, var_d;
-  Parameter<Dual<double>> mean_x, var_x;
-  RunningStats(int64_t cols, double mean, double var) {
-    mean_d.value = MatD::Constant(1, cols, mean);
-    var_d.value = MatD::Constant(1, cols, var);
-    mean_f.value = mean_d.value.cast<float>();
-    var_f.value = var_d.value.cast<float>();
-    mean_x.value = mean_d.value.cast<Dual<double>>();
-    var_x.value = var_d.value.cast<Dual<double>>();
-  }
-  template <typename T>
-  BatchNormState<T> state() {
-    if constexpr (std::is_same_v<T, float>) return {&mean_f, &var_f, 0.1, 1e-5, true};
-    else if constexpr (std::is_same_v<T, double>) return {&mean_d, &var_d, 0.1, 1e-5, true};
-    else return {&mean_x, &var_x, 0.1, 1e-5, true};
-  }
-};
+using testing::RunningStats;
 
 // Labels at the forward's scalar type.
 template <typename T>

@@ -4,6 +4,8 @@
 // network's do not: checked too, so the test shows that it would notice).
 #include "src/tensor/gradcheck.hpp"
 
+#include "tests/src/tensor/running_stats.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -20,25 +22,9 @@ CsrPtr small_graph() {
   return g;
 }
 
-// Running statistics per scalar type for batch_norm_act.
-struct Stats {
-  Parameter<float> mf, vf;
-  Parameter<double> md, vd;
-  Parameter<Dual<double>> mx, vx;
-  explicit Stats(int64_t cols) {
-    md.value = MatD::Zero(1, cols);
-    vd.value = MatD::Ones(1, cols);
-    mf.value = md.value.cast<float>();
-    vf.value = vd.value.cast<float>();
-    mx.value = md.value.cast<Dual<double>>();
-    vx.value = vd.value.cast<Dual<double>>();
-  }
-  template <typename T>
-  BatchNormState<T> state() {
-    if constexpr (std::is_same_v<T, float>) return {&mf, &vf, 0.1, 1e-5, false};
-    else if constexpr (std::is_same_v<T, double>) return {&md, &vd, 0.1, 1e-5, false};
-    else return {&mx, &vx, 0.1, 1e-5, false};
-  }
+// Running statistics per scalar type for batch_norm_act (frozen: the frozen forward is replayed).
+struct Stats : testing::RunningStats {
+  explicit Stats(int64_t cols) : RunningStats(cols, 0.0, 1.0, false) {}
 };
 
 // Every kind of relu site in one forward: both GIN aggregations, the batch norm's fused relu and relu().
