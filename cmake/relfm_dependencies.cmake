@@ -64,6 +64,7 @@ find_package(spdlog REQUIRED)     # levelled logging with a rank tag (src/core/l
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)  # JSON lines of the work-item journals; the LLM client's messages
+find_package(CURL REQUIRED)             # the LLM client's HTTP (src/llm, curl multi)
 
 # Random123 is header-only and has no CMake config.
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)

@@ -10,7 +10,7 @@ PACKAGES=(
   openmpi-bin libopenmpi-dev libmetis-dev libeigen3-dev libhdf5-openmpi-dev hdf5-tools
   libgtest-dev googletest librdkit-dev libboost-dev libcli11-dev libtomlplusplus-dev
   librandom123-dev libfmt-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev libssl-dev libopenblas-serial-dev
-  libsvm-dev libfaiss-dev
+  libsvm-dev libfaiss-dev libcurl4-openssl-dev libcpp-httplib-dev
   python3 python3-h5py python3-matplotlib python3-numpy
   slurm-wlm munge
 )

@@ -24,6 +24,7 @@ enum class RngPurpose : uint32_t {
   kAugment = 7,     // data augmentations (stream = step, then instance)
   kAttentionGraph = 8,  // Diffuser's random edges and global tokens (stream = part, then query)
   kGenerate = 9,    // generated data sets (ListOps: stream = attempt)
+  kLlmJitter = 10,  // retry delays of the LLM client (never reaches a result)
   kTest = 100,      // tests only
 };
 

@@ -1,0 +1,45 @@
+// A response cache on disk: one file per successful reply, named by the SHA-256 of the canonical request
+// (model, messages, sampling parameters, sample index), so an interrupted run resumes without paying for
+// a call twice and a rerun over a warm cache makes no HTTP call at all.
+//
+// Layout: <dir>/<first two hex digits>/<64 hex digits>.json holding {"request": canonical text,
+// "reply": {...}}. The stored request is compared on read, so a hash collision (or a hand-edited file)
+// is a miss, not a wrong answer.
+//
+// Safe against a kill mid-write and shared by concurrent ranks (even on several nodes over a shared
+// file system): a file is written under a name unique to (host, process, counter) and renamed into
+// place, and rename is atomic, so a reader sees a whole entry or none. Two ranks that race on one key
+// both write a whole, equivalent entry; the last rename wins. Failed replies are never cached.
+#pragma once
+
+#include "src/llm/chat.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace relfm::llm {
+
+class CacheBackend final : public ChatBackend {
+ public:
+  CacheBackend(std::string dir, std::unique_ptr<ChatBackend> inner);
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) override;
+  void add_stats(Stats& stats) const override;
+  std::string describe() const override;
+
+  // The entry's path for a request (exposed for tests).
+  std::string path_of(const ChatRequest& request) const;
+
+ private:
+  std::optional<ChatReply> load(const std::string& path, const std::string& canonical) const;
+  void store(const std::string& path, const std::string& canonical, const ChatReply& reply);
+
+  std::string dir_;
+  std::unique_ptr<ChatBackend> inner_;
+  int64_t hits_ = 0, misses_ = 0, writes_ = 0;
+  uint64_t temp_counter_ = 0;
+};
+
+std::string sha256_hex(const std::string& text);
+
+}  // namespace relfm::llm

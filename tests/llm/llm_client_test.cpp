@@ -1,0 +1,272 @@
+// The LLM client against relfm_scripted_llm_server: replies and accounting, the in-flight bound, retries
+// under every injected fault, the retry budget, the cache (warm rerun = no HTTP call, atomic entries,
+// shared by two clients), the API key rules and the backend key.
+#include "src/core/error.hpp"
+#include "src/llm/backends.hpp"
+#include "src/reasoning/shortest_path.hpp"
+#include "tests/llm/scripted_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+namespace relfm::llm {
+namespace {
+
+using testing::ScriptedServer;
+
+ChatRequest shortest_path_request(uint64_t index, int64_t sample = 0) {
+  const reasoning::SpProblem p = reasoning::generate_problem(7, index);
+  ChatRequest r;
+  r.model = "scripted";
+  r.messages = {{"user", "Input:\n" + reasoning::gml_graph(p.graph, true) + "\n\nSource Node: 0\nTarget Node: " +
+                             std::to_string(p.target) + "\nAnswer:"}};
+  r.seed = sample;
+  r.sample = sample;
+  return r;
+}
+
+BackendOptions options_for(const ScriptedServer& server, const std::string& cache_dir = "") {
+  BackendOptions o;
+  o.openai.base_url = server.url();
+  o.openai.timeout_s = 5;
+  o.retry.initial_backoff_s = 0.01;
+  o.retry.max_backoff_s = 0.05;
+  o.cache_dir = cache_dir;
+  return o;
+}
+
+std::string fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("relfm_llm_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+TEST(LlmClient, OracleRepliesAreScoredOptimalAndTokensAreCounted) {
+  ScriptedServer server({"--mode", "oracle"});
+  auto backend = make_backend("openai", options_for(server));
+  std::vector<ChatRequest> requests;
+  for (uint64_t i = 0; i < 6; ++i) requests.push_back(shortest_path_request(i));
+  const std::vector<ChatReply> replies = backend->complete(requests);
+  int64_t tokens = 0;
+  for (uint64_t i = 0; i < 6; ++i) {
+    ASSERT_TRUE(replies[i].ok) << replies[i].error;
+    EXPECT_EQ(replies[i].finish_reason, "stop");
+    EXPECT_EQ(replies[i].attempts, 1);
+    EXPECT_TRUE(reasoning::score_answer(reasoning::generate_problem(7, i), replies[i].text()).optimal) << replies[i].text();
+    EXPECT_GT(replies[i].prompt_tokens, 50);
+    tokens += replies[i].prompt_tokens + replies[i].completion_tokens;
+  }
+  const Stats s = backend->stats();
+  EXPECT_EQ(s.http_calls, 6);
+  EXPECT_EQ(s.prompt_tokens + s.completion_tokens, tokens);
+  EXPECT_EQ(server.chat_calls(), 6);
+}
+
+TEST(LlmClient, KeepsTheConfiguredNumberOfRequestsInFlight) {
+  ScriptedServer server({"--delay-ms", "100"});
+  BackendOptions o = options_for(server);
+  o.openai.max_in_flight = 8;
+  auto backend = make_backend("openai", o);
+  std::vector<ChatRequest> requests;
+  for (uint64_t i = 0; i < 16; ++i) requests.push_back(shortest_path_request(i));
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<ChatReply> replies = backend->complete(requests);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const ChatReply& r : replies) ASSERT_TRUE(r.ok) << r.error;
+  // 16 requests of 100 ms with 8 in flight: two waves. One at a time would take 1.6 s; 16 at once 0.1 s.
+  EXPECT_GT(s, 0.19);
+  EXPECT_LT(s, 0.6);
+}
+
+struct FaultCase {
+  std::string fault;
+  Failure failure;
+};
+
+class RetriesEveryFault : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(RetriesEveryFault, FirstAttemptFailsThenTheRetrySucceeds) {
+  ScriptedServer server({"--fault", GetParam().fault, "--fault-first", "1", "--slow-ms", "1500", "--retry-after", "1"});
+  BackendOptions o = options_for(server);
+  o.openai.timeout_s = 0.5;
+  auto stack = std::make_unique<RetryBackend>(o.retry, std::make_unique<OpenAiBackend>(o.openai));
+  std::vector<double> slept;
+  stack->sleep = [&](double s) { slept.push_back(s); };
+  const std::vector<ChatReply> replies = stack->complete({shortest_path_request(0), shortest_path_request(1)});
+  for (const ChatReply& r : replies) {
+    ASSERT_TRUE(r.ok) << GetParam().fault << ": " << r.error;
+    EXPECT_EQ(r.attempts, 2);
+    EXPECT_TRUE(reasoning::score_answer(reasoning::generate_problem(7, 0), replies[0].text()).optimal);
+  }
+  Stats s = stack->stats();
+  EXPECT_EQ(s.retries, 2);
+  EXPECT_EQ(s.http_calls, 4);
+  EXPECT_EQ(s.failures_by_kind[failure_name(GetParam().failure)], 2);
+  ASSERT_EQ(slept.size(), 1u);
+  if (GetParam().fault == "429") EXPECT_GE(slept[0], 1.0);  // Retry-After honoured
+  else EXPECT_LE(slept[0], 0.05);
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, RetriesEveryFault,
+                         ::testing::Values(FaultCase{"500", Failure::kHttp}, FaultCase{"429", Failure::kHttp},
+                                           FaultCase{"malformed", Failure::kMalformed},
+                                           FaultCase{"drop", Failure::kConnection}, FaultCase{"slow", Failure::kTimeout}),
+                         [](const auto& info) { return "fault_" + info.param.fault; });
+
+TEST(LlmClient, GivesUpAfterTheBudgetAndRecordsTheFailure) {
+  ScriptedServer server({"--fault", "500", "--fault-first", "100"});
+  BackendOptions o = options_for(server);
+  o.retry.max_attempts = 3;
+  auto backend = make_backend("retry,openai", o);
+  const std::vector<ChatReply> replies = backend->complete({shortest_path_request(0)});
+  EXPECT_FALSE(replies[0].ok);
+  EXPECT_EQ(replies[0].attempts, 3);
+  EXPECT_EQ(replies[0].http_status, 500);
+  EXPECT_EQ(backend->stats().failed_replies, 1);
+  EXPECT_EQ(server.chat_calls(), 3);
+}
+
+TEST(LlmClient, ClientErrorsAreNotRetriedAndATruncatedReplyIsMarked) {
+  ScriptedServer server({"--fault", "truncated", "--fault-first", "1"});
+  auto backend = make_backend("retry,openai", options_for(server));
+  ChatRequest bad = shortest_path_request(0);
+  bad.messages.clear();  // the server answers 400
+  const std::vector<ChatReply> replies = backend->complete({bad, shortest_path_request(1)});
+  EXPECT_FALSE(replies[0].ok);
+  EXPECT_EQ(replies[0].http_status, 400);
+  EXPECT_EQ(replies[0].attempts, 1);
+  // A reply cut short by max_tokens is a valid reply: the caller sees finish_reason and fails the step.
+  ASSERT_TRUE(replies[1].ok);
+  EXPECT_EQ(replies[1].finish_reason, "length");
+  EXPECT_FALSE(reasoning::score_answer(reasoning::generate_problem(7, 1), replies[1].text()).feasible);
+}
+
+TEST(LlmClient, AServerThatIsDownIsAConnectionFailureAfterRetries) {
+  int port = 0;
+  { ScriptedServer gone({}); port = gone.port(); }  // a port nothing listens on any more
+  BackendOptions o;
+  o.openai.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1/";
+  o.retry.max_attempts = 2;
+  o.retry.initial_backoff_s = 0.01;
+  auto backend = make_backend("retry,openai", o);
+  const std::vector<ChatReply> replies = backend->complete({shortest_path_request(0)});
+  EXPECT_FALSE(replies[0].ok);
+  EXPECT_EQ(replies[0].failure, Failure::kConnection);
+  EXPECT_EQ(replies[0].attempts, 2);
+}
+
+TEST(LlmCache, AWarmRerunMakesNoHttpCallAndGivesTheSameReplies) {
+  ScriptedServer server({"--mode", "noisy", "--error-rate", "0.3"});
+  const std::string dir = fresh_dir("warm");
+  std::vector<ChatRequest> requests;
+  for (uint64_t i = 0; i < 8; ++i) requests.push_back(shortest_path_request(i, static_cast<int64_t>(i % 2)));
+  requests.push_back(requests[0]);  // a duplicate in the batch goes to the server once
+  std::vector<ChatReply> cold = make_backend("cache,retry,openai", options_for(server, dir))->complete(requests);
+  EXPECT_EQ(server.chat_calls(), 8);
+  auto warm_backend = make_backend("cache,retry,openai", options_for(server, dir));
+  std::vector<ChatReply> warm = warm_backend->complete(requests);
+  EXPECT_EQ(server.chat_calls(), 8);  // nothing new
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(cold[i].text(), warm[i].text());
+    EXPECT_EQ(cold[i].prompt_tokens, warm[i].prompt_tokens);
+    EXPECT_TRUE(warm[i].cached);
+    EXPECT_EQ(warm[i].attempts, 0);
+  }
+  EXPECT_EQ(warm_backend->stats().cache_hits, 9);
+  EXPECT_EQ(warm_backend->stats().http_calls, 0);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "a temporary file was left: " << e.path();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LlmCache, KeysOnEveryFieldAndNeverServesATornOrForeignEntry) {
+  ScriptedServer server({"--mode", "oracle"});
+  const std::string dir = fresh_dir("keys");
+  BackendOptions o = options_for(server, dir);
+  CacheBackend cache(dir, make_backend("openai", o));
+  ChatRequest a = shortest_path_request(0);
+  ChatRequest b = a;
+  b.sample = 1;
+  ChatRequest c = a;
+  c.temperature = 0.7;
+  ChatRequest d = a;
+  d.model = "other";
+  EXPECT_NE(cache.path_of(a), cache.path_of(b));
+  EXPECT_NE(cache.path_of(a), cache.path_of(c));
+  EXPECT_NE(cache.path_of(a), cache.path_of(d));
+  cache.complete({a});
+  EXPECT_EQ(server.chat_calls(), 1);
+  // A kill mid-write cannot leave this (entries are renamed into place), but a torn file must still be a miss.
+  { std::ofstream(cache.path_of(a), std::ios::trunc) << "{\"request\": \"trunc"; }
+  const std::vector<ChatReply> again = cache.complete({a});
+  EXPECT_TRUE(again[0].ok);
+  EXPECT_FALSE(again[0].cached);
+  EXPECT_EQ(server.chat_calls(), 2);
+  // Two clients (two ranks) over one directory share entries.
+  CacheBackend other(dir, make_backend("openai", o));
+  EXPECT_TRUE(other.complete({a})[0].cached);
+  EXPECT_EQ(server.chat_calls(), 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LlmCache, FailedRepliesAreNotCached) {
+  ScriptedServer server({"--fault", "500", "--fault-first", "1"});
+  const std::string dir = fresh_dir("failed");
+  BackendOptions o = options_for(server, dir);
+  EXPECT_FALSE(make_backend("cache,openai", o)->complete({shortest_path_request(0)})[0].ok);
+  const std::vector<ChatReply> second = make_backend("cache,openai", o)->complete({shortest_path_request(0)});
+  EXPECT_TRUE(second[0].ok);
+  EXPECT_FALSE(second[0].cached);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LlmClient, AMissingApiKeyIsAnErrorBeforeAnyCall) {
+  ScriptedServer server({});
+  BackendOptions o = options_for(server);
+  o.openai.api_key_env = "RELFM_TEST_KEY_THAT_IS_NOT_SET";
+  ::unsetenv("RELFM_TEST_KEY_THAT_IS_NOT_SET");
+  try {
+    make_backend("retry,openai", o);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("RELFM_TEST_KEY_THAT_IS_NOT_SET"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(server.chat_calls(), 0);
+  ::setenv("RELFM_TEST_KEY_THAT_IS_NOT_SET", "sk-secret-value", 1);
+  auto backend = make_backend("retry,openai", o);
+  EXPECT_TRUE(backend->complete({shortest_path_request(0)})[0].ok);
+  EXPECT_EQ(backend->describe().find("sk-secret-value"), std::string::npos);
+  ::unsetenv("RELFM_TEST_KEY_THAT_IS_NOT_SET");
+}
+
+TEST(LlmBackends, TheKeyNamesItsLayersAndEndsInTheTransport) {
+  BackendOptions o;
+  o.openai.base_url = "http://127.0.0.1:9";
+  o.cache_dir = fresh_dir("key");
+  EXPECT_EQ(make_backend("cache, retry, openai", o)->describe().substr(0, 6), "cache(");
+  EXPECT_THROW(make_backend("retry", o), InputError);
+  EXPECT_THROW(make_backend("cache,retyr,openai", o), InputError);
+  try {
+    make_backend("openai,retry", o, "tp.toml: llm.backend");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("tp.toml: llm.backend"), std::string::npos);
+  }
+  std::filesystem::remove_all(o.cache_dir);
+}
+
+TEST(LlmRetry, BackoffIsExponentialWithEqualJitterAndCapped) {
+  RetryOptions o;
+  o.initial_backoff_s = 0.5;
+  o.max_backoff_s = 3.0;
+  EXPECT_DOUBLE_EQ(RetryBackend::backoff_s(o, 1, 0.0), 0.25);
+  EXPECT_DOUBLE_EQ(RetryBackend::backoff_s(o, 1, 0.999999), 0.5 - 0.5 * 0.5 * 0.000001);
+  EXPECT_DOUBLE_EQ(RetryBackend::backoff_s(o, 3, 0.0), 1.0);
+  EXPECT_DOUBLE_EQ(RetryBackend::backoff_s(o, 10, 0.0), 1.5);  // capped at max_backoff
+}
+
+}  // namespace
+}  // namespace relfm::llm
