@@ -189,7 +189,7 @@ std::string gml_graph(const SpGraph& g, bool with_weights) {
 
 std::string answer_sentence(const std::vector<int>& path, int64_t distance) {
   std::string list;
-  for (size_t k = 0; k < path.size(); ++k) list += (k ? ", " : "") + std::to_string(path[k]);
+  for (size_t k = 0; k < path.size(); ++k) list.append(k ? ", " : "").append(std::to_string(path[k]));
   return "The shortest path from the source node to the target node is [" + list + "]. The shortest distance is " +
          std::to_string(distance) + ".";
 }

@@ -46,7 +46,7 @@ SpGraph parse_graph(const std::string& text) {
 
 std::string list_text(const std::vector<int>& xs) {
   std::string s = "[";
-  for (size_t k = 0; k < xs.size(); ++k) s += (k ? ", " : "") + std::to_string(xs[k]);
+  for (size_t k = 0; k < xs.size(); ++k) s.append(k ? ", " : "").append(std::to_string(xs[k]));
   return s + "]";
 }
 
@@ -109,7 +109,7 @@ std::vector<Hint> parse_hints(const std::string& block) {
   static const std::regex hint(R"(target node (\d+) is \[([0-9, ]*)\]\. The shortest distance is (\d+))", std::regex::icase);
   std::vector<Hint> out;
   for (auto it = std::sregex_iterator(block.begin(), block.end(), hint); it != std::sregex_iterator(); ++it) {
-    const std::optional<std::vector<int>> path = reasoning::parse_last_line_list("[" + (*it)[2].str() + "]");
+    const std::optional<std::vector<int>> path = reasoning::parse_last_line_list(std::string("[").append((*it)[2].str()).append("]"));
     if (path) out.push_back({std::stoi((*it)[1]), *path, std::stoll((*it)[3])});
   }
   return out;
@@ -150,6 +150,19 @@ std::string shortest_path_answer(const std::string& inst, Draws& d, const Script
     }
     if (d.uniform() < e) best = (*cands)[d.below(cands->size())];
     return "The most promising node is " + std::to_string(best) + ".";
+  }
+  if (const size_t at = inst.find("Candidate solutions:"); at != std::string::npos) {  // vote among candidates
+    int64_t best_weight = INT64_MAX;
+    int best = 1, count = 0;
+    for (int k = 1; inst.find("Solution " + std::to_string(k) + ":", at) != std::string::npos; ++k) {
+      count = k;
+      const std::optional<std::vector<int>> p = solution_list(inst.substr(at), "Solution " + std::to_string(k) + ":");
+      if (!p || p->front() != src || p->back() != tgt) continue;
+      const int64_t w = reasoning::path_weight(g, *p).value_or(INT64_MAX);
+      if (w < best_weight) best_weight = w, best = k;
+    }
+    if (count > 0 && d.uniform() < e) best = 1 + static_cast<int>(d.below(static_cast<uint64_t>(count)));
+    return "I checked every candidate.\nThe best solution is " + std::to_string(best) + ".";
   }
   if (inst.find("Solution 1:") != std::string::npos) {  // readout: verify both, keep the better
     if (d.uniform() < e) return d.uniform() < 0.5 ? unparsable(d) : path_answer(g, wrong_path(g, src, tgt, d));
