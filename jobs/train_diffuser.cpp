@@ -67,6 +67,9 @@ std::vector<KeySpec> diffuser_keys() {
       {"attention.first_token_global", ValueKind::kBool, "false", "Make token 0 (the CLS token) global too (the official code does not).",
        {}, {}, {}, Resume::kBlocks},
       {"attention.seed", ValueKind::kInt, "0", "Seed of the random edges and global tokens (official 0).", {}, 0, {}, Resume::kBlocks},
+      {"attention.graph_cache_mb", ValueKind::kInt, "1024",
+       "Memory for attention graphs kept between steps, one per sequence length (ListOps has ~1,500 lengths of ~5 MB each).",
+       {}, 0, {}},
       {"train.batch_size", ValueKind::kInt, "32", "Global batch size (sequences per step, summed over ranks).", {}, 1, {},
        Resume::kBlocks},
       {"train.warmup_steps", ValueKind::kInt, "0", "Linear learning-rate warm-up over this many steps of each run.", {}, 0, {},
@@ -144,7 +147,7 @@ class DiffuserJob final : public EpochJob {
     comm.collective([&] {
       if (shard_.valid.size() == 0 || shard_.test.size() == 0) fail_input("'{}': the validation or test split is empty", path);
       encoder_ = encoder_config(config, shard_);
-      graphs_ = std::make_unique<AttentionGraphCache>(graph_config(config));
+      graphs_ = std::make_unique<AttentionGraphCache>(graph_config(config), config.get_int("attention.graph_cache_mb") << 20);
       if (encoder_.attention == "diffuser" && graphs_->config().random_mode == "template" &&
           encoder_.max_length > graphs_->config().template_length)
         fail_input("'{}' has sequences of {} tokens (with CLS), longer than attention.template_length = {}", path,

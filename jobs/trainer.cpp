@@ -380,6 +380,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
           progress.end_epoch(fmt::format("stopped after global step {} (run {}, epoch {}, step {}/{}); checkpoint "
                                          "'{}'; run the same command again to resume",
                                          global_step_total, spec.label, epoch + 1, step + 1, steps, checkpoint_path));
+          if (profiling && comm.is_root()) std::printf("%s", profile.table().c_str());  // the steps so far
           return dist::kExitCheckpointed;
         }
       }

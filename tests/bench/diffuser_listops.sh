@@ -5,7 +5,8 @@
 # epoch, steps, wall time, parameters) next to LRA's best (Reformer 37.27, Transformer 36.37).
 #
 #   tests/bench/diffuser_listops.sh [OUT_DIR]   env: RELFM (binary), NP (ranks, default 2), EPOCHS (default 2),
-#                                               STAGE (train | table | all; default all), RUNS ("diffuser onehop")
+#                                               STAGE (train | table | all; default all), RUNS ("diffuser onehop"),
+#                                               GRAPH_CACHE_MB (attention graphs kept, default 4096: most of ListOps' lengths)
 # Long (hours on 2 cores): every run checkpoints, and rerunning the script resumes it (stop it with
 # `pkill -TERM -x relfm`: the ranks checkpoint after their step and exit 75). results.h5 and the logs go to
 # OUT_DIR (default results/diffuser_listops, committed as they come; checkpoints are not).
@@ -32,6 +33,7 @@ if [[ $STAGE == all || $STAGE == train ]]; then
     echo "== $run"
     mpirun -n "$NP" --bind-to none "$RELFM" train jobs/diffuser_listops.toml --set data.shard="$SHARD" \
       --set train.epochs="$EPOCHS" --set output.dir="$OUT/$run" --set job.name="listops_$run" "${extra[@]}" \
+      --set attention.graph_cache_mb="${GRAPH_CACHE_MB:-4096}" \
       >> "$OUT/$run/train.log" 2>&1 || { rc=$?; echo "run stopped (exit $rc): see $OUT/$run/train.log"; exit $rc; }
   done
 fi
