@@ -78,13 +78,15 @@ class Journal {
 
 void write_work_results(const std::string& path, const dist::Comm& comm, const JobConfig& config,
                         const std::string& job_name, int64_t num_items, const std::map<int64_t, ItemRecord>& records,
-                        const std::map<std::string, double>& summary, const std::map<std::string, std::string>& attrs) {
+                        const std::map<std::string, double>& summary, const std::map<std::string, std::string>& attrs,
+                        const WorkItemJob& job) {
   std::vector<int64_t> items;
   std::set<std::string> number_fields, text_fields;
   for (const auto& [i, r] : records) {
     items.push_back(i);
     for (const auto& [k, v] : r.numbers) number_fields.insert(k);
-    for (const auto& [k, v] : r.texts) text_fields.insert(k);
+    for (const auto& [k, v] : r.texts)
+      if (k.empty() || k[0] != '_') text_fields.insert(k);
   }
   h5::write_on_root(path, comm, [&](h5::File& f) {
     f.set_attr("/", "format", std::string(kWorkResultsFormat));
@@ -119,6 +121,7 @@ void write_work_results(const std::string& path, const dist::Comm& comm, const J
       f.write_replicated("/items/" + field + ".chars", chars);
       f.write_replicated("/items/" + field + ".offsets", offsets);
     }
+    job.write_tables(f, records);
   });
 }
 
@@ -278,7 +281,7 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
     done[item] = std::move(r);
   }
   const std::map<std::string, double> summary = comm.collective([&] { return job.summarize(done); });
-  write_work_results(results_path, comm, config, job_name, n, done, summary, job.attrs());
+  write_work_results(results_path, comm, config, job_name, n, done, summary, job.attrs(), job);
   if (comm.is_root()) {
     std::string line = fmt::format("{}: {}/{} {} done", job_name, done.size(), n, job.item_unit());
     for (const auto& [k, v] : summary) line += fmt::format(", {} {:.4g}", k, v);

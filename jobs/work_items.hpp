@@ -21,7 +21,8 @@
 //   /items/item    int64 [n]    item index, ascending (only finished items)
 //   /items/<field> float64 [n]  every numeric field of the records (NaN where an item lacks it)
 //   /items/<field>.chars uint8, /items/<field>.offsets int64 [n+1]   every text field: item k's text is
-//                  chars[offsets[k]:offsets[k+1]] (UTF-8)
+//                  chars[offsets[k]:offsets[k+1]] (UTF-8); fields named "_..." are left to the job's
+//                  write_tables, which may add its own groups (the tp job's /calls)
 #pragma once
 
 #include "dist/comm.hpp"
@@ -54,6 +55,10 @@ class WorkItemJob {
   // Summary numbers over every finished record (rank 0; stored as results attributes and printed).
   virtual std::map<std::string, double> summarize(const std::map<int64_t, ItemRecord>& records) const = 0;
   virtual std::map<std::string, std::string> attrs() const { return {}; }
+  // Optional: more datasets beside /items, written by rank 0 into the same results file (e.g. one row per
+  // LLM call). Text fields whose names start with "_" stay in the journals for this hook and are not
+  // written to /items.
+  virtual void write_tables(h5::File& f, const std::map<int64_t, ItemRecord>& records) const {}
 };
 
 // The shared keys of every work-item job.

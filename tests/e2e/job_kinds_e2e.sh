@@ -41,7 +41,7 @@ expect_failure 2 "unknown job kind 'nope'" 1 config --reference --kind nope
 
 # job.kind errors: the key, the line and the choices.
 printf '[job]\nname = "x"\nkind = "gni"\n' > badkind.toml
-expect_failure 2 "badkind.toml, line 3: key 'job.kind' must be one of diffuser, gin, gin_group, graphcl, molgroup, squares, synthetic_regression, not 'gni'" "$NP" train badkind.toml
+expect_failure 2 "badkind.toml, line 3: key 'job.kind' must be one of diffuser, gin, gin_group, graphcl, molgroup, squares, synthetic_regression, tp, not 'gni'" "$NP" train badkind.toml
 expect_failure 2 "key 'job.kind' must be one of" "$NP" train "$JOB" --set job.kind=gni
 # Out-of-range numbers name the key.
 expect_failure 2 "key 'train.epochs' must be at least 1, not 0" "$NP" train "$JOB" --set train.epochs=0

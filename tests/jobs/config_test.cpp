@@ -88,7 +88,7 @@ TEST(JobKinds, JobKindDefaultsToGinAndPicksTheKindsSchema) {
   // The message lists every registered kind in name order; the kinds this build must have are checked
   // by name so that a kind lost from the registry fails here, while a new kind needs no edit of this test.
   const std::vector<std::string> kinds = job_kind_names();
-  for (const char* expected : {"gin", "gin_group", "graphcl", "molgroup", "squares", "synthetic_regression"})
+  for (const char* expected : {"gin", "gin_group", "graphcl", "molgroup", "squares", "synthetic_regression", "tp"})
     EXPECT_NE(std::find(kinds.begin(), kinds.end(), expected), kinds.end()) << expected;
   EXPECT_TRUE(std::is_sorted(kinds.begin(), kinds.end()));
   std::string choices;
