@@ -9,11 +9,14 @@
 //            failed_calls, failed_steps, seconds, and per layer L (0 = the first answer; baselines have L0
 //            only, TP has L0..K): optimal_L, feasible_L, over_length_L, calls_L, tokens_L
 //   texts    method, answer (the final one), answer_L<l>; every call in /calls
+// Creative writing (tp.task = "creative_writing") records instead coherence (the judge's mean, 1-10),
+// judgements, solve_calls and the passage.
 // Summary (root attributes): <method>.optimal_rate / feasible_rate / over_length_rate / calls_per_problem /
 // tokens_per_problem, and for TP the same per layer as tp.L<l>.*.
 #include "jobs/job_kinds.hpp"
 #include "jobs/tp_calls.hpp"
 #include "src/llm/backends.hpp"
+#include "src/reasoning/tp_creative_writing.hpp"
 #include "src/reasoning/tp_shortest_path.hpp"
 
 #include <algorithm>
@@ -48,18 +51,31 @@ class TpJob final : public WorkItemJob {
  public:
   void setup(const dist::Comm& comm, const JobConfig& config) override {
     comm.collective([&] {
+      task_ = config.get_string("tp.task");
+      writing_ = task_ == "creative_writing";
       methods_ = config.get_string_list("tp.methods");
       if (methods_.empty()) fail_input("{}: tp.methods is empty", config.source());
+      const std::vector<std::string>& known = writing_ ? reasoning::creative_writing_methods() : reasoning::shortest_path_methods();
       for (const std::string& m : methods_)
-        if (std::find(reasoning::shortest_path_methods().begin(), reasoning::shortest_path_methods().end(), m) ==
-            reasoning::shortest_path_methods().end())
-          fail_input("{}: tp.methods: unknown method '{}' (methods: io, cot, bag, tot, tp)", config.source(), m);
+        if (std::find(known.begin(), known.end(), m) == known.end())
+          fail_input("{}: tp.methods: unknown method '{}' for tp.task = {} (methods: {})", config.source(), m, task_,
+                     writing_ ? "io, cot, tp" : "io, cot, bag, tot, tp");
+      writing_settings_.analogues = config.get_int("tp.analogues");
+      writing_settings_.samples = config.get_int("tp.samples");
+      writing_settings_.votes = config.get_int("tp.votes");
+      writing_settings_.judge_samples = config.get_int("tp.judge_samples");
       settings_.base = config.get_string("tp.base");
       settings_.layers = config.get_int("tp.layers");
       settings_.aggregation = config.get_string("tp.aggregation");
       settings_.votes = config.get_int("tp.votes");
       const std::string dir = config.get_string("tp.problems_dir");
-      if (!dir.empty()) {
+      if (writing_) {
+        std::string file = config.get_string("tp.instances_file");
+        if (file.empty()) file = std::string(RELFM_SOURCE_DIR) + "/data/tp/creative_writing/data_100_random_text.txt";
+        instances_ = reasoning::read_creative_writing_file(file);
+        const int64_t limit = config.get_int("tp.num_problems");
+        if (limit > 0 && static_cast<int64_t>(instances_.size()) > limit) instances_.resize(static_cast<size_t>(limit));
+      } else if (!dir.empty()) {
         problems_ = read_problem_dir(dir, config.get_int("tp.num_problems"));
       } else {
         for (int64_t i = 0; i < config.get_int("tp.num_problems"); ++i)
@@ -68,7 +84,8 @@ class TpJob final : public WorkItemJob {
       }
       std::string prompts_dir = config.get_string("tp.prompts_dir");
       if (prompts_dir.empty()) prompts_dir = std::string(RELFM_SOURCE_DIR) + "/jobs/tp_prompts";
-      prompts_ = reasoning::PromptSet(prompts_dir, reasoning::shortest_path_prompt_names());
+      prompts_ = reasoning::PromptSet(prompts_dir, writing_ ? reasoning::creative_writing_prompt_names()
+                                                            : reasoning::shortest_path_prompt_names());
 
       const std::vector<std::string>& endpoints = config.get_string_list("llm.endpoints");
       if (endpoints.empty()) fail_input("{}: llm.endpoints is empty (give one URL, or one per node)", config.source());
@@ -96,11 +113,14 @@ class TpJob final : public WorkItemJob {
     });
   }
 
-  int64_t num_items() const override { return static_cast<int64_t>(problems_.size() * methods_.size()); }
+  int64_t num_items() const override {
+    return static_cast<int64_t>((writing_ ? instances_.size() : problems_.size()) * methods_.size());
+  }
   std::string item_unit() const override { return "problem-methods"; }
 
   ItemRecord process(int64_t item) override {
     const size_t problem = static_cast<size_t>(item) / methods_.size(), method = static_cast<size_t>(item) % methods_.size();
+    if (writing_) return process_writing(problem, method);
     const SpProblem& p = problems_[problem];
     const auto t0 = std::chrono::steady_clock::now();
     const reasoning::SpOutcome out = reasoning::run_shortest_path(methods_[method], p, prompts_, *runner_, settings_);
@@ -139,7 +159,61 @@ class TpJob final : public WorkItemJob {
     return r;
   }
 
+  ItemRecord process_writing(size_t instance, size_t method) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const reasoning::CwOutcome out =
+        reasoning::run_creative_writing(methods_[method], instances_[instance], prompts_, *runner_, writing_settings_);
+    ItemRecord r;
+    r.numbers["problem"] = static_cast<double>(instance);
+    r.numbers["method_index"] = static_cast<double>(method);
+    r.numbers["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.numbers["coherence"] = out.coherence;
+    r.numbers["judgements"] = static_cast<double>(out.judgements);
+    r.numbers["solve_calls"] = static_cast<double>(out.solve_calls);
+    r.numbers["calls"] = static_cast<double>(out.calls.size());
+    r.numbers["failed_steps"] = static_cast<double>(out.failed_steps);
+    double tokens = 0, attempts = 0, failed = 0;
+    for (const reasoning::CallRecord& c : out.calls) {
+      tokens += static_cast<double>(c.prompt_tokens + c.completion_tokens);
+      attempts += static_cast<double>(c.attempts);
+      failed += !c.ok;
+    }
+    r.numbers["tokens"] = tokens;
+    r.numbers["http_attempts"] = attempts;
+    r.numbers["failed_calls"] = failed;
+    r.texts["method"] = methods_[method];
+    r.texts["answer"] = out.passage;
+    r.texts["_calls"] = calls_to_jsonl(out.calls);
+    return r;
+  }
+
+  std::map<std::string, double> summarize_writing(const std::map<int64_t, ItemRecord>& records) const {
+    // Mean ± standard deviation of the judge's coherence over the instances it scored (Table 2's numbers).
+    std::map<std::string, std::vector<double>> scores;
+    std::map<std::string, double> calls, tokens, n;
+    for (const auto& [item, r] : records) {
+      const std::string& m = r.texts.at("method");
+      if (std::isfinite(r.numbers.at("coherence"))) scores[m].push_back(r.numbers.at("coherence"));
+      calls[m] += r.numbers.at("solve_calls");
+      tokens[m] += r.numbers.at("tokens");
+      n[m] += 1;
+    }
+    std::map<std::string, double> out;
+    for (const auto& [m, count] : n) {
+      const std::vector<double>& s = scores[m];
+      double mean = 0, var = 0;
+      for (double x : s) mean += x / static_cast<double>(s.size());
+      for (double x : s) var += (x - mean) * (x - mean) / static_cast<double>(s.size());
+      out[m + ".coherence_mean"] = s.empty() ? std::nan("") : mean;
+      out[m + ".coherence_std"] = s.empty() ? std::nan("") : std::sqrt(var);
+      out[m + ".calls_per_problem"] = calls[m] / count;  // without the judge's calls
+      out[m + ".tokens_per_problem"] = tokens[m] / count;
+    }
+    return out;
+  }
+
   std::map<std::string, double> summarize(const std::map<int64_t, ItemRecord>& records) const override {
+    if (writing_) return summarize_writing(records);
     // Rates per method, and for TP per layer (1-layer TP = TP's L1, as the official evaluation reads it).
     struct Acc {
       double n = 0, optimal = 0, feasible = 0, over = 0, calls = 0, tokens = 0;
@@ -174,15 +248,19 @@ class TpJob final : public WorkItemJob {
   }
 
   std::map<std::string, std::string> attrs() const override {
-    return {{"task", "shortest_path"}, {"llm_backend", describe_}, {"prompts_fingerprint", prompts_.fingerprint()}};
+    return {{"task", task_}, {"llm_backend", describe_}, {"prompts_fingerprint", prompts_.fingerprint()}};
   }
   void write_tables(h5::File& f, const std::map<int64_t, ItemRecord>& records) const override {
     write_calls_table(f, records);
   }
 
  private:
+  std::string task_;
+  bool writing_ = false;
   std::vector<std::string> methods_;
   std::vector<SpProblem> problems_;
+  std::vector<std::string> instances_;
+  reasoning::CwSettings writing_settings_;
   reasoning::SpMethodSettings settings_;
   reasoning::PromptSet prompts_;
   std::unique_ptr<llm::ChatBackend> backend_;
@@ -194,15 +272,19 @@ std::vector<KeySpec> tp_keys() {
   using V = ValueKind;
   const auto B = Resume::kBlocks;
   return {
-      {"tp.task", V::kString, "\"shortest_path\"", "The task (research §2.1).", {"shortest_path"}, {}, {}, B},
+      {"tp.task", V::kString, "\"shortest_path\"", "The task (research §2.1, §2.2).", {"shortest_path", "creative_writing"}, {}, {}, B},
       {"tp.methods", V::kStringList, "[\"io\", \"tp\"]", "Methods run on every problem: io, cot, bag, tot, tp.", {}, {}, {}, B},
       {"tp.base", V::kString, "\"io\"", "TP's solver prompt.", {"io", "cot", "bag"}, {}, {}, B},
       {"tp.layers", V::kInt, "2", "TP layers K (answers after every layer are scored).", {}, 1, 5, B},
       {"tp.aggregation", V::kString, "\"direct\"", "direct: aggregate + readout; vote: one solve per hint, then sampled votes.",
        {"direct", "vote"}, {}, {}, B},
-      {"tp.votes", V::kInt, "5", "Votes per aggregation when tp.aggregation = vote.", {}, 1, 50, B},
+      {"tp.votes", V::kInt, "5", "Votes per aggregation (shortest path with tp.aggregation = vote; creative writing).", {}, 1, 50, B},
+      {"tp.analogues", V::kInt, "5", "Creative writing: rephrasings proposed (analogous problems).", {}, 1, 50, B},
+      {"tp.samples", V::kInt, "5", "Creative writing: passages written with the chosen plan.", {}, 1, 50, B},
+      {"tp.judge_samples", V::kInt, "5", "Creative writing: judge calls averaged per passage.", {}, 1, 50, B},
+      {"tp.instances_file", V::kString, "\"\"", "Creative writing instances; empty = the shipped data/tp/creative_writing file.", {}, {}, {}, B},
       {"tp.problems_dir", V::kString, "\"\"", "Directory of official problem files <n>.json; empty = generate.", {}, {}, {}, B},
-      {"tp.num_problems", V::kInt, "100", "Problems generated (or the first files read; 0 = all files).", {}, 0, {}, B},
+      {"tp.num_problems", V::kInt, "100", "Problems generated (or the first files / instances read; 0 = all).", {}, 0, {}, B},
       {"tp.generator_seed", V::kInt, "0", "Seed of the problem generator.", {}, 0, {}, B},
       {"tp.prompts_dir", V::kString, "\"\"", "Prompt templates; empty = the shipped jobs/tp_prompts.", {}, {}, {}, B},
       {"llm.backend", V::kString, "\"cache,retry,openai\"", "Backend stack, outermost first (layers: cache, retry, openai).", {}, {}, {}},

@@ -13,17 +13,40 @@ namespace relfm::reasoning {
 
 namespace {
 
-// The slot names of a template: {identifier} with letters, digits and underscores.
+bool identifier(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+// Walks a template: "{{" and "}}" are literal braces (a prompt that shows the model "{s}" writes "{{s}}"),
+// "{name}" is a slot; `on_slot` returns its text, `out` (when given) receives the result.
+template <typename OnSlot>
+void walk(const std::string& text, OnSlot&& on_slot, std::string* out) {
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, 2, "{{") == 0 || text.compare(i, 2, "}}") == 0) {
+      if (out) *out += text[i];
+      i += 2;
+      continue;
+    }
+    if (text[i] == '{') {
+      const size_t end = text.find('}', i);
+      if (end != std::string::npos && identifier(text.substr(i + 1, end - i - 1))) {
+        const std::string v = on_slot(text.substr(i + 1, end - i - 1));
+        if (out) *out += v;
+        i = end + 1;
+        continue;
+      }
+    }
+    if (out) *out += text[i];
+    ++i;
+  }
+}
+
 std::set<std::string> slots_of(const std::string& text) {
   std::set<std::string> out;
-  for (size_t at = text.find('{'); at != std::string::npos; at = text.find('{', at + 1)) {
-    const size_t end = text.find('}', at);
-    if (end == std::string::npos) break;
-    const std::string name = text.substr(at + 1, end - at - 1);
-    bool ident = !name.empty();
-    for (char c : name) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-    if (ident) out.insert(name);
-  }
+  walk(text, [&](const std::string& name) { out.insert(name); return std::string(); }, nullptr);
   return out;
 }
 
@@ -56,21 +79,7 @@ std::string PromptSet::render(const std::string& name, const std::map<std::strin
     if (!slots.count(k)) fail_input("{}: the template lost its {{{}}} slot; the problem would not reach the model", paths_.at(name), k);
   std::string out;
   out.reserve(text.size() + 1024);
-  size_t pos = 0;
-  for (size_t at = text.find('{'); at != std::string::npos; at = text.find('{', pos)) {
-    const size_t end = text.find('}', at);
-    if (end == std::string::npos) break;
-    const auto v = values.find(text.substr(at + 1, end - at - 1));
-    if (v == values.end()) {  // a brace that is not a slot: copy it
-      out.append(text, pos, at + 1 - pos);
-      pos = at + 1;
-      continue;
-    }
-    out.append(text, pos, at - pos);
-    out += v->second;
-    pos = end + 1;
-  }
-  out.append(text, pos, std::string::npos);
+  walk(text, [&](const std::string& slot) { return values.at(slot); }, &out);
   return out;
 }
 

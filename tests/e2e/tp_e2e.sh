@@ -123,4 +123,14 @@ expect_failure 2 "the environment variable RELFM_TP_E2E_KEY is not set" "$NP" tr
 mkdir -p problems && printf '{"nodes": [0, 1, 2], "edges": [[0, 1], [1, 2]], "distance": [1]}' > problems/0.json
 expect_failure 2 "problems/0.json: field 'distance' has 1 entries but 'edges' has 2" "$NP" train tp.toml \
   --set "llm.endpoints=[\"$URL_noisy\"]" --set tp.problems_dir=problems --set output.dir=badfile
+# (9) Creative writing on three of the shipped instances: every step parses, the judge scores every passage.
+tp_run "$NP" "$URL_noisy" "$WORK/writing" --set tp.task=creative_writing --set 'tp.methods=["io", "cot", "tp"]' \
+  --set tp.num_problems=3 > w.log 2>&1 || { cat w.log; fail "creative writing"; }
+"$PY" -c "
+import h5py
+f = h5py.File('writing/results.h5')
+assert f.attrs['complete'] == 1 and f.attrs['tp.calls_per_problem'] == 26, dict(f.attrs)
+assert f['items/failed_steps'][()].sum() == 0 and f['items/judgements'][()].min() == 5
+assert 1 <= f.attrs['tp.coherence_mean'] <= 10
+" || fail "creative-writing results"
 echo "PASS tp_e2e np=$NP ($calls_after_first calls in the first run)"

@@ -211,13 +211,32 @@ std::string shortest_path_answer(const std::string& inst, Draws& d, const Script
   return path_answer(g, best);
 }
 
+// Splits "A. B? C! D." into sentences at ". ", "? " or "! " (optionally after a closing quote) followed
+// by a capital letter or an opening quote: good enough for the scripted replies.
+std::vector<std::string> split_sentences(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i + 2 < text.size(); ++i) {
+    if (text[i] != '.' && text[i] != '?' && text[i] != '!') continue;
+    size_t j = i + 1;
+    if (text[j] == '"' || text.compare(j, 3, "\u201d") == 0) j += text[j] == '"' ? 1 : 3;
+    if (j < text.size() && text[j] == ' ' && j + 1 < text.size() &&
+        (std::isupper(static_cast<unsigned char>(text[j + 1])) || text[j + 1] == '"' || static_cast<unsigned char>(text[j + 1]) >= 0x80)) {
+      out.push_back(text.substr(start, j - start));
+      start = j + 1;
+    }
+  }
+  if (start < text.size()) out.push_back(text.substr(start));
+  return out;
+}
+
 std::string creative_writing_answer(const std::string& inst, Draws& d) {
-  // The four required sentences follow "Sentences:" one per line, in the plan and passage prompts.
   std::vector<std::string> sentences;
-  if (const size_t at = inst.rfind("Sentences:"); at != std::string::npos) {
-    std::stringstream lines(inst.substr(at + 10));
-    for (std::string line; std::getline(lines, line) && sentences.size() < 4;)
-      if (line.size() > 3 && std::isdigit(static_cast<unsigned char>(line[0])) && line[1] == '.') sentences.push_back(line.substr(3));
+  if (const size_t at = inst.find("Sentences:"); at != std::string::npos) {
+    const size_t end = inst.find('\n', at);
+    std::string line = inst.substr(at + 10, end == std::string::npos ? std::string::npos : end - at - 10);
+    while (!line.empty() && line.front() == ' ') line.erase(line.begin());
+    sentences = split_sentences(line);
   }
   if (inst.find("coherency score") != std::string::npos)
     return "The passage follows its plan closely.\nThus the coherency score is " + std::to_string(4 + d.below(7)) + ".";
@@ -226,8 +245,13 @@ std::string creative_writing_answer(const std::string& inst, Draws& d) {
     while (inst.find("Choice " + std::to_string(choices + 1) + ":") != std::string::npos) ++choices;
     return "Each choice was compared.\nThe best choice is " + std::to_string(1 + d.below(static_cast<uint64_t>(choices))) + ".";
   }
-  if (sentences.size() != 4) return "I need four sentences to work with.";
-  if (inst.find("Rephrase") != std::string::npos) {
+  if (sentences.empty()) return "I need four sentences to work with.";
+  while (sentences.size() > 4) {  // a split inside a sentence ("Mr. Smith"): glue the tail back
+    sentences[sentences.size() - 2] += " " + sentences.back();
+    sentences.pop_back();
+  }
+  while (sentences.size() < 4) sentences.push_back(sentences.back());
+  if (inst.find("Rephrase these") != std::string::npos) {
     std::string out;
     for (size_t k = 0; k < 4; ++k) out += std::to_string(k + 1) + ". In other words, " + sentences[k] + "\n";
     return out;
