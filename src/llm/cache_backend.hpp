@@ -6,6 +6,10 @@
 // "reply": {...}}. The stored request is compared on read, so a hash collision (or a hand-edited file)
 // is a miss, not a wrong answer.
 //
+// The endpoint is not part of the key: ranks that talk to different servers of the same model (one per
+// node) share entries. Serving two different models under one model name would mix their replies, so
+// name models distinctly (llama-server -a, vLLM --served-model-name).
+//
 // Safe against a kill mid-write and shared by concurrent ranks (even on several nodes over a shared
 // file system): a file is written under a name unique to (host, process, counter) and renamed into
 // place, and rename is atomic, so a reader sees a whole entry or none. Two ranks that race on one key

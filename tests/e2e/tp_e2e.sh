@@ -74,6 +74,17 @@ tp_run "$NP" "$URL_noisy" "$WORK/warm" --set "llm.cache_dir=$WORK/straight/llm_c
 same_results straight/results.h5 warm/results.h5
 "$PY" -c "import h5py; f = h5py.File('warm/results.h5'); assert f['calls/attempts'][()].sum() == 0 and f['calls/cached'][()].min() == 1"
 
+# Two endpoints (one per node on a cluster): rank r asks entry r mod 2; the results do not change.
+if [[ $NP -ge 2 ]]; then
+  start_server second --mode noisy --error-rate 0.2 --seed 1
+  first_before=$(stat_of "$URL_noisy" chat_calls)
+  run "$NP" train tp.toml --set "llm.endpoints=[\"$URL_noisy\", \"$URL_second\"]" --set "output.dir=$WORK/two" > two.log 2>&1 \
+    || { cat two.log; fail "run on two endpoints"; }
+  [[ $(stat_of "$URL_second" chat_calls) -gt 0 && $(stat_of "$URL_noisy" chat_calls) -gt $first_before ]] \
+    || fail "both endpoints should have been asked"
+  same_results straight/results.h5 two/results.h5
+fi
+
 # (4) Stopped after 3 items per rank, resumed: not one call repeated. The resume runs on one rank because
 # two ranks may ask the same question at the same moment (IO's solve is also TP's first call), which the
 # server would count as a repeat although neither had an answer yet.

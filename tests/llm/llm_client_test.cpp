@@ -65,6 +65,33 @@ TEST(LlmClient, OracleRepliesAreScoredOptimalAndTokensAreCounted) {
   EXPECT_EQ(server.chat_calls(), 6);
 }
 
+TEST(LlmClient, TheBodyCarriesTheSamplingFieldsAndNChoicesComeBack) {
+  ChatRequest r = shortest_path_request(0, 5);
+  r.temperature = 0.7;
+  r.max_tokens = 64;
+  r.n = 3;
+  r.stop = {"\n\nInput:"};
+  const nlohmann::json body = nlohmann::json::parse(request_body(r));
+  EXPECT_EQ(body["model"], "scripted");
+  EXPECT_EQ(body["messages"][0]["role"], "user");
+  EXPECT_DOUBLE_EQ(body["temperature"].get<double>(), 0.7);
+  EXPECT_EQ(body["max_tokens"], 64);
+  EXPECT_EQ(body["n"], 3);
+  EXPECT_EQ(body["seed"], 5);
+  EXPECT_EQ(body["stop"][0], "\n\nInput:");
+  EXPECT_EQ(body["stream"], false);
+  EXPECT_FALSE(body.contains("sample"));  // a cache-key field, not the server's business
+  ChatRequest plain = shortest_path_request(0);
+  plain.seed = -1;
+  const nlohmann::json minimal = nlohmann::json::parse(request_body(plain));
+  EXPECT_FALSE(minimal.contains("n") || minimal.contains("seed") || minimal.contains("stop"));  // portable defaults
+
+  ScriptedServer server({"--mode", "noisy", "--error-rate", "0.5"});
+  const std::vector<ChatReply> replies = make_backend("openai", options_for(server))->complete({r});
+  ASSERT_TRUE(replies[0].ok) << replies[0].error;
+  EXPECT_EQ(replies[0].choices.size(), 3u);
+}
+
 TEST(LlmClient, KeepsTheConfiguredNumberOfRequestsInFlight) {
   ScriptedServer server({"--delay-ms", "100"});
   BackendOptions o = options_for(server);

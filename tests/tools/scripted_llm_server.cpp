@@ -97,17 +97,23 @@ void raise_listen_backlog() {
 // A rough token count (4 characters a token), so that the client's accounting has numbers to add up.
 int64_t pseudo_tokens(const std::string& s) { return static_cast<int64_t>(s.size() / 4 + 1); }
 
-std::string completion_json(const std::string& content, const std::string& finish, int64_t prompt_tokens) {
+// The response body; `extra` holds choices 1.. of a request with n > 1 (sample k of it answered with seed + k).
+std::string completion_json(const std::string& content, const std::string& finish, int64_t prompt_tokens,
+                            const std::vector<std::string>& extra = {}) {
   nlohmann::json j;
   j["id"] = "scripted";
   j["object"] = "chat.completion";
   j["model"] = "relfm-scripted";
-  j["choices"] = nlohmann::json::array({{{"index", 0},
-                                         {"message", {{"role", "assistant"}, {"content", content}}},
-                                         {"finish_reason", finish}}});
+  j["choices"] = nlohmann::json::array();
+  int64_t completion_tokens = 0;
+  for (size_t k = 0; k <= extra.size(); ++k) {
+    const std::string& text = k == 0 ? content : extra[k - 1];
+    j["choices"].push_back({{"index", k}, {"message", {{"role", "assistant"}, {"content", text}}}, {"finish_reason", finish}});
+    completion_tokens += pseudo_tokens(text);
+  }
   j["usage"] = {{"prompt_tokens", prompt_tokens},
-                {"completion_tokens", pseudo_tokens(content)},
-                {"total_tokens", prompt_tokens + pseudo_tokens(content)}};
+                {"completion_tokens", completion_tokens},
+                {"total_tokens", prompt_tokens + completion_tokens}};
   return j.dump();
 }
 
@@ -191,7 +197,10 @@ int main(int argc, char** argv) {
                                  return offset == 0;
                                });
     } else {
-      res.set_content(completion_json(content, "stop", prompt_tokens), "application/json");
+      std::vector<std::string> extra;
+      for (int64_t k = 1; k < body.value("n", int64_t{1}) && k < 64; ++k)
+        extra.push_back(relfm::testing::scripted_answer(prompt, sample + k, o.script));
+      res.set_content(completion_json(content, "stop", prompt_tokens, extra), "application/json");
     }
   });
 
