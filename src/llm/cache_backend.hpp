@@ -13,7 +13,8 @@
 // Safe against a kill mid-write and shared by concurrent ranks (even on several nodes over a shared
 // file system): a file is written under a name unique to (host, process, counter) and renamed into
 // place, and rename is atomic, so a reader sees a whole entry or none. Two ranks that race on one key
-// both write a whole, equivalent entry; the last rename wins. Failed replies are never cached.
+// both write a whole, equivalent entry; the last rename wins. Failed replies are never cached; a reply
+// cut short by max_tokens (finish_reason "length") is a valid reply and is, so a rerun sees it again.
 #pragma once
 
 #include "src/llm/chat.hpp"

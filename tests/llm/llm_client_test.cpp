@@ -143,6 +143,35 @@ INSTANTIATE_TEST_SUITE_P(Faults, RetriesEveryFault,
                                            FaultCase{"drop", Failure::kConnection}, FaultCase{"slow", Failure::kTimeout}),
                          [](const auto& info) { return "fault_" + info.param.fault; });
 
+class CacheUnderEveryFault : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(CacheUnderEveryFault, OnlyTheGoodReplyIsCachedAndTheWarmRunAsksNothing) {
+  ScriptedServer server({"--mode", "oracle", "--fault", GetParam().fault, "--fault-first", "1", "--slow-ms", "1500",
+                         "--retry-after", "0"});
+  const std::string dir = fresh_dir("fault_" + GetParam().fault);
+  BackendOptions o = options_for(server, dir);
+  o.openai.timeout_s = 0.5;
+  const std::vector<ChatRequest> batch = {shortest_path_request(0), shortest_path_request(1)};
+  const std::vector<ChatReply> cold = make_backend("cache,retry,openai", o)->complete(batch);
+  const int64_t calls = server.chat_calls();
+  EXPECT_EQ(calls, 4);  // one failed and one good attempt each
+  const std::vector<ChatReply> warm = make_backend("cache,retry,openai", o)->complete(batch);
+  EXPECT_EQ(server.chat_calls(), calls);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(cold[i].ok && warm[i].ok);
+    EXPECT_TRUE(warm[i].cached);
+    EXPECT_EQ(warm[i].text(), cold[i].text());
+    EXPECT_TRUE(reasoning::score_answer(reasoning::generate_problem(7, i), warm[i].text()).optimal) << warm[i].text();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, CacheUnderEveryFault,
+                         ::testing::Values(FaultCase{"500", Failure::kHttp}, FaultCase{"429", Failure::kHttp},
+                                           FaultCase{"malformed", Failure::kMalformed},
+                                           FaultCase{"drop", Failure::kConnection}, FaultCase{"slow", Failure::kTimeout}),
+                         [](const auto& info) { return "fault_" + info.param.fault; });
+
 TEST(LlmClient, GivesUpAfterTheBudgetAndRecordsTheFailure) {
   ScriptedServer server({"--fault", "500", "--fault-first", "100"});
   BackendOptions o = options_for(server);
