@@ -8,7 +8,7 @@
 // The server is started by this program; run it pinned (taskset) so both share the same core(s).
 #include "src/llm/backends.hpp"
 #include "src/reasoning/tp_shortest_path.hpp"
-#include "tests/llm/scripted_server.hpp"
+#include "tests/src/llm/scripted_server.hpp"
 
 #include <chrono>
 #include <cmath>

@@ -3,7 +3,7 @@
 #include "src/core/error.hpp"
 #include "src/llm/backends.hpp"
 #include "src/reasoning/tp_creative_writing.hpp"
-#include "tests/llm/scripted_server.hpp"
+#include "tests/src/llm/scripted_server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include "src/core/error.hpp"
 #include "src/llm/backends.hpp"
 #include "src/reasoning/tp_shortest_path.hpp"
-#include "tests/llm/scripted_server.hpp"
+#include "tests/src/llm/scripted_server.hpp"
 
 #include <gtest/gtest.h>
 
