@@ -103,9 +103,10 @@ TEST(LlmClient, KeepsTheConfiguredNumberOfRequestsInFlight) {
   const std::vector<ChatReply> replies = backend->complete(requests);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const ChatReply& r : replies) ASSERT_TRUE(r.ok) << r.error;
-  // 16 requests of 100 ms with 8 in flight: two waves. One at a time would take 1.6 s; 16 at once 0.1 s.
+  // 16 requests of 100 ms with 8 in flight: two waves (0.2 s). One at a time would take 1.6 s, 16 at once
+  // 0.1 s; the upper bound leaves room for a loaded machine (ctest -j) without letting serial calls pass.
   EXPECT_GT(s, 0.19);
-  EXPECT_LT(s, 0.6);
+  EXPECT_LT(s, 1.0);
 }
 
 struct FaultCase {
