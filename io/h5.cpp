@@ -28,6 +28,15 @@ template <> hid_t native_type<char>() { return H5T_NATIVE_CHAR; }
 
 namespace {
 
+// Creation properties without modification times: HDF5 stamps every object with the clock by default, so
+// two runs that compute the same thing would write different bytes. relfm's outputs are reproducible
+// files (e.g. a rerun of the tp job over a warm cache gives a byte-identical results.h5).
+Handle untimed(hid_t property_class) {
+  Handle p(H5Pcreate(property_class));
+  H5Pset_obj_track_times(p, false);
+  return p;
+}
+
 std::string parent_of(const std::string& object) {
   const auto slash = object.find_last_of('/');
   return slash == 0 || slash == std::string::npos ? "/" : object.substr(0, slash);
@@ -173,7 +182,7 @@ std::vector<std::pair<std::string, bool>> File::walk(const std::string& group) c
 void File::create_group(const std::string& group) {
   if (exists(group)) return;
   if (parent_of(group) != "/") create_group(parent_of(group));
-  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, untimed(H5P_GROUP_CREATE), H5P_DEFAULT));
   if (!g.ok()) fail("'{}': cannot create group '{}'", path_, group);
 }
 
@@ -205,7 +214,7 @@ bool uses_mpio(hid_t file) {
 // ranks select nothing). `elements` = 0 creates an empty dataset without a transfer, which MPI-IO rejects.
 void write_from_root(hid_t file, const std::string& path, const dist::Comm& comm, const std::string& dataset,
                      hid_t type, hid_t space, const void* data, int64_t elements) {
-  Handle d(H5Dcreate2(file, dataset.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle d(H5Dcreate2(file, dataset.c_str(), type, space, H5P_DEFAULT, untimed(H5P_DATASET_CREATE), H5P_DEFAULT));
   if (!d.ok()) fail("'{}': cannot create dataset '{}'", path, dataset);
   if (elements == 0) return;
   Handle mem(H5Scopy(space));
@@ -259,7 +268,7 @@ void File::write_rows(const std::string& dataset, const T* data, int64_t local_r
   std::vector<hsize_t> dims{static_cast<hsize_t>(total)};
   if (cols > 0) dims.push_back(static_cast<hsize_t>(cols));
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-  Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, untimed(H5P_DATASET_CREATE), H5P_DEFAULT));
   if (!d.ok()) fail("'{}': cannot create dataset '{}'", path_, dataset);
   if (total == 0) return;  // MPI-IO rejects an empty collective write
   std::vector<hsize_t> start{static_cast<hsize_t>(offset)}, count{static_cast<hsize_t>(local_rows)};
@@ -284,7 +293,7 @@ void File::append_rows(const std::string& dataset, const T* data, int64_t local_
     std::vector<hsize_t> chunk(dims.size(), static_cast<hsize_t>(cols));
     chunk[0] = static_cast<hsize_t>(std::max<int64_t>(chunk_rows, 1));
     Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()));
-    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    Handle dcpl = untimed(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
     Handle d(H5Dcreate2(id_, dataset.c_str(), native_type<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
     if (!d.ok()) fail("'{}': cannot create the growing dataset '{}'", path_, dataset);

@@ -16,6 +16,7 @@ struct Handle {
   explicit Handle(hid_t h) : id(h) {}
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& other) noexcept : id(other.id) { other.id = -1; }
   ~Handle() {
     if (id >= 0) H5Idec_ref(id);
   }

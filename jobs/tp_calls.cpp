@@ -11,7 +11,7 @@ namespace {
 
 const std::vector<std::string>& number_columns() {
   static const std::vector<std::string> c = {"layer",         "node",     "sample",  "ok",    "parsed_ok", "seconds",
-                                             "prompt_tokens", "completion_tokens", "attempts", "cached"};
+                                             "prompt_tokens", "completion_tokens", "attempts"};
   return c;
 }
 const std::vector<std::string>& text_columns() {
@@ -32,12 +32,23 @@ std::string calls_to_jsonl(const std::vector<reasoning::CallRecord>& calls) {
                         {"error", c.error},     {"seconds", c.seconds},
                         {"prompt_tokens", c.prompt_tokens},
                         {"completion_tokens", c.completion_tokens},
-                        {"attempts", c.attempts},
-                        {"cached", c.cached ? 1 : 0}};
+                        {"attempts", c.attempts}};
     // Invalid UTF-8 from a server must not make the record unwritable: replace it.
     out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   return out;
+}
+
+CallTotals total_of(const std::vector<reasoning::CallRecord>& calls) {
+  CallTotals t;
+  for (const reasoning::CallRecord& c : calls) {
+    t.prompt_tokens += static_cast<double>(c.prompt_tokens);
+    t.completion_tokens += static_cast<double>(c.completion_tokens);
+    t.http_attempts += static_cast<double>(c.attempts);
+    t.failed += !c.ok;
+    t.seconds += c.seconds;
+  }
+  return t;
 }
 
 void write_calls_table(h5::File& f, const std::map<int64_t, ItemRecord>& records) {

@@ -5,8 +5,8 @@
 // ranks share one response cache and a resumed or repeated run never pays for a call twice.
 //
 // What each item records (results.h5, layout in jobs/work_items.hpp and jobs/tp_calls.hpp):
-//   numbers  problem, method_index, calls, prompt_tokens, completion_tokens, http_attempts, cached_calls,
-//            failed_calls, failed_steps, seconds, and per layer L (0 = the first answer; baselines have L0
+//   numbers  problem, method_index, calls, prompt_tokens, completion_tokens, http_attempts, failed_calls,
+//            failed_steps, llm_seconds (its calls' seconds added up), and per layer L (0 = the first answer; baselines have L0
 //            only, TP has L0..K): optimal_L, feasible_L, over_length_L, calls_L, tokens_L
 //   texts    method, answer (the final one), answer_L<l>; every call in /calls
 // Creative writing (tp.task = "creative_writing") records instead coherence (the judge's mean, 1-10),
@@ -20,7 +20,6 @@
 #include "src/reasoning/tp_shortest_path.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 
@@ -122,28 +121,19 @@ class TpJob final : public WorkItemJob {
     const size_t problem = static_cast<size_t>(item) / methods_.size(), method = static_cast<size_t>(item) % methods_.size();
     if (writing_) return process_writing(problem, method);
     const SpProblem& p = problems_[problem];
-    const auto t0 = std::chrono::steady_clock::now();
     const reasoning::SpOutcome out = reasoning::run_shortest_path(methods_[method], p, prompts_, *runner_, settings_);
     ItemRecord r;
     r.numbers["problem"] = static_cast<double>(problem);
     r.numbers["method_index"] = static_cast<double>(method);
-    r.numbers["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.texts["method"] = methods_[method];
     r.texts["answer"] = out.answers.back();
-    double prompt_tokens = 0, completion_tokens = 0, attempts = 0, cached = 0, failed = 0;
-    for (const reasoning::CallRecord& c : out.calls) {
-      prompt_tokens += static_cast<double>(c.prompt_tokens);
-      completion_tokens += static_cast<double>(c.completion_tokens);
-      attempts += static_cast<double>(c.attempts);
-      cached += c.cached;
-      failed += !c.ok;
-    }
+    const CallTotals total = total_of(out.calls);
     r.numbers["calls"] = static_cast<double>(out.calls.size());
-    r.numbers["prompt_tokens"] = prompt_tokens;
-    r.numbers["completion_tokens"] = completion_tokens;
-    r.numbers["http_attempts"] = attempts;
-    r.numbers["cached_calls"] = cached;
-    r.numbers["failed_calls"] = failed;
+    r.numbers["prompt_tokens"] = total.prompt_tokens;
+    r.numbers["completion_tokens"] = total.completion_tokens;
+    r.numbers["http_attempts"] = total.http_attempts;
+    r.numbers["failed_calls"] = total.failed;
+    r.numbers["llm_seconds"] = total.seconds;
     r.numbers["failed_steps"] = static_cast<double>(out.failed_steps);
     for (size_t l = 0; l < out.answers.size(); ++l) {
       const reasoning::SpScore s = reasoning::score_answer(p, out.answers[l]);
@@ -160,27 +150,21 @@ class TpJob final : public WorkItemJob {
   }
 
   ItemRecord process_writing(size_t instance, size_t method) {
-    const auto t0 = std::chrono::steady_clock::now();
     const reasoning::CwOutcome out =
         reasoning::run_creative_writing(methods_[method], instances_[instance], prompts_, *runner_, writing_settings_);
     ItemRecord r;
     r.numbers["problem"] = static_cast<double>(instance);
     r.numbers["method_index"] = static_cast<double>(method);
-    r.numbers["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.numbers["coherence"] = out.coherence;
     r.numbers["judgements"] = static_cast<double>(out.judgements);
     r.numbers["solve_calls"] = static_cast<double>(out.solve_calls);
     r.numbers["calls"] = static_cast<double>(out.calls.size());
     r.numbers["failed_steps"] = static_cast<double>(out.failed_steps);
-    double tokens = 0, attempts = 0, failed = 0;
-    for (const reasoning::CallRecord& c : out.calls) {
-      tokens += static_cast<double>(c.prompt_tokens + c.completion_tokens);
-      attempts += static_cast<double>(c.attempts);
-      failed += !c.ok;
-    }
-    r.numbers["tokens"] = tokens;
-    r.numbers["http_attempts"] = attempts;
-    r.numbers["failed_calls"] = failed;
+    const CallTotals total = total_of(out.calls);
+    r.numbers["tokens"] = total.prompt_tokens + total.completion_tokens;
+    r.numbers["http_attempts"] = total.http_attempts;
+    r.numbers["failed_calls"] = total.failed;
+    r.numbers["llm_seconds"] = total.seconds;
     r.texts["method"] = methods_[method];
     r.texts["answer"] = out.passage;
     r.texts["_calls"] = calls_to_jsonl(out.calls);
@@ -252,6 +236,12 @@ class TpJob final : public WorkItemJob {
   }
   void write_tables(h5::File& f, const std::map<int64_t, ItemRecord>& records) const override {
     write_calls_table(f, records);
+  }
+  std::map<std::string, double> run_counters() const override {
+    const llm::Stats s = backend_->stats();
+    return {{"http_requests", static_cast<double>(s.http_calls)}, {"http_failures", static_cast<double>(s.http_failures)},
+            {"retries", static_cast<double>(s.retries)},         {"cache_hits", static_cast<double>(s.cache_hits)},
+            {"cache_misses", static_cast<double>(s.cache_misses)}, {"failed_replies", static_cast<double>(s.failed_replies)}};
   }
 
  private:

@@ -288,6 +288,19 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
     std::printf("%s (%s)\n", line.c_str(), results_path.c_str());
     std::fflush(stdout);
   }
+  std::map<std::string, double> counters = job.run_counters();
+  std::vector<double> values;
+  for (const auto& [k, v] : counters) values.push_back(v);
+  if (!values.empty()) {
+    comm.allreduce_sum(values.data(), values.size());
+    std::string line = "this run (not in the results):";
+    size_t i = 0;
+    for (const auto& [k, v] : counters) {
+      line += fmt::format("{} {} {:.6g}", i == 0 ? "" : ",", k, values[i]);
+      ++i;
+    }
+    logging::info("{}", line);
+  }
   if (stopped) {
     logging::info("stopped with {} of {} {} done; run the same command again to resume", done.size(), n, job.item_unit());
     return dist::kExitCheckpointed;

@@ -59,6 +59,10 @@ class WorkItemJob {
   // LLM call). Text fields whose names start with "_" stay in the journals for this hook and are not
   // written to /items.
   virtual void write_tables(h5::File& f, const std::map<int64_t, ItemRecord>& records) const {}
+  // Optional: what this run did, as opposed to what it found (e.g. HTTP requests, cache hits). Summed over
+  // the ranks and logged at the end, never written to the results: a rerun that finds the same things by
+  // another route (a warm cache) writes the same results file.
+  virtual std::map<std::string, double> run_counters() const { return {}; }
 };
 
 // The shared keys of every work-item job.

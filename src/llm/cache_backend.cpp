@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -34,8 +35,8 @@ CacheBackend::CacheBackend(std::string dir, std::unique_ptr<ChatBackend> inner) 
   if (ec) fail_input("llm: cannot create the cache directory '{}': {}", dir_, ec.message());
 }
 
-std::string CacheBackend::path_of(const ChatRequest& request) const {
-  const std::string h = sha256_hex(canonical_request(request));
+std::string CacheBackend::path_of_canonical(const std::string& canonical) const {
+  const std::string h = sha256_hex(canonical);
   return dir_ + "/" + h.substr(0, 2) + "/" + h + ".json";
 }
 
@@ -54,6 +55,8 @@ std::optional<ChatReply> CacheBackend::load(const std::string& path, const std::
     reply.finish_reason = r.value("finish_reason", std::string());
     reply.prompt_tokens = r.value("prompt_tokens", int64_t{0});
     reply.completion_tokens = r.value("completion_tokens", int64_t{0});
+    reply.origin_attempts = r.value("attempts", int64_t{0});
+    reply.origin_seconds = r.value("seconds", 0.0);
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;  // an entry of another layout: ask the server again and overwrite it
   }
@@ -63,13 +66,15 @@ std::optional<ChatReply> CacheBackend::load(const std::string& path, const std::
   return reply;
 }
 
-void CacheBackend::store(const std::string& path, const std::string& canonical, const ChatReply& reply) {
+std::optional<ChatReply> CacheBackend::store(const std::string& path, const std::string& canonical, const ChatReply& reply) {
   nlohmann::json j;
   j["request"] = canonical;
   j["reply"] = {{"choices", reply.choices},
                 {"finish_reason", reply.finish_reason},
                 {"prompt_tokens", reply.prompt_tokens},
-                {"completion_tokens", reply.completion_tokens}};
+                {"completion_tokens", reply.completion_tokens},
+                {"attempts", reply.attempts},
+                {"seconds", reply.seconds}};
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   char host[256] = {0};
@@ -82,9 +87,22 @@ void CacheBackend::store(const std::string& path, const std::string& canonical, 
     // entry only costs one call again; the durable record of finished work is the item journal.
     if (!out) fail_input("llm: cannot write the cache entry '{}' (disk full?)", temp);
   }
-  std::filesystem::rename(temp, path, ec);
-  if (ec) fail_input("llm: cannot move the cache entry into place at '{}': {}", path, ec.message());
-  ++writes_;
+  // link(), not rename(): the first writer wins. Two ranks that asked the same question at the same moment
+  // (IO's solve is also TP's first call) must not leave a cache that disagrees with what one of them
+  // recorded — a warm rerun replays the entry and must reproduce both records.
+  const int linked = ::link(temp.c_str(), path.c_str());
+  const int link_errno = errno;
+  std::optional<ChatReply> first;
+  if (linked != 0 && link_errno == EEXIST) first = load(path, canonical);
+  if (linked != 0 && !first) {
+    // Not there (a file system without hard links) or unreadable (another layout): replace it.
+    std::filesystem::rename(temp, path, ec);
+    if (ec) fail_input("llm: cannot move the cache entry into place at '{}': {}", path, ec.message());
+  } else {
+    std::filesystem::remove(temp, ec);
+  }
+  if (!first) ++writes_;
+  return first;
 }
 
 std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& requests) {
@@ -96,8 +114,7 @@ std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& re
   std::vector<size_t> duplicate_of(requests.size(), SIZE_MAX);
   for (size_t i = 0; i < requests.size(); ++i) {
     canonical[i] = canonical_request(requests[i]);
-    const std::string h = sha256_hex(canonical[i]);
-    paths[i] = dir_ + "/" + h.substr(0, 2) + "/" + h + ".json";
+    paths[i] = path_of_canonical(canonical[i]);
     if (auto it = first_miss.find(canonical[i]); it != first_miss.end()) {
       duplicate_of[i] = it->second;
       continue;
@@ -117,15 +134,23 @@ std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& re
     std::vector<ChatReply> fresh = inner_->complete(subset);
     for (size_t k = 0; k < miss_index.size(); ++k) {
       const size_t i = miss_index[k];
-      if (fresh[k].ok) store(paths[i], canonical[i], fresh[k]);
+      if (fresh[k].ok)
+        if (std::optional<ChatReply> first = store(paths[i], canonical[i], fresh[k])) {
+          first->attempts = fresh[k].attempts;  // this run still paid for its own copy
+          first->seconds = fresh[k].seconds;
+          fresh[k] = std::move(*first);
+        }
       replies[i] = std::move(fresh[k]);
     }
   }
   for (size_t i = 0; i < requests.size(); ++i)
     if (duplicate_of[i] != SIZE_MAX) {
-      replies[i] = replies[duplicate_of[i]];
+      const ChatReply& first = replies[duplicate_of[i]];
+      replies[i] = first;
       replies[i].attempts = 0;  // paid for once, by the first copy
-      replies[i].cached = replies[i].ok;
+      replies[i].cached = first.ok;
+      replies[i].origin_attempts = first.cost_attempts();
+      replies[i].origin_seconds = first.cost_seconds();
     }
   return replies;
 }

@@ -11,9 +11,11 @@
 // name models distinctly (llama-server -a, vLLM --served-model-name).
 //
 // Safe against a kill mid-write and shared by concurrent ranks (even on several nodes over a shared
-// file system): a file is written under a name unique to (host, process, counter) and renamed into
-// place, and rename is atomic, so a reader sees a whole entry or none. Two ranks that race on one key
-// both write a whole, equivalent entry; the last rename wins. Failed replies are never cached; a reply
+// file system): a file is written under a name unique to (host, process, counter) and hard-linked into
+// place, which is atomic, so a reader sees a whole entry or none. Two ranks that race on one key (both
+// missed, both asked): the first link wins, and the later rank answers with the winner's entry, so what
+// every rank recorded is what a rerun replays. An entry keeps what the call cost (HTTP attempts,
+// seconds), and a hit reports it (ChatReply::cost_*). Failed replies are never cached; a reply
 // cut short by max_tokens (finish_reason "length") is a valid reply and is, so a rerun sees it again.
 #pragma once
 
@@ -33,11 +35,14 @@ class CacheBackend final : public ChatBackend {
   std::string describe() const override;
 
   // The entry's path for a request (exposed for tests).
-  std::string path_of(const ChatRequest& request) const;
+  std::string path_of(const ChatRequest& request) const { return path_of_canonical(canonical_request(request)); }
 
  private:
+  std::string path_of_canonical(const std::string& canonical) const;
   std::optional<ChatReply> load(const std::string& path, const std::string& canonical) const;
-  void store(const std::string& path, const std::string& canonical, const ChatReply& reply);
+  // Writes the entry unless another process wrote it first; then returns that entry, which is the
+  // answer from now on (every later run replays it), so the caller answers with it too.
+  std::optional<ChatReply> store(const std::string& path, const std::string& canonical, const ChatReply& reply);
 
   std::string dir_;
   std::unique_ptr<ChatBackend> inner_;

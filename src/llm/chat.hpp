@@ -48,8 +48,14 @@ struct ChatReply {
   int64_t attempts = 0;  // HTTP requests made for this reply (0 = served from the cache)
   double seconds = 0.0;  // wall time from the first attempt to the reply
   bool cached = false;
+  // For a reply from the cache: what the call that filled the entry cost. Records of a call use
+  // cost_attempts()/cost_seconds(), so they do not depend on whether the cache was warm.
+  int64_t origin_attempts = 0;
+  double origin_seconds = 0.0;
 
   const std::string& text() const;  // choice 0, or "" when there is none
+  int64_t cost_attempts() const { return cached ? origin_attempts : attempts; }
+  double cost_seconds() const { return cached ? origin_seconds : seconds; }
 };
 
 // Counters every layer adds to (each layer counts what it sees).

@@ -29,11 +29,10 @@ std::vector<size_t> StepRunner::ask(const std::vector<Ask>& asks, std::vector<Ca
     c.ok = reply.ok;
     c.error = reply.ok ? (reply.finish_reason == "length" ? "cut short (finish_reason length)" : "")
                        : std::string(llm::failure_name(reply.failure)) + ": " + reply.error;
-    c.seconds = reply.seconds;
+    c.seconds = reply.cost_seconds();
     c.prompt_tokens = reply.prompt_tokens;
     c.completion_tokens = reply.completion_tokens;
-    c.attempts = reply.attempts;
-    c.cached = reply.cached;
+    c.attempts = reply.cost_attempts();
     out.push_back(calls.size());
     calls.push_back(std::move(c));
   }

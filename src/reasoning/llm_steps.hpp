@@ -21,9 +21,10 @@ struct CallRecord {
   bool ok = false;             // the call got a reply
   bool parsed_ok = false;      // and the step could use it
   std::string error;           // transport failure, cut-short reply, or why parsing failed
+  // What getting the reply cost (HTTP attempts, wall time), as the server was asked for it: the same
+  // whether this run asked or the cache replayed the reply.
   double seconds = 0;
   int64_t prompt_tokens = 0, completion_tokens = 0, attempts = 0;
-  bool cached = false;
 };
 
 struct SamplingSettings {

@@ -1,6 +1,6 @@
 // The LLM client against relfm_scripted_llm_server: replies and accounting, the in-flight bound, retries
 // under every injected fault, the retry budget, the cache (warm rerun = no HTTP call, atomic entries,
-// shared by two clients), the API key rules and the backend key.
+// shared by two clients, the first writer wins), the API key rules and the backend key.
 #include "src/core/error.hpp"
 #include "src/llm/backends.hpp"
 #include "src/reasoning/shortest_path.hpp"
@@ -162,6 +162,11 @@ TEST_P(CacheUnderEveryFault, OnlyTheGoodReplyIsCachedAndTheWarmRunAsksNothing) {
     ASSERT_TRUE(cold[i].ok && warm[i].ok);
     EXPECT_TRUE(warm[i].cached);
     EXPECT_EQ(warm[i].text(), cold[i].text());
+    // The warm reply reports what the cold one cost (two attempts, the wait), not that it was free.
+    EXPECT_EQ(warm[i].attempts, 0);
+    EXPECT_EQ(cold[i].cost_attempts(), 2);
+    EXPECT_EQ(warm[i].cost_attempts(), cold[i].cost_attempts());
+    EXPECT_EQ(warm[i].cost_seconds(), cold[i].cost_seconds());
     EXPECT_TRUE(reasoning::score_answer(reasoning::generate_problem(7, i), warm[i].text()).optimal) << warm[i].text();
   }
   std::filesystem::remove_all(dir);
@@ -231,7 +236,12 @@ TEST(LlmCache, AWarmRerunMakesNoHttpCallAndGivesTheSameReplies) {
     EXPECT_EQ(cold[i].prompt_tokens, warm[i].prompt_tokens);
     EXPECT_TRUE(warm[i].cached);
     EXPECT_EQ(warm[i].attempts, 0);
+    EXPECT_EQ(warm[i].cost_attempts(), 1);
+    EXPECT_EQ(warm[i].cost_seconds(), cold[i].cost_seconds());
   }
+  EXPECT_EQ(cold.back().attempts, 0);  // the duplicate: free in this run, but it reports the first copy's cost
+  EXPECT_EQ(cold.back().cost_attempts(), 1);
+  EXPECT_EQ(cold.back().cost_seconds(), cold[0].cost_seconds());
   EXPECT_EQ(warm_backend->stats().cache_hits, 9);
   EXPECT_EQ(warm_backend->stats().http_calls, 0);
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
@@ -256,7 +266,7 @@ TEST(LlmCache, KeysOnEveryFieldAndNeverServesATornOrForeignEntry) {
   EXPECT_NE(cache.path_of(a), cache.path_of(d));
   cache.complete({a});
   EXPECT_EQ(server.chat_calls(), 1);
-  // A kill mid-write cannot leave this (entries are renamed into place), but a torn file must still be a miss.
+  // A kill mid-write cannot leave this (entries are linked into place), but a torn file must still be a miss.
   { std::ofstream(cache.path_of(a), std::ios::trunc) << "{\"request\": \"trunc"; }
   const std::vector<ChatReply> again = cache.complete({a});
   EXPECT_TRUE(again[0].ok);
@@ -266,6 +276,50 @@ TEST(LlmCache, KeysOnEveryFieldAndNeverServesATornOrForeignEntry) {
   CacheBackend other(dir, make_backend("openai", o));
   EXPECT_TRUE(other.complete({a})[0].cached);
   EXPECT_EQ(server.chat_calls(), 2);
+  std::filesystem::remove_all(dir);
+}
+
+// A rank whose question another rank answered at the same moment: before its own reply arrives, the
+// rival (another client over the same cache directory) fills the entry.
+class LosesTheRace final : public ChatBackend {
+ public:
+  explicit LosesTheRace(ChatBackend& rival) : rival_(rival) {}
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) override {
+    rival_.complete(requests);
+    std::vector<ChatReply> replies(requests.size());
+    for (ChatReply& r : replies) {
+      r.ok = true;
+      r.choices = {"a different answer"};
+      r.attempts = 1;
+      r.seconds = 9.0;
+    }
+    return replies;
+  }
+  void add_stats(Stats&) const override {}
+  std::string describe() const override { return "loses-the-race"; }
+
+ private:
+  ChatBackend& rival_;
+};
+
+TEST(LlmCache, TheFirstWriterWinsAndTheLaterOneAnswersWithTheEntry) {
+  ScriptedServer server({"--mode", "oracle"});
+  const std::string dir = fresh_dir("race");
+  CacheBackend rival(dir, make_backend("openai", options_for(server, dir)));
+  CacheBackend late(dir, std::make_unique<LosesTheRace>(rival));
+  const ChatRequest a = shortest_path_request(0);
+  const ChatReply lost = late.complete({a})[0];
+  const ChatReply replayed = rival.complete({a})[0];  // what every later run will see
+  ASSERT_TRUE(replayed.cached);
+  EXPECT_EQ(lost.text(), replayed.text());  // not "a different answer": the record agrees with the cache
+  EXPECT_EQ(lost.attempts, 1);              // this run did pay for its copy...
+  EXPECT_EQ(lost.cost_attempts(), replayed.cost_attempts());  // ...but records what the entry cost
+  EXPECT_EQ(lost.cost_seconds(), replayed.cost_seconds());
+  EXPECT_NE(lost.cost_seconds(), 9.0);
+  EXPECT_EQ(late.stats().cache_writes, 0);
+  EXPECT_EQ(rival.stats().cache_writes, 1);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "a temporary file was left: " << e.path();
   std::filesystem::remove_all(dir);
 }
 
