@@ -191,6 +191,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   StateSection resume_state;
   CheckpointMeta resume_meta;
   bool resuming = false;
+  int64_t saved_epochs = 0;  // train.epochs of the run that wrote the checkpoint
   const bool checkpoint_exists = comm.collective([&] { return std::filesystem::exists(checkpoint_path); });
   if (options.resume == ResumeMode::kRequire && !checkpoint_exists)
     throw dist::CollectiveError(fmt::format("--resume require: no checkpoint at '{}'", checkpoint_path),
@@ -207,6 +208,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
     reader.close();
     comm.collective([&] {
       const JobConfig saved = JobConfig::parse(resume_meta.config, checkpoint_path + " /config", {}, config.schema());
+      saved_epochs = saved.get_int("train.epochs");
       const std::vector<std::string> conflicts = config.resume_conflicts(saved);
       if (!conflicts.empty())
         fail_input("'{}' was written with {}: resume with the same settings, or start afresh with --resume never "
@@ -238,10 +240,29 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   int64_t global_step_total = resuming ? resume_state.get_int("global_step") : 0;
   OpProfile profile;
   const bool profiling = config.get_bool("debug.profile");
-  const int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : 0;
+  int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : 0;
   // A job that ended its runs early says so in every later checkpoint.
   int64_t num_runs = job.num_runs(seeds);
   if (resuming && resume_state.ints.count("runs_end")) num_runs = std::min(num_runs, resume_state.get_int("runs_end"));
+  // A finished job rerun with a larger train.epochs trains its run further: the final checkpoint holds the
+  // run's model and optimizer after its last epoch, so the result is that of a run started with the larger
+  // value (bit-identical when no schedule depends on the epoch count). Only a single run can be extended:
+  // the checkpoint keeps the last run's state, not the earlier ones'.
+  const bool extending = resuming && start_seed_index >= num_runs && resume_state.get_int("seed_started") == 0 &&
+                         epochs > saved_epochs;
+  if (extending) {
+    if (num_runs != 1)
+      throw dist::CollectiveError(
+          fmt::format("'{}' holds a finished job of {} runs; train.epochs ({} → {}) can be raised to train further only "
+                      "for a job of one run (the checkpoint keeps the last run only): start afresh with --resume never",
+                      checkpoint_path, num_runs, saved_epochs, epochs),
+          dist::CollectiveError::Kind::kInput, 0);
+    start_seed_index = num_runs - 1;
+    resume_state.ints["seed_started"] = 1;
+    resume_state.ints["epoch"] = saved_epochs;
+    progress.message(fmt::format("extending the finished run in '{}' from {} to {} epochs", checkpoint_path,
+                                 saved_epochs, epochs));
+  }
   if (resuming)
     progress.set_epochs_left((num_runs - start_seed_index) * epochs -
                              (resume_state.get_int("seed_started") ? resume_state.get_int("epoch") : 0));
@@ -264,10 +285,10 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       const StateSection st = reader.read_state("trainer");
       job.load(reader);
       reader.close();
-      start_epoch = st.get_int("epoch");
-      start_step = st.get_int("step_in_epoch");
-      epoch_loss_sum = st.get_real("epoch_loss_sum");
-      epoch_loss_steps = st.get_int("epoch_loss_steps");
+      start_epoch = extending ? saved_epochs : st.get_int("epoch");
+      start_step = extending ? 0 : st.get_int("step_in_epoch");
+      epoch_loss_sum = extending ? 0.0 : st.get_real("epoch_loss_sum");
+      epoch_loss_steps = extending ? 0 : st.get_int("epoch_loss_steps");
       if (resume_meta.world_size != comm.size()) start_step = 0;  // only allowed at an epoch boundary (checked above)
       seed_resumed = true;
     }
@@ -280,6 +301,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       doc.seeds.push_back(fresh);
     }
     SeedResults& rec = doc.seeds[static_cast<size_t>(si)];
+    if (extending && si == start_seed_index) rec.completed = false;  // until its new last epoch
     for (const auto& [name, local] : job.rank_counts()) rec.rank_counts[name] = comm.allgather(local);
     job.start_seed(seed_resumed);
 

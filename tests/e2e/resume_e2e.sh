@@ -49,4 +49,22 @@ inspect_has boundary/checkpoint.h5 "epoch 1, step in epoch 0" || fail "boundary 
 run "$other" "${ARGS[@]}" --set output.dir=boundary --set train.epochs=2 --set train.seeds=[0] > b2.log 2>&1 || { cat b2.log; fail "epoch-boundary resume on $other ranks"; }
 grep -q "continuing on $other" b2.log || { cat b2.log; fail "no note about the rank change"; }
 h5 results boundary/results.h5 1 2
+
+# (4) A finished one-run job rerun with a larger train.epochs trains on from its last epoch: the same
+# parameters and metrics as a run started with the larger value. A job of several runs is refused.
+ONE=("${ARGS[@]}" --set train.seeds=[0])
+run "$NP" "${ONE[@]}" --set output.dir=longer > l1.log 2>&1 || { cat l1.log; fail "3-epoch reference"; }
+run "$NP" "${ONE[@]}" --set output.dir=extended --set train.epochs=2 > e1.log 2>&1 || { cat e1.log; fail "2 epochs"; }
+run "$NP" "${ONE[@]}" --set output.dir=extended > e2.log 2>&1 || { cat e2.log; fail "extending to 3 epochs"; }
+grep -q "extending the finished run" e2.log || { cat e2.log; fail "no note about the extension"; }
+h5 same longer/checkpoint.h5 extended/checkpoint.h5 /sections/model /sections/optimizer
+h5 same longer/results.h5 extended/results.h5 /summary
+"$PY" - <<PY || fail "the extended run's metrics differ"
+import h5py
+a, b = h5py.File("longer/results.h5"), h5py.File("extended/results.h5")
+for k in ("train_loss", "valid_rocauc", "test_rocauc", "epoch"):
+    assert a["seeds/0/" + k][()].tobytes() == b["seeds/0/" + k][()].tobytes(), k
+assert len(b["seeds/0/epoch"][()]) == 3
+PY
+expect_failure 2 "can be raised to train further only for a job of one run" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.epochs=4
 echo "PASS resume_e2e np=$NP"
