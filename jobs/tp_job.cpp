@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 
 namespace relfm::jobs {
 namespace {
@@ -94,23 +95,34 @@ class TpJob final : public WorkItemJob {
       o.openai.timeout_s = config.get_real("llm.timeout_s");
       o.openai.connect_timeout_s = config.get_real("llm.connect_timeout_s");
       o.openai.max_in_flight = config.get_int("llm.max_in_flight");
+      // One bound for the whole rank, however many items it works on at once.
+      o.openai.permits = std::make_shared<llm::RequestPermits>(o.openai.max_in_flight);
       o.retry.max_attempts = config.get_int("llm.max_attempts");
       o.retry.initial_backoff_s = config.get_real("llm.initial_backoff_s");
       o.retry.max_backoff_s = config.get_real("llm.max_backoff_s");
-      o.retry.seed = static_cast<uint64_t>(comm.rank());
       o.cache_dir = config.get_string("llm.cache_dir");
       if (o.cache_dir.empty()) o.cache_dir = config.get_string("output.dir") + "/llm_cache";
-      // Built here, before any item: a missing API key or a bad backend key stops every rank now.
-      backend_ = llm::make_backend(config.get_string("llm.backend"), o, config.source() + ": llm.backend");
       reasoning::SamplingSettings sampling;
       sampling.model = config.get_string("llm.model");
       sampling.temperature = config.get_real("llm.temperature");
       sampling.max_tokens = config.get_int("llm.max_tokens");
       sampling.seed = config.get_int("llm.seed");
-      runner_ = std::make_unique<reasoning::StepRunner>(*backend_, sampling);
-      describe_ = backend_->describe();
+      // One backend stack per item in flight (a stack is used by one thread at a time), built here,
+      // before any item: a missing API key or a bad backend key stops every rank now.
+      const int64_t at_once = config.get_int("tp.items_in_flight");
+      for (int64_t w = 0; w < at_once; ++w) {
+        o.retry.seed = static_cast<uint64_t>(comm.rank() * at_once + w);  // jitter only
+        Worker worker;
+        worker.backend = llm::make_backend(config.get_string("llm.backend"), o, config.source() + ": llm.backend");
+        worker.runner = std::make_unique<reasoning::StepRunner>(*worker.backend, sampling);
+        workers_.push_back(std::move(worker));
+        idle_workers_.push_back(static_cast<size_t>(w));
+      }
+      describe_ = workers_.front().backend->describe();
     });
   }
+
+  int64_t items_at_once() const override { return static_cast<int64_t>(workers_.size()); }
 
   int64_t num_items() const override {
     return static_cast<int64_t>((writing_ ? instances_.size() : problems_.size()) * methods_.size());
@@ -121,7 +133,8 @@ class TpJob final : public WorkItemJob {
     const size_t problem = static_cast<size_t>(item) / methods_.size(), method = static_cast<size_t>(item) % methods_.size();
     if (writing_) return process_writing(problem, method);
     const SpProblem& p = problems_[problem];
-    const reasoning::SpOutcome out = reasoning::run_shortest_path(methods_[method], p, prompts_, *runner_, settings_);
+    const WorkerLease worker(*this);
+    const reasoning::SpOutcome out = reasoning::run_shortest_path(methods_[method], p, prompts_, worker.runner(), settings_);
     ItemRecord r;
     r.numbers["problem"] = static_cast<double>(problem);
     r.numbers["method_index"] = static_cast<double>(method);
@@ -150,8 +163,9 @@ class TpJob final : public WorkItemJob {
   }
 
   ItemRecord process_writing(size_t instance, size_t method) {
+    const WorkerLease worker(*this);
     const reasoning::CwOutcome out =
-        reasoning::run_creative_writing(methods_[method], instances_[instance], prompts_, *runner_, writing_settings_);
+        reasoning::run_creative_writing(methods_[method], instances_[instance], prompts_, worker.runner(), writing_settings_);
     ItemRecord r;
     r.numbers["problem"] = static_cast<double>(instance);
     r.numbers["method_index"] = static_cast<double>(method);
@@ -238,7 +252,8 @@ class TpJob final : public WorkItemJob {
     write_calls_table(f, records);
   }
   std::map<std::string, double> run_counters() const override {
-    const llm::Stats s = backend_->stats();
+    llm::Stats s;
+    for (const Worker& w : workers_) w.backend->add_stats(s);
     return {{"http_requests", static_cast<double>(s.http_calls)}, {"http_failures", static_cast<double>(s.http_failures)},
             {"retries", static_cast<double>(s.retries)},         {"cache_hits", static_cast<double>(s.cache_hits)},
             {"cache_misses", static_cast<double>(s.cache_misses)}, {"failed_replies", static_cast<double>(s.failed_replies)}};
@@ -253,8 +268,33 @@ class TpJob final : public WorkItemJob {
   reasoning::CwSettings writing_settings_;
   reasoning::SpMethodSettings settings_;
   reasoning::PromptSet prompts_;
-  std::unique_ptr<llm::ChatBackend> backend_;
-  std::unique_ptr<reasoning::StepRunner> runner_;
+  struct Worker {
+    std::unique_ptr<llm::ChatBackend> backend;
+    std::unique_ptr<reasoning::StepRunner> runner;
+  };
+  // A free worker for the duration of one item (process() runs in several threads at once).
+  class WorkerLease {
+   public:
+    explicit WorkerLease(TpJob& job) : job_(job) {
+      std::lock_guard lock(job_.workers_mutex_);
+      index_ = job_.idle_workers_.back();  // never empty: at most workers_.size() items run at once
+      job_.idle_workers_.pop_back();
+    }
+    ~WorkerLease() {
+      std::lock_guard lock(job_.workers_mutex_);
+      job_.idle_workers_.push_back(index_);
+    }
+    WorkerLease(const WorkerLease&) = delete;
+    WorkerLease& operator=(const WorkerLease&) = delete;
+    reasoning::StepRunner& runner() const { return *job_.workers_[index_].runner; }
+
+   private:
+    TpJob& job_;
+    size_t index_ = 0;
+  };
+  std::vector<Worker> workers_;
+  std::mutex workers_mutex_;
+  std::vector<size_t> idle_workers_;
   std::string describe_;
 };
 
@@ -277,6 +317,10 @@ std::vector<KeySpec> tp_keys() {
       {"tp.num_problems", V::kInt, "100", "Problems generated (or the first files / instances read; 0 = all).", {}, 0, {}, B},
       {"tp.generator_seed", V::kInt, "0", "Seed of the problem generator.", {}, 0, {}, B},
       {"tp.prompts_dir", V::kString, "\"\"", "Prompt templates; empty = the shipped jobs/tp_prompts.", {}, {}, {}, B},
+      {"tp.items_in_flight", V::kInt, "8",
+       "Items (problem × method) a rank works on at once, each in its own thread with its own backend stack; "
+       "together they keep at most llm.max_in_flight requests in flight.",
+       {}, 1, 256},
       {"llm.backend", V::kString, "\"cache,retry,openai\"", "Backend stack, outermost first (layers: cache, retry, openai).", {}, {}, {}},
       {"llm.endpoints", V::kStringList, "[\"http://127.0.0.1:8080\"]", "Base URLs; rank r uses entry r % count.", {}, {}, {}},
       {"llm.model", V::kString, "\"default\"", "Model name sent with every request.", {}, {}, {}, B},

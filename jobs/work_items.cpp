@@ -17,6 +17,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace relfm::jobs {
 
@@ -125,6 +126,29 @@ void write_work_results(const std::string& path, const dist::Comm& comm, const J
   });
 }
 
+
+struct ItemOutcome {
+  ItemRecord record;
+  std::exception_ptr failure;
+};
+
+// Runs job.process on each item, all at once: one thread per item but the first, which runs here.
+std::vector<ItemOutcome> process_items(WorkItemJob& job, const std::vector<int64_t>& items) {
+  std::vector<ItemOutcome> out(items.size());
+  const auto work = [&](size_t k) {
+    try {
+      out[k].record = job.process(items[k]);
+    } catch (...) {
+      out[k].failure = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < items.size(); ++k) threads.emplace_back(work, k);
+  if (!items.empty()) work(0);
+  for (std::thread& t : threads) t.join();
+  return out;
+}
+
 }  // namespace
 
 std::map<int64_t, ItemRecord> read_journals(const std::string& dir) {
@@ -219,7 +243,10 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
   std::vector<int64_t> mine;
   for (size_t k = static_cast<size_t>(comm.rank()); k < todo.size(); k += static_cast<size_t>(comm.size()))
     mine.push_back(todo[k]);
-  const int64_t rounds = (static_cast<int64_t>(todo.size()) + comm.size() - 1) / comm.size();
+  // A round: every rank works on up to `at_once` of its items, then the ranks agree (stop? failure?).
+  const int64_t at_once = std::max<int64_t>(1, job.items_at_once());
+  const int64_t per_rank = (static_cast<int64_t>(todo.size()) + comm.size() - 1) / comm.size();
+  const int64_t rounds = (per_rank + at_once - 1) / at_once;
 
   const bool show = !options.quiet && config.get_string("output.progress") != "none";
   if (show)
@@ -238,15 +265,25 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
   const auto t0 = std::chrono::steady_clock::now();
   auto last_print = t0;
   for (int64_t round = 0; round < rounds; ++round) {
+    const size_t begin = static_cast<size_t>(round * at_once);
+    const size_t end = std::min(mine.size(), begin + static_cast<size_t>(at_once));
     std::exception_ptr failure;
-    if (round < static_cast<int64_t>(mine.size())) {
-      try {
-        const int64_t item = mine[static_cast<size_t>(round)];
-        ItemRecord r = job.process(item);
-        journal->append(journal_line(item, r));
-        fresh[item] = std::move(r);
-      } catch (...) {
-        failure = std::current_exception();
+    if (begin < end) {
+      std::vector<ItemOutcome> outcomes = process_items(job, std::vector<int64_t>(mine.begin() + begin, mine.begin() + end));
+      // Journalled in item order whatever order the threads finished in; an item that threw is not.
+      for (size_t k = 0; k < outcomes.size(); ++k) {
+        if (outcomes[k].failure) {
+          if (!failure) failure = outcomes[k].failure;
+          continue;
+        }
+        const int64_t item = mine[begin + k];
+        try {
+          journal->append(journal_line(item, outcomes[k].record));
+        } catch (...) {
+          if (!failure) failure = std::current_exception();
+          continue;
+        }
+        fresh[item] = std::move(outcomes[k].record);
       }
     }
     const bool stop_here =
@@ -257,8 +294,8 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
     if (show && std::chrono::steady_clock::now() - last_print > std::chrono::seconds(2)) {
       last_print = std::chrono::steady_clock::now();
       const double s = std::chrono::duration<double>(last_print - t0).count();
-      logging::info("  {}/{} rounds, {:.1f} {}/s", round + 1, rounds, static_cast<double>((round + 1) * comm.size()) / s,
-                job.item_unit());
+      const int64_t started = std::min<int64_t>((round + 1) * at_once * comm.size(), static_cast<int64_t>(todo.size()));
+      logging::info("  {}/{} rounds, {:.1f} {}/s", round + 1, rounds, static_cast<double>(started) / s, job.item_unit());
     }
     if (flags[0] > 0) {
       stopped = true;

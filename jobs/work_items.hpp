@@ -52,6 +52,10 @@ class WorkItemJob {
   // Rank-local and independent of which rank runs it. Throwing stops the whole run (all ranks, one
   // message); a failure that belongs to the item (an unparsable reply) is a field of its record instead.
   virtual ItemRecord process(int64_t item) = 0;
+  // How many items a rank works on at once (the same on every rank). Above 1, process() is called from
+  // that many threads at once for different items, so it must be thread-safe; for jobs that wait on
+  // something else (an LLM server), not for compute, which has its one thread per rank.
+  virtual int64_t items_at_once() const { return 1; }
   // Summary numbers over every finished record (rank 0; stored as results attributes and printed).
   virtual std::map<std::string, double> summarize(const std::map<int64_t, ItemRecord>& records) const = 0;
   virtual std::map<std::string, std::string> attrs() const { return {}; }

@@ -6,12 +6,16 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <condition_variable>
+#include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace relfm::llm {
 
@@ -27,6 +31,60 @@ std::string sha256_hex(const std::string& text) {
   }
   return out;
 }
+
+namespace {
+// Process-wide: several cache layers (one per item a rank works on at once) share the process id.
+uint64_t next_temp_number() {
+  static std::atomic<uint64_t> counter{0};
+  return counter.fetch_add(1);
+}
+// The entries this process is fetching right now, shared by every cache layer in it.
+struct Claims {
+  std::mutex mutex;
+  std::condition_variable released;
+  std::unordered_set<std::string> taken;
+};
+Claims& claims() {
+  static Claims c;
+  return c;
+}
+
+// Claims held by one pass of complete(), released when it ends (also by an exception).
+class ClaimGuard {
+ public:
+  ClaimGuard() = default;
+  ClaimGuard(const ClaimGuard&) = delete;
+  ClaimGuard& operator=(const ClaimGuard&) = delete;
+  ~ClaimGuard() { release_all(); }
+  bool try_claim(const std::string& path) {
+    Claims& c = claims();
+    std::lock_guard lock(c.mutex);
+    if (!c.taken.insert(path).second) return false;
+    held_.push_back(path);
+    return true;
+  }
+  void release_all() {
+    if (held_.empty()) return;
+    Claims& c = claims();
+    {
+      std::lock_guard lock(c.mutex);
+      for (const std::string& p : held_) c.taken.erase(p);
+    }
+    held_.clear();
+    c.released.notify_all();
+  }
+
+ private:
+  std::vector<std::string> held_;
+};
+
+void wait_until_unclaimed(const std::string& path) {
+  Claims& c = claims();
+  std::unique_lock lock(c.mutex);
+  c.released.wait(lock, [&] { return c.taken.count(path) == 0; });
+}
+
+}  // namespace
 
 CacheBackend::CacheBackend(std::string dir, std::unique_ptr<ChatBackend> inner) : dir_(std::move(dir)), inner_(std::move(inner)) {
   if (dir_.empty()) fail_input("llm: the cache layer needs a directory (llm.cache_dir)");
@@ -79,7 +137,7 @@ std::optional<ChatReply> CacheBackend::store(const std::string& path, const std:
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  const std::string temp = path + ".tmp." + host + "." + std::to_string(::getpid()) + "." + std::to_string(temp_counter_++);
+  const std::string temp = path + ".tmp." + host + "." + std::to_string(::getpid()) + "." + std::to_string(next_temp_number());
   {
     std::ofstream out(temp, std::ios::binary);
     out << j.dump();
@@ -109,39 +167,59 @@ std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& re
   std::vector<ChatReply> replies(requests.size());
   std::vector<std::string> canonical(requests.size()), paths(requests.size());
   // Identical requests within one batch go to the server once.
-  std::unordered_map<std::string, size_t> first_miss;
-  std::vector<size_t> miss_index;     // request index of each distinct miss
+  std::unordered_map<std::string, size_t> first_of;
+  std::vector<size_t> pending;  // request index of each distinct request
   std::vector<size_t> duplicate_of(requests.size(), SIZE_MAX);
   for (size_t i = 0; i < requests.size(); ++i) {
     canonical[i] = canonical_request(requests[i]);
     paths[i] = path_of_canonical(canonical[i]);
-    if (auto it = first_miss.find(canonical[i]); it != first_miss.end()) {
-      duplicate_of[i] = it->second;
-      continue;
+    if (auto it = first_of.find(canonical[i]); it != first_of.end()) duplicate_of[i] = it->second;
+    else {
+      first_of.emplace(canonical[i], i);
+      pending.push_back(i);
     }
-    if (std::optional<ChatReply> hit = load(paths[i], canonical[i])) {
-      replies[i] = std::move(*hit);
-      ++hits_;
-      continue;
-    }
-    ++misses_;
-    first_miss.emplace(canonical[i], i);
-    miss_index.push_back(i);
   }
-  if (!miss_index.empty()) {
-    std::vector<ChatRequest> subset;
-    for (size_t i : miss_index) subset.push_back(requests[i]);
-    std::vector<ChatReply> fresh = inner_->complete(subset);
-    for (size_t k = 0; k < miss_index.size(); ++k) {
-      const size_t i = miss_index[k];
-      if (fresh[k].ok)
-        if (std::optional<ChatReply> first = store(paths[i], canonical[i], fresh[k])) {
-          first->attempts = fresh[k].attempts;  // this run still paid for its own copy
-          first->seconds = fresh[k].seconds;
-          fresh[k] = std::move(*first);
+  // A miss that another thread of this process is asking the server for right now (another item with the
+  // same first call) waits for that answer instead of paying for it again; if that ask fails, the next
+  // pass asks itself.
+  while (!pending.empty()) {
+    std::vector<size_t> mine, waiting;
+    ClaimGuard claimed;
+    for (size_t i : pending) {
+      if (std::optional<ChatReply> hit = load(paths[i], canonical[i])) {
+        replies[i] = std::move(*hit);
+        ++hits_;
+      } else if (claimed.try_claim(paths[i])) {
+        // Another thread may have stored it between our look and our claim.
+        if (std::optional<ChatReply> late = load(paths[i], canonical[i])) {
+          replies[i] = std::move(*late);
+          ++hits_;
+        } else {
+          mine.push_back(i);
         }
-      replies[i] = std::move(fresh[k]);
+      } else {
+        waiting.push_back(i);
+      }
     }
+    misses_ += static_cast<int64_t>(mine.size());
+    if (!mine.empty()) {
+      std::vector<ChatRequest> subset;
+      for (size_t i : mine) subset.push_back(requests[i]);
+      std::vector<ChatReply> fresh = inner_->complete(subset);
+      for (size_t k = 0; k < mine.size(); ++k) {
+        const size_t i = mine[k];
+        if (fresh[k].ok)
+          if (std::optional<ChatReply> first = store(paths[i], canonical[i], fresh[k])) {
+            first->attempts = fresh[k].attempts;  // this run still paid for its own copy
+            first->seconds = fresh[k].seconds;
+            fresh[k] = std::move(*first);
+          }
+        replies[i] = std::move(fresh[k]);
+      }
+    }
+    claimed.release_all();
+    for (size_t i : waiting) wait_until_unclaimed(paths[i]);
+    pending = std::move(waiting);
   }
   for (size_t i = 0; i < requests.size(); ++i)
     if (duplicate_of[i] != SIZE_MAX) {
@@ -149,6 +227,7 @@ std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& re
       replies[i] = first;
       replies[i].attempts = 0;  // paid for once, by the first copy
       replies[i].cached = first.ok;
+      hits_ += first.ok ? 1 : 0;  // served as if from the cache
       replies[i].origin_attempts = first.cost_attempts();
       replies[i].origin_seconds = first.cost_seconds();
     }

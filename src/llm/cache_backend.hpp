@@ -47,7 +47,6 @@ class CacheBackend final : public ChatBackend {
   std::string dir_;
   std::unique_ptr<ChatBackend> inner_;
   int64_t hits_ = 0, misses_ = 0, writes_ = 0;
-  uint64_t temp_counter_ = 0;
 };
 
 std::string sha256_hex(const std::string& text);

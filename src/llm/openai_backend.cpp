@@ -49,6 +49,27 @@ size_t read_header(char* data, size_t size, size_t count, void* user) {
 
 }  // namespace
 
+bool RequestPermits::try_acquire() {
+  std::lock_guard lock(mutex_);
+  if (free_ == 0) return false;
+  --free_;
+  return true;
+}
+
+void RequestPermits::acquire() {
+  std::unique_lock lock(mutex_);
+  released_.wait(lock, [&] { return free_ > 0; });
+  --free_;
+}
+
+void RequestPermits::release() {
+  {
+    std::lock_guard lock(mutex_);
+    ++free_;
+  }
+  released_.notify_one();
+}
+
 struct OpenAiBackend::Impl {
   CURLM* multi = nullptr;
   curl_slist* headers = nullptr;
@@ -157,8 +178,16 @@ std::vector<ChatReply> OpenAiBackend::complete(const std::vector<ChatRequest>& r
     }
   };
 
+  // A shared permit per request on the wire; with none in flight here, wait for one (another transport
+  // will release it), otherwise go on polling our own transfers.
+  const auto permit = [&](bool may_wait) {
+    if (!options_.permits) return true;
+    if (!may_wait) return options_.permits->try_acquire();
+    options_.permits->acquire();
+    return true;
+  };
   while (next < requests.size() || active > 0) {
-    while (!idle.empty() && next < requests.size()) {
+    while (!idle.empty() && next < requests.size() && permit(active == 0)) {
       start(idle.back(), next++);
       idle.pop_back();
       ++active;
@@ -173,10 +202,13 @@ std::vector<ChatReply> OpenAiBackend::complete(const std::vector<ChatRequest>& r
       const CURLcode code = msg->data.result;
       curl_multi_remove_handle(impl_->multi, msg->easy_handle);
       finish(t, code);
+      if (options_.permits) options_.permits->release();
       idle.push_back(t);
       --active;
     }
-    if (active > 0 && (idle.empty() || next >= requests.size())) curl_multi_poll(impl_->multi, nullptr, 0, 50, nullptr);
+    // Without a free permit, poll briefly: a permit released by another transport does not wake our poll.
+    const bool waiting_for_permit = !idle.empty() && next < requests.size();
+    if (active > 0) curl_multi_poll(impl_->multi, nullptr, 0, waiting_for_permit ? 2 : 50, nullptr);
   }
   return replies;
 }

@@ -5,10 +5,27 @@
 
 #include "src/llm/chat.hpp"
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace relfm::llm {
+
+// A bound on the requests in flight shared by several transports: a rank that works on several items at
+// once (one backend stack per item, each in its own thread) keeps llm.max_in_flight for all of them.
+class RequestPermits {
+ public:
+  explicit RequestPermits(int64_t count) : free_(count) {}
+  bool try_acquire();
+  void acquire();  // waits for a release
+  void release();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable released_;
+  int64_t free_;
+};
 
 struct OpenAiOptions {
   std::string base_url;      // e.g. http://127.0.0.1:8080 (a trailing /v1 is accepted too)
@@ -16,6 +33,7 @@ struct OpenAiOptions {
   double timeout_s = 120.0;  // whole request
   double connect_timeout_s = 10.0;
   int64_t max_in_flight = 8;
+  std::shared_ptr<RequestPermits> permits;  // shared with other transports; null = max_in_flight alone
 };
 
 class OpenAiBackend final : public ChatBackend {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 namespace relfm::llm {
 namespace {
@@ -279,13 +280,20 @@ TEST(LlmCache, KeysOnEveryFieldAndNeverServesATornOrForeignEntry) {
   std::filesystem::remove_all(dir);
 }
 
-// A rank whose question another rank answered at the same moment: before its own reply arrives, the
-// rival (another client over the same cache directory) fills the entry.
+// A rank whose question another rank (another process) answered at the same moment: before its own reply
+// arrives, the rival's entry lands in the shared directory. The rival is a cache over a directory of its
+// own whose entry is then linked into ours, as another process's would be.
 class LosesTheRace final : public ChatBackend {
  public:
-  explicit LosesTheRace(ChatBackend& rival) : rival_(rival) {}
+  LosesTheRace(CacheBackend& rival, std::string shared_dir) : rival_(rival), shared_dir_(std::move(shared_dir)) {}
   std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) override {
     rival_.complete(requests);
+    for (const ChatRequest& r : requests) {
+      const std::filesystem::path from = rival_.path_of(r);
+      const std::filesystem::path to = std::filesystem::path(shared_dir_) / from.parent_path().filename() / from.filename();
+      std::filesystem::create_directories(to.parent_path());
+      std::filesystem::copy_file(from, to);
+    }
     std::vector<ChatReply> replies(requests.size());
     for (ChatReply& r : replies) {
       r.ok = true;
@@ -299,27 +307,53 @@ class LosesTheRace final : public ChatBackend {
   std::string describe() const override { return "loses-the-race"; }
 
  private:
-  ChatBackend& rival_;
+  CacheBackend& rival_;
+  std::string shared_dir_;
 };
 
 TEST(LlmCache, TheFirstWriterWinsAndTheLaterOneAnswersWithTheEntry) {
   ScriptedServer server({"--mode", "oracle"});
-  const std::string dir = fresh_dir("race");
-  CacheBackend rival(dir, make_backend("openai", options_for(server, dir)));
-  CacheBackend late(dir, std::make_unique<LosesTheRace>(rival));
+  const std::string dir = fresh_dir("race"), rival_dir = fresh_dir("race_rival");
+  CacheBackend rival(rival_dir, make_backend("openai", options_for(server)));
+  CacheBackend late(dir, std::make_unique<LosesTheRace>(rival, dir));
   const ChatRequest a = shortest_path_request(0);
   const ChatReply lost = late.complete({a})[0];
-  const ChatReply replayed = rival.complete({a})[0];  // what every later run will see
+  CacheBackend later(dir, make_backend("openai", options_for(server)));
+  const ChatReply replayed = later.complete({a})[0];  // what every later run will see
   ASSERT_TRUE(replayed.cached);
+  EXPECT_EQ(server.chat_calls(), 1);
   EXPECT_EQ(lost.text(), replayed.text());  // not "a different answer": the record agrees with the cache
   EXPECT_EQ(lost.attempts, 1);              // this run did pay for its copy...
   EXPECT_EQ(lost.cost_attempts(), replayed.cost_attempts());  // ...but records what the entry cost
   EXPECT_EQ(lost.cost_seconds(), replayed.cost_seconds());
   EXPECT_NE(lost.cost_seconds(), 9.0);
   EXPECT_EQ(late.stats().cache_writes, 0);
-  EXPECT_EQ(rival.stats().cache_writes, 1);
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "a temporary file was left: " << e.path();
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(rival_dir);
+}
+
+// Two threads of one process (two items a rank works on at once) asking the same question together: one
+// HTTP call; the other waits for its answer.
+TEST(LlmCache, ThreadsOfOneProcessAskTheServerOnce) {
+  ScriptedServer server({"--mode", "oracle", "--delay-ms", "200"});
+  const std::string dir = fresh_dir("threads");
+  const ChatRequest a = shortest_path_request(3);
+  std::vector<ChatReply> replies(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < replies.size(); ++t)
+    threads.emplace_back([&, t] { replies[t] = make_backend("cache,retry,openai", options_for(server, dir))->complete({a})[0]; });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(server.chat_calls(), 1);
+  int64_t paid = 0;
+  for (const ChatReply& r : replies) {
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.text(), replies[0].text());
+    EXPECT_EQ(r.cost_attempts(), 1);
+    paid += r.attempts;
+  }
+  EXPECT_EQ(paid, 1);
   std::filesystem::remove_all(dir);
 }
 
