@@ -13,6 +13,10 @@
 #include <iterator>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace relfm::sampler {
 
 // The K best of M candidates (score, slot), exactly: higher score first, ties to the smaller id
@@ -137,7 +141,20 @@ class CandidateSelection {
   // The candidates scoring at least `threshold` into kept_ (as keys); returns how many.
   size_t keep_at_least(float threshold, const std::vector<VertexId>& pool_ids) {
     size_t count = 0;
-    for (int64_t j = 0; j < m_; ++j) {  // branch-free: always write the position, advance on a pass
+    int64_t j = 0;
+#if defined(__AVX512F__)
+    // 16 at a time: the passing positions compressed to the front of a register (not a compress to memory,
+    // which is microcoded on some CPUs) and stored whole; count + 16 <= j + 16 <= M keeps it in bounds.
+    const __m512 floor = _mm512_set1_ps(threshold);
+    __m512i positions = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; j + 16 <= m_; j += 16) {
+      const __mmask16 pass = _mm512_cmp_ps_mask(_mm512_loadu_ps(scores_.data() + j), floor, _CMP_GE_OQ);
+      _mm512_storeu_si512(passed_.data() + count, _mm512_maskz_compress_epi32(pass, positions));
+      count += static_cast<size_t>(__builtin_popcount(pass));
+      positions = _mm512_add_epi32(positions, _mm512_set1_epi32(16));
+    }
+#endif
+    for (; j < m_; ++j) {  // branch-free: always write the position, advance on a pass
       passed_[count] = static_cast<uint32_t>(j);
       count += scores_[static_cast<size_t>(j)] >= threshold ? 1 : 0;
     }

@@ -11,6 +11,10 @@
 #include <functional>
 #include <numeric>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace relfm::sampler {
 namespace {
 
@@ -40,18 +44,56 @@ constexpr int64_t kAnchorRows = 1024;
 
 }  // namespace
 
-void pick_slots(const CounterRng& stream, int64_t first, int64_t pool_size, uint32_t slots[64]) {
-  // Words of blocks first/4 .. first/4 + 15 of the anchor's stream (first is a multiple of 64); slot =
-  // high half of word x pool (bias below pool / 2^32, a millionth for pools of thousands).
+namespace {
+
+// Words of blocks first/4 .. first/4 + 15 of the anchor's stream (first is a multiple of 64): words[w][i]
+// is word w of block first/4 + i, i.e. candidate first + 4 i + w.
+void group_words(const CounterRng& stream, int64_t first, uint32_t words[4][16]) {
   uint64_t blocks[16], streams[16];
   for (int i = 0; i < 16; ++i) {
     blocks[i] = static_cast<uint64_t>(first / 4 + i);
     streams[i] = stream.stream();
   }
-  uint32_t words[4][16];
   stream.blocks16(blocks, streams, words);
-  for (int j = 0; j < 64; ++j)
-    slots[j] = static_cast<uint32_t>((static_cast<uint64_t>(words[j % 4][j / 4]) * static_cast<uint64_t>(pool_size)) >> 32);
+}
+// Slot = high half of word x pool (bias below pool / 2^32, a millionth for pools of thousands).
+uint32_t slot_of(uint32_t word, int64_t pool_size) {
+  return static_cast<uint32_t>((static_cast<uint64_t>(word) * static_cast<uint64_t>(pool_size)) >> 32);
+}
+
+// A whole group of 64 candidates (first .. first + 63) of an anchor: their pool slots and their scores
+// (row[slot]), word-major (candidate first + 4 i + w at position 16 w + i). The selection's result does not
+// depend on the candidates' order (ties go by id), so a full group need not keep pick_slots' order; 16 lanes
+// at a time, a gather each, where the scalar loop took a third of the build's selection time.
+void pick_group(const CounterRng& stream, int64_t first, int64_t pool_size, const float* row, uint32_t* slot, float* score) {
+  uint32_t words[4][16];
+  group_words(stream, first, words);
+#if defined(__AVX512F__)
+  const __m512i pool = _mm512_set1_epi64(pool_size);  // mul_epu32 takes the low half of each 64-bit lane
+  for (int w = 0; w < 4; ++w) {
+    const __m512i v = _mm512_loadu_si512(words[w]);
+    const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(v, pool), 32);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(v, 32), pool);  // high halves land in the odd lanes
+    const __m512i slots = _mm512_mask_mov_epi32(even, 0xAAAA, odd);
+    _mm512_storeu_si512(slot + 16 * w, slots);
+    _mm512_storeu_ps(score + 16 * w, _mm512_i32gather_ps(slots, row, 4));
+  }
+#else
+  for (int w = 0; w < 4; ++w)
+    for (int i = 0; i < 16; ++i) {
+      const uint32_t s = slot_of(words[w][i], pool_size);
+      slot[16 * w + i] = s;
+      score[16 * w + i] = row[s];
+    }
+#endif
+}
+
+}  // namespace
+
+void pick_slots(const CounterRng& stream, int64_t first, int64_t pool_size, uint32_t slots[64]) {
+  uint32_t words[4][16];
+  group_words(stream, first, words);
+  for (int j = 0; j < 64; ++j) slots[j] = slot_of(words[j % 4][j / 4], pool_size);
 }
 
 namespace {
@@ -133,9 +175,12 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
         for (int64_t j0 = 0, fetched = 0; j0 < m; j0 += 64) {
           for (const int64_t end = std::min(next_bytes, fetched + share); fetched < end; fetched += 64)
             __builtin_prefetch(next + fetched);
-          pick_slots(mine, j0, pool_size, slots);
-          const int64_t count = std::min<int64_t>(64, m - j0);
-          for (int64_t j = 0; j < count; ++j) {
+          if (j0 + 64 <= m) {
+            pick_group(mine, j0, pool_size, row, slot + j0, candidate + j0);
+            continue;
+          }
+          pick_slots(mine, j0, pool_size, slots);  // the last, partial group: its first m - j0 candidates
+          for (int64_t j = 0; j < m - j0; ++j) {
             slot[j0 + j] = slots[j];
             candidate[j0 + j] = row[slots[j]];
           }

@@ -1,11 +1,14 @@
 // Proximity-graph build rate (issue 8): the top-K-of-M build and the exact kNN mode on random unit
 // embeddings, against the GEMM rate measured in the same run at the build's own product shape on the same
 // backend (the build is "at x% of the GEMM rate" when its scoring products plus selection run at x% of
-// what the bare products take).
+// what the bare products take). The trainer rebuilds the graph every t steps into memory its heap keeps
+// (tune_malloc), so the rate is the steady state's: the best of three builds, as the products' reference is
+// the best of three; the first, cold build (which also faults in its output's pages) is printed beside it.
 //
 //   relfm_proximity_build [N = 100000] [d = 128] [M = 1000] [K = 100] [pool_factor = 4] [exact queries = 0]
 //
 // With `exact queries` > 0 it also times exact kNN (M = N) for that many anchors against all N.
+#include "src/core/malloc_tuning.hpp"
 #include "src/sampler/proximity_graph.hpp"
 #include "src/tensor/gemm.hpp"
 
@@ -43,6 +46,7 @@ double gemm_seconds(int64_t m, int64_t n, int64_t k, int reps) {
 }
 
 int run(int argc, char** argv) {
+  tune_malloc();  // as the trainer does (dist/runtime.cpp)
   auto arg = [&](int i, int64_t fallback) { return argc > i ? std::stoll(argv[i]) : fallback; };
   const int64_t n = arg(1, 100000), d = arg(2, 128), m = arg(3, 1000), k = arg(4, 100), factor = arg(5, 4),
                 exact_queries = arg(6, 0);
@@ -58,19 +62,26 @@ int run(int argc, char** argv) {
   config.candidates = m;
   config.neighbours = k;
   config.pool_factor = factor;
-  auto t = Clock::now();
-  const IndexMat g = sampler::proximity_neighbours(bank, 0, n, config, CounterRng(2, RngPurpose::kSampler));
-  const double build = seconds_since(t);
+  IndexMat g;
+  double build = 1e30, cold = 0;
+  for (int trial = 0; trial < 3; ++trial) {
+    const auto t = Clock::now();
+    g = sampler::proximity_neighbours(bank, 0, n, config, CounterRng(2, RngPurpose::kSampler));
+    const double seconds = seconds_since(t);
+    if (trial == 0) cold = seconds;
+    build = std::min(build, seconds);
+  }
   const int64_t blocks = (n + config.block - 1) / config.block, pool = factor * m;
   const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(pool) * static_cast<double>(d);
   const double bare = gemm_seconds(config.block, pool, d, 20) / 20 * static_cast<double>(blocks);
   fmt::print("gemm backend {}; N {} d {} M {} K {} pool {} (block {})\n", sel.summary(), n, d, m, k, pool, config.block);
-  fmt::print("top-K-of-M build {:.3f} s ({:.1f} GFLOP/s of scoring); the bare products {:.3f} s ({:.1f} GFLOP/s): "
-             "build at {:.0f}% of the GEMM rate; {} edges (first row {} ...)\n",
-             build, flops / build / 1e9, bare, flops / bare / 1e9, 100.0 * bare / build, g.size(), g(0, 0));
+  fmt::print("top-K-of-M build {:.3f} s, best of 3 (cold first build {:.3f} s) ({:.1f} GFLOP/s of scoring); the bare "
+             "products {:.3f} s ({:.1f} GFLOP/s): build at {:.0f}% of the GEMM rate ({:.0f}% cold); {} edges (first row {} ...)\n",
+             build, cold, flops / build / 1e9, bare, flops / bare / 1e9, 100.0 * bare / build, 100.0 * bare / cold, g.size(),
+             g(0, 0));
   if (exact_queries > 0) {
     config.candidates = n;
-    t = Clock::now();
+    const auto t = Clock::now();
     const IndexMat exact = sampler::proximity_neighbours(bank, 0, exact_queries, config, CounterRng(2, RngPurpose::kSampler));
     const double seconds = seconds_since(t);
     const double exact_flops = 2.0 * static_cast<double>(exact_queries) * static_cast<double>(n) * static_cast<double>(d);
