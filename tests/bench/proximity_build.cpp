@@ -45,6 +45,13 @@ double gemm_seconds(int64_t m, int64_t n, int64_t k, int reps) {
   return best;
 }
 
+// FNV-1a over the table: two builds of the same graph print the same hash.
+uint64_t table_hash(const IndexMat& g) {
+  uint64_t h = 1469598103934665603ull;
+  for (Eigen::Index i = 0; i < g.size(); ++i) h = (h ^ static_cast<uint32_t>(g.data()[i])) * 1099511628211ull;
+  return h;
+}
+
 int run(int argc, char** argv) {
   tune_malloc();  // as the trainer does (dist/runtime.cpp)
   auto arg = [&](int i, int64_t fallback) { return argc > i ? std::stoll(argv[i]) : fallback; };
@@ -76,9 +83,9 @@ int run(int argc, char** argv) {
   const double bare = gemm_seconds(config.block, pool, d, 20) / 20 * static_cast<double>(blocks);
   fmt::print("gemm backend {}; N {} d {} M {} K {} pool {} (block {})\n", sel.summary(), n, d, m, k, pool, config.block);
   fmt::print("top-K-of-M build {:.3f} s, best of 3 (cold first build {:.3f} s) ({:.1f} GFLOP/s of scoring); the bare "
-             "products {:.3f} s ({:.1f} GFLOP/s): build at {:.0f}% of the GEMM rate ({:.0f}% cold); {} edges (first row {} ...)\n",
+             "products {:.3f} s ({:.1f} GFLOP/s): build at {:.0f}% of the GEMM rate ({:.0f}% cold); {} edges (first row {} ...; table hash {:016x})\n",
              build, cold, flops / build / 1e9, bare, flops / bare / 1e9, 100.0 * bare / build, 100.0 * bare / cold, g.size(),
-             g(0, 0));
+             g(0, 0), table_hash(g));
   if (exact_queries > 0) {
     config.candidates = n;
     const auto t = Clock::now();
