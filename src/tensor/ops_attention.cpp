@@ -12,6 +12,11 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace relfm {
 namespace {
@@ -64,15 +69,30 @@ void add_product(Mat<T>& m, const IndexSpan& span, int64_t h, int64_t dh, const 
 // tile's; and back (adding). One pass over the cells for all heads: an edge's heads are adjacent.
 template <typename T>
 void gather_tile(const Mat<T>& edge, const EdgeTiles::Tile& t, std::vector<Mat<T>>& out) {
-  const int64_t heads = edge.cols(), rows = t.rows.size(), keys = t.keys.size();
+  const int64_t heads = edge.cols(), cells = t.rows.size() * t.keys.size();
   out.resize(static_cast<size_t>(heads));
-  for (auto& m : out) m.resize(rows, keys);
-  const int64_t* e = t.edge.data();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < keys; ++c, ++e) {
-      const T* v = *e >= 0 ? edge.row(*e).data() : nullptr;
-      for (int64_t h = 0; h < heads; ++h) out[static_cast<size_t>(h)](r, c) = v ? v[h] : T(0);
+  for (auto& m : out) m.resize(t.rows.size(), t.keys.size());
+  // Cell q of the tile (row-major, as t.edge) is element q of each head's row-major block.
+  int64_t q = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  if constexpr (std::is_same_v<T, float>) {  // 8 cells a head at a time, one masked gather each
+    const __m512i width = _mm512_set1_epi64(heads);
+    for (; q + 8 <= cells; q += 8) {
+      const __m512i e = _mm512_loadu_si512(t.edge.data() + q);
+      const __mmask8 mine = _mm512_cmpge_epi64_mask(e, _mm512_setzero_si512());
+      const __m512i first = _mm512_mullo_epi64(e, width);
+      for (int64_t h = 0; h < heads; ++h)
+        _mm256_storeu_ps(out[static_cast<size_t>(h)].data() + q,
+                         _mm512_mask_i64gather_ps(_mm256_setzero_ps(), mine, _mm512_add_epi64(first, _mm512_set1_epi64(h)),
+                                                  edge.data(), 4));
     }
+  }
+#endif
+  for (; q < cells; ++q) {
+    const int64_t e = t.edge[static_cast<size_t>(q)];
+    const T* v = e >= 0 ? edge.row(e).data() : nullptr;
+    for (int64_t h = 0; h < heads; ++h) out[static_cast<size_t>(h)].data()[q] = v ? v[h] : T(0);
+  }
 }
 // add = false overwrites the tile's edges instead.
 template <typename T>
