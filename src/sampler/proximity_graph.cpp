@@ -41,10 +41,7 @@ void score(const float* a, int64_t rows, const float* b, int64_t cols, int64_t d
 // Exact mode scores kAnchorRows anchors against kShardColumns candidates per GEMM: a 4 MB buffer, and
 // shapes large enough for the GEMM's full rate.
 constexpr int64_t kAnchorRows = 1024;
-
-}  // namespace
-
-namespace {
+constexpr int64_t kShardColumns = 4096;
 
 // Words of blocks first/4 .. first/4 + 15 of the anchor's stream (first is a multiple of 64): words[w][i]
 // is word w of block first/4 + i, i.e. candidate first + 4 i + w.
@@ -95,11 +92,6 @@ void pick_slots(const CounterRng& stream, int64_t first, int64_t pool_size, uint
   group_words(stream, first, words);
   for (int j = 0; j < 64; ++j) slots[j] = slot_of(words[j % 4][j / 4], pool_size);
 }
-
-namespace {
-constexpr int64_t kShardColumns = 4096;
-
-}  // namespace
 
 void ProximityConfig::validate(int64_t n) const {
   if (neighbours < 1) fail_input("proximity graph: neighbours (K) = {} must be at least 1", neighbours);
