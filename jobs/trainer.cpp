@@ -279,6 +279,9 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
     int64_t start_epoch = 0, start_step = 0;
     double epoch_loss_sum = 0.0;
     int64_t epoch_loss_steps = 0;
+    // The current epoch's training time (this rank's) and items, across the sessions it was split over.
+    double epoch_train_seconds = 0.0;
+    int64_t epoch_items = 0;
     bool seed_resumed = false;
     if (resuming && si == start_seed_index && resume_state.get_int("seed_started") != 0) {
       CheckpointReader reader(checkpoint_path, comm);
@@ -290,6 +293,10 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       epoch_loss_sum = extending ? 0.0 : st.get_real("epoch_loss_sum");
       epoch_loss_steps = extending ? 0 : st.get_int("epoch_loss_steps");
       if (resume_meta.world_size != comm.size()) start_step = 0;  // only allowed at an epoch boundary (checked above)
+      if (start_step > 0 && st.arrays.count("epoch_rank_train_seconds")) {  // (older checkpoints lack them)
+        epoch_train_seconds = st.get_array("epoch_rank_train_seconds").at(static_cast<size_t>(comm.rank()));
+        epoch_items = st.get_int("epoch_items_seen");
+      }
       seed_resumed = true;
     }
     if (!seed_resumed) {
@@ -315,6 +322,8 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       st.ints["global_step"] = global_step_total;
       st.ints["epoch_loss_steps"] = epoch_loss_steps;
       st.reals["epoch_loss_sum"] = epoch_loss_sum;
+      st.arrays["epoch_rank_train_seconds"] = comm.allgather(epoch_train_seconds);
+      st.ints["epoch_items_seen"] = epoch_items;
       st.texts["gemm_key"] = gemm::selection().key;  // a resume asks for the same kernel (select_gemm)
       st.ints["runs_end"] = num_runs;
       for (const auto& [k, v] : job_attrs) st.texts["job_attr." + k] = v;
@@ -337,14 +346,16 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
     for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
       const int64_t steps = job.plan_epoch(seed, epoch);
       progress.begin_epoch(spec.label, epoch + 1, steps, desc.items_per_epoch);
-      double train_seconds = 0.0;
-      int64_t items_seen = 0;
       const int64_t first_step = epoch == start_epoch ? start_step : 0;
       bool stop_at_epoch_end = false;
       if (first_step == 0) {
         epoch_loss_sum = 0.0;
         epoch_loss_steps = 0;
+        epoch_train_seconds = 0.0;
+        epoch_items = 0;
       }
+      double& train_seconds = epoch_train_seconds;
+      int64_t& items_seen = epoch_items;
       for (int64_t step = first_step; step < steps; ++step) {
         const auto t0 = std::chrono::steady_clock::now();
         StepContext ctx{seed, epoch, step, global_step_total, profiling ? &profile : nullptr};

@@ -24,6 +24,11 @@ import h5py, numpy as np
 a, b = h5py.File("straight/results.h5"), h5py.File("stopped/results.h5")
 for k in ("train_loss", "valid_rocauc", "test_rocauc", "epoch"):
     assert a["seeds/$s/" + k][()].tobytes() == b["seeds/$s/" + k][()].tobytes(), k
+# An epoch split over two sessions reports all its items and the time of both parts: items per epoch
+# (rate x time) are those of the straight run.
+rate = [k for k in a["seeds/$s"] if k.endswith("_per_second")][0]
+items = lambda f: f["seeds/$s/" + rate][()] * f["seeds/$s/train_seconds"][()]
+assert np.allclose(items(a), items(b), rtol=1e-6), (rate, items(a), items(b))
 PY
 done
 
