@@ -1,5 +1,7 @@
 #include "src/sampler/proximity_graph.hpp"
 
+#include "src/sampler/half_screen.hpp"
+
 #include "src/sampler/candidate_selection.hpp"
 
 #include "src/core/error.hpp"
@@ -118,7 +120,7 @@ IndexMat proximity_neighbours(const MatF& bank, int64_t first, int64_t last, con
   if (config.exact(n)) {
     TopK top(last - first, k, static_cast<VertexId>(first));
     const MatF anchors = bank.middleRows(first, last - first);
-    add_shard(top, anchors, bank, 0);
+    add_shard(top, anchors, bank, 0, config.half_screen && half_screen_available());
     return top.neighbours();
   }
   const int64_t m = config.candidates, pool_size = config.pool_factor * m;
@@ -212,34 +214,71 @@ TopK::TopK(int64_t anchors, int64_t k, VertexId first_anchor)
     : anchors_(anchors), k_(k), first_anchor_(first_anchor), heaps_(static_cast<size_t>(anchors * k)),
       sizes_(static_cast<size_t>(anchors), 0) {}
 
+namespace {
+
+// The first j in [from, count) whose row[j] is not below `bar` (NaN counts as not below), or count: most
+// scores lose to the K-th best, so they are rejected 16 at a time.
+int64_t next_not_below(const float* row, int64_t from, int64_t count, float bar) {
+  int64_t j = from;
+#if defined(__AVX512F__)
+  const __m512 limit = _mm512_set1_ps(bar);
+  for (; j + 16 <= count; j += 16)
+    if (const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), limit, _CMP_NLT_UQ))
+      return j + __builtin_ctz(hit);
+#endif
+  for (; j < count; ++j)
+    if (!(row[j] < bar)) return j;
+  return count;
+}
+
+}  // namespace
+
+template <typename Score>
+void TopK::fold_row(int64_t a, const float* row, int64_t count, VertexId first_candidate, float margin, Score&& score) {
+  // comp(a, b) = "a is better": the heap's front is then its worst entry, the one a newcomer must beat.
+  auto comp = [](const Entry& x, const Entry& y) { return better({x.score, x.id}, {y.score, y.id}); };
+  Entry* heap = heaps_.data() + a * k_;
+  int64_t& size = sizes_[a];
+  const VertexId self = first_anchor_ + static_cast<VertexId>(a);
+  int64_t j = 0;
+  for (; j < count && size < k_; ++j) {
+    if (first_candidate + static_cast<VertexId>(j) == self) continue;
+    heap[size++] = Entry{score(j), first_candidate + static_cast<VertexId>(j)};
+    std::push_heap(heap, heap + size, comp);
+  }
+  if (size < k_) return;
+  // A candidate that enters scores at least the K-th best, so its row value is at least that minus the
+  // margin (0 when the row holds the scores themselves): everything below `bar` is rejected unscored, and
+  // the heap work is rare.
+  float bar = heap[0].score - margin;
+  for (j = next_not_below(row, j, count, bar); j < count; j = next_not_below(row, j + 1, count, bar)) {
+    if (first_candidate + static_cast<VertexId>(j) == self) continue;
+    const Entry e{score(j), first_candidate + static_cast<VertexId>(j)};
+    if (!comp(e, heap[0])) continue;
+    std::pop_heap(heap, heap + size, comp);
+    heap[size - 1] = e;
+    std::push_heap(heap, heap + size, comp);
+    bar = heap[0].score - margin;
+  }
+}
+
 void TopK::add(const float* scores, int64_t anchor_begin, int64_t anchor_count, int64_t count,
                VertexId first_candidate) {
-  // comp(a, b) = "a is better": the heap's front is then its worst entry, the one a newcomer must beat.
-  auto comp = [](const Entry& a, const Entry& b) { return better({a.score, a.id}, {b.score, b.id}); };
   for (int64_t a = anchor_begin; a < anchor_begin + anchor_count; ++a) {
-    Entry* heap = heaps_.data() + a * k_;
-    int64_t& size = sizes_[a];
     const float* row = scores + (a - anchor_begin) * count;
-    const VertexId self = first_anchor_ + static_cast<VertexId>(a);
-    int64_t j = 0;
-    for (; j < count && size < k_; ++j) {
-      const Entry e{row[j], first_candidate + static_cast<VertexId>(j)};
-      if (e.id == self) continue;
-      heap[size++] = e;
-      std::push_heap(heap, heap + size, comp);
-    }
-    if (size < k_) continue;
-    // Most scores lose to the current K-th: one float compare rejects them (the heap work is rare).
-    float worst = heap[0].score;
-    for (; j < count; ++j) {
-      if (row[j] < worst) continue;
-      const Entry e{row[j], first_candidate + static_cast<VertexId>(j)};
-      if (e.id == self || !comp(e, heap[0])) continue;
-      std::pop_heap(heap, heap + size, comp);
-      heap[size - 1] = e;
-      std::push_heap(heap, heap + size, comp);
-      worst = heap[0].score;
-    }
+    fold_row(a, row, count, first_candidate, 0.0f, [&](int64_t j) { return row[j]; });
+  }
+}
+
+void TopK::add_screened(const float* screened, const float* margins, int64_t anchor_begin, int64_t anchor_count, int64_t count,
+                        VertexId first_candidate, const float* anchor_rows, const float* candidate_rows, int64_t d) {
+  using Row = Eigen::Map<const Eigen::Matrix<float, 1, Eigen::Dynamic>>;
+  for (int64_t a = anchor_begin; a < anchor_begin + anchor_count; ++a) {
+    const Row anchor(anchor_rows + (a - anchor_begin) * d, d);
+    fold_row(a, screened + (a - anchor_begin) * count, count, first_candidate, margins[a - anchor_begin], [&](int64_t j) {
+      ++rescored_;
+      return anchor.dot(Row(candidate_rows + j * d, d));
+    });
   }
 }
 
@@ -255,10 +294,32 @@ IndexMat TopK::neighbours() const {
   return out;
 }
 
-void add_shard(TopK& top, const MatF& anchors, const MatF& shard, VertexId first_candidate) {
+void add_shard(TopK& top, const MatF& anchors, const MatF& shard, VertexId first_candidate, bool screen) {
   RELFM_CHECK(anchors.cols() == shard.cols(), "top-K: anchors of width {}, candidates of width {}", anchors.cols(),
               shard.cols());
   std::vector<float> scores(static_cast<size_t>(kAnchorRows * kShardColumns));
+  // The screen's fp16 sums cannot overflow for elements in [-1, 1] (unit rows).
+  auto within_one = [](const MatF& m) { return m.size() == 0 || m.cwiseAbs().maxCoeff() <= 1.0f; };
+  if (screen && within_one(anchors) && within_one(shard)) {  // shards outer: each is laid out for the screen once
+    const int64_t d = anchors.cols();
+    const HalfRows anchors16(anchors.data(), anchors.rows(), d);
+    const ScreenBound bound = ScreenBound::for_width(d);
+    const Eigen::VectorXd anchor_norms = anchors.cast<double>().rowwise().norm();
+    std::vector<float> margins(static_cast<size_t>(kAnchorRows));
+    for (int64_t c0 = 0; c0 < shard.rows(); c0 += kShardColumns) {
+      const int64_t count = std::min(kShardColumns, static_cast<int64_t>(shard.rows()) - c0);
+      const HalfPanels panels(shard.row(c0).data(), count, d);
+      const double widest = shard.middleRows(c0, count).cast<double>().rowwise().norm().maxCoeff();
+      for (int64_t a0 = 0; a0 < anchors.rows(); a0 += kAnchorRows) {
+        const int64_t rows = std::min(kAnchorRows, static_cast<int64_t>(anchors.rows()) - a0);
+        for (int64_t r = 0; r < rows; ++r) margins[static_cast<size_t>(r)] = bound.margin(anchor_norms[a0 + r], widest);
+        screened_scores(anchors16, a0, rows, panels, scores.data());
+        top.add_screened(scores.data(), margins.data(), a0, rows, count, first_candidate + static_cast<VertexId>(c0),
+                         anchors.row(a0).data(), shard.row(c0).data(), d);
+      }
+    }
+    return;
+  }
   for (int64_t a0 = 0; a0 < anchors.rows(); a0 += kAnchorRows) {
     const int64_t rows = std::min(kAnchorRows, static_cast<int64_t>(anchors.rows()) - a0);
     for (int64_t c0 = 0; c0 < shard.rows(); c0 += kShardColumns) {

@@ -29,6 +29,9 @@ struct ProximityConfig {
   int64_t neighbours = 100;   // K
   int64_t block = 256;        // anchors that share one candidate pool
   int64_t pool_factor = 4;    // pool size = pool_factor · M
+  // Exact mode: screen the candidates with fp16 products and rescore in float only those that could enter
+  // the top K (half_screen.hpp; the same neighbours, faster), where the CPU has AVX-512 FP16.
+  bool half_screen = true;
 
   bool exact(int64_t n) const { return candidates >= n; }
   // InputError naming the field: K < 1, K > M, K >= N in exact mode, block or pool_factor < 1.
@@ -68,6 +71,13 @@ class TopK {
   // scores: anchor_count x count, row-major, for anchors anchor_begin.. (local indices); candidate j has id
   // first_candidate + j. An anchor never keeps itself.
   void add(const float* scores, int64_t anchor_begin, int64_t anchor_count, int64_t count, VertexId first_candidate);
+  // The same from screened scores (half_screen.hpp): a candidate whose screened score is below the K-th
+  // best float score minus its anchor's margin cannot enter; the others are scored in float from the rows
+  // (anchor_rows: the anchor_count anchors' rows, candidate_rows: the count candidates', width d).
+  void add_screened(const float* screened, const float* margins, int64_t anchor_begin, int64_t anchor_count, int64_t count,
+                    VertexId first_candidate, const float* anchor_rows, const float* candidate_rows, int64_t d);
+  // Candidates scored in float by add_screened so far (the screen's pass count, for benchmarks).
+  int64_t rescored() const { return rescored_; }
   // anchors x K ids, each row by descending score (ties: smaller id first). Fewer than K candidates
   // seen: InternalError.
   IndexMat neighbours() const;
@@ -77,14 +87,20 @@ class TopK {
     float score;
     VertexId id;
   };
+  // Folds anchor a's candidates into its heap: score(j) is candidate j's float score, row[j] at least
+  // score(j) - margin (row: the scores themselves with margin 0, or screened ones).
+  template <typename Score>
+  void fold_row(int64_t a, const float* row, int64_t count, VertexId first_candidate, float margin, Score&& score);
   int64_t anchors_, k_;
   VertexId first_anchor_;
   std::vector<Entry> heaps_;       // anchors x k min-heaps (worst first)
   std::vector<int64_t> sizes_;
+  int64_t rescored_ = 0;
 };
 
 // Scores anchors (normalised rows, global ids from first_anchor) against a shard of normalised
-// candidates (ids from first_candidate) with GEMMs and folds them into `top`.
-void add_shard(TopK& top, const MatF& anchors, const MatF& shard, VertexId first_candidate);
+// candidates (ids from first_candidate) with GEMMs, or through the fp16 screen (`screen`, when
+// half_screen_available(); rows with an element outside [-1, 1] take the GEMMs), and folds them into `top`.
+void add_shard(TopK& top, const MatF& anchors, const MatF& shard, VertexId first_candidate, bool screen = false);
 
 }  // namespace relfm::sampler

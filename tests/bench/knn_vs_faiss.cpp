@@ -6,6 +6,7 @@
 // The queries are the first rows of the bank: relfm leaves each query itself out, so faiss is asked for
 // K + 1 neighbours and its first (the query) dropped. Prints both times, their ratio and the overlap of
 // the two neighbour sets (float ties can order differently).
+#include "src/sampler/half_screen.hpp"
 #include "src/sampler/proximity_graph.hpp"
 #include "src/tensor/gemm.hpp"
 
@@ -38,9 +39,16 @@ int run(int argc, char** argv) {
   sampler::ProximityConfig config;
   config.candidates = n;
   config.neighbours = k;
+  // relfm twice: every pair scored by the float GEMM, then through the fp16 screen (when this CPU has it).
+  config.half_screen = false;
   auto t = Clock::now();
+  const IndexMat plain = sampler::proximity_neighbours(bank, 0, queries, config, CounterRng(1, RngPurpose::kSampler));
+  const double plain_seconds = seconds_since(t);
+  config.half_screen = true;
+  t = Clock::now();
   const IndexMat ours = sampler::proximity_neighbours(bank, 0, queries, config, CounterRng(1, RngPurpose::kSampler));
   const double relfm_seconds = seconds_since(t);
+  const bool screened = sampler::half_screen_available();
 
   faiss::IndexFlatIP index(static_cast<int>(d));
   index.add(n, bank.data());
@@ -50,23 +58,38 @@ int run(int argc, char** argv) {
   index.search(queries, bank.data(), k + 1, distances.data(), labels.data());
   const double faiss_seconds = seconds_since(t);
 
-  int64_t same = 0;
-  for (int64_t q = 0; q < queries; ++q) {
-    std::vector<int64_t> a(ours.row(q).data(), ours.row(q).data() + k), b;
+  // Share of the K neighbours of each query that two results agree on (float ties may order differently).
+  auto agreement = [&](const IndexMat& ours_, auto&& theirs) {
+    int64_t same = 0;
+    for (int64_t q = 0; q < queries; ++q) {
+      std::vector<int64_t> a(ours_.row(q).data(), ours_.row(q).data() + k), b = theirs(q);
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      std::vector<int64_t> both;
+      std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
+      same += static_cast<int64_t>(both.size());
+    }
+    return static_cast<double>(same) / static_cast<double>(queries * k);
+  };
+  auto faiss_row = [&](int64_t q) {
+    std::vector<int64_t> b;
     for (int64_t j = 0; j <= k; ++j)
       if (labels[q * (k + 1) + j] != q) b.push_back(labels[q * (k + 1) + j]);
     b.resize(static_cast<size_t>(k));
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    std::vector<int64_t> both;
-    std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
-    same += static_cast<int64_t>(both.size());
-  }
+    return b;
+  };
+  auto plain_row = [&](int64_t q) { return std::vector<int64_t>(plain.row(q).data(), plain.row(q).data() + k); };
   fmt::print("exact kNN, N {} d {} queries {} K {}; relfm GEMM {}, faiss IndexFlatIP with OpenMP threads {}\n", n, d,
              queries, k, gemm::selection().summary(), omp_get_max_threads());
-  fmt::print("relfm {:.3f} s, faiss {:.3f} s: relfm {:.2f}x faster; neighbour sets agree on {:.4f} of entries\n",
-             relfm_seconds, faiss_seconds, faiss_seconds / relfm_seconds,
-             static_cast<double>(same) / static_cast<double>(queries * k));
+  fmt::print("relfm float GEMM {:.3f} s, faiss {:.3f} s: relfm {:.2f}x faster; neighbour sets agree on {:.4f} of entries\n",
+             plain_seconds, faiss_seconds, faiss_seconds / plain_seconds, agreement(plain, faiss_row));
+  if (screened)
+    fmt::print("relfm fp16 screen {:.3f} s: {:.2f}x faiss, {:.2f}x the float GEMM; agrees with faiss on {:.4f}, with the float GEMM "
+               "on {:.4f} of entries\n",
+               relfm_seconds, faiss_seconds / relfm_seconds, plain_seconds / relfm_seconds, agreement(ours, faiss_row),
+               agreement(ours, plain_row));
+  else
+    fmt::print("relfm fp16 screen: not in this build (no AVX-512 FP16)\n");
   return 0;
 }
 

@@ -2,6 +2,7 @@
 // replayed from the documented streams), the M = K and M = N extremes, and independence of how the
 // anchors are split.
 #include "src/sampler/proximity_graph.hpp"
+#include "tests/src/sampler/random_bank.hpp"
 
 #include "src/core/error.hpp"
 
@@ -14,13 +15,7 @@
 namespace relfm::sampler {
 namespace {
 
-MatF random_bank(int64_t n, int64_t d, uint64_t seed) {
-  const CounterRng rng(seed, RngPurpose::kTest);
-  MatF bank(n, d);
-  for (int64_t i = 0; i < n * d; ++i) bank.data()[i] = static_cast<float>(rng.normal(static_cast<uint64_t>(i)));
-  normalise_rows(bank);
-  return bank;
-}
+using testing::random_bank;
 
 // Brute force in double over the candidates the documented draws give: sort by cosine, ties to the
 // smaller id; K best.
