@@ -47,47 +47,32 @@ Var<T> edge_softmax(CsrPtr pattern, Var<T> s) {
   auto& a = node->mutable_value();
   a.resize(s.rows(), heads);
   const Mat<T>& sv = s.value();
-  if constexpr (std::is_floating_point_v<T>) {
-    // A row's edges are consecutive rows of the nnz x H matrices, so a query's values are one contiguous,
-    // cache-resident run: shifted by the heads' maxima, exponentiated with Eigen's vectorised exp in one
-    // call, and normalised, in one visit.
-    std::vector<T> mx(static_cast<size_t>(heads)), total(static_cast<size_t>(heads));
-    for (int64_t i = 0; i < p.num_rows; ++i) {
-      const int64_t b = p.row_ptr[i], e = p.row_ptr[i + 1];
-      if (b == e) continue;
-      for (int64_t h = 0; h < heads; ++h) mx[h] = sv(b, h);
-      for (int64_t k = b + 1; k < e; ++k)
-        for (int64_t h = 0; h < heads; ++h) mx[h] = sv(k, h) > mx[h] ? sv(k, h) : mx[h];
-      for (int64_t k = b; k < e; ++k)
-        for (int64_t h = 0; h < heads; ++h) a(k, h) = sv(k, h) - mx[h];
+  // A row's edges are consecutive rows of the nnz x H matrices, so a query's values are one contiguous,
+  // cache-resident run: shifted by the heads' maxima, exponentiated (floats and doubles by Eigen's
+  // vectorised exp in one call over the run), and normalised, in one visit.
+  std::vector<T> mx(static_cast<size_t>(heads)), total(static_cast<size_t>(heads));
+  for (int64_t i = 0; i < p.num_rows; ++i) {
+    const int64_t b = p.row_ptr[i], e = p.row_ptr[i + 1];
+    if (b == e) continue;
+    for (int64_t h = 0; h < heads; ++h) mx[h] = sv(b, h);
+    for (int64_t k = b + 1; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) mx[h] = sv(k, h) > mx[h] ? sv(k, h) : mx[h];
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) a(k, h) = sv(k, h) - mx[h];
+    if constexpr (std::is_floating_point_v<T>) {
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> run(&a(b, 0), (e - b) * heads);
       run = run.exp();
-      std::fill(total.begin(), total.end(), T(0));
+    } else {
+      using std::exp;
       for (int64_t k = b; k < e; ++k)
-        for (int64_t h = 0; h < heads; ++h) total[h] += a(k, h);
-      for (int64_t h = 0; h < heads; ++h) total[h] = T(1) / total[h];
-      for (int64_t k = b; k < e; ++k)
-        for (int64_t h = 0; h < heads; ++h) a(k, h) *= total[h];
+        for (int64_t h = 0; h < heads; ++h) a(k, h) = exp(a(k, h));
     }
-  } else {
-    std::vector<T> mx(static_cast<size_t>(heads)), total(static_cast<size_t>(heads));
-    using std::exp;
-    for (int64_t i = 0; i < p.num_rows; ++i) {
-      const int64_t b = p.row_ptr[i], e = p.row_ptr[i + 1];
-      if (b == e) continue;
-      for (int64_t h = 0; h < heads; ++h) mx[h] = sv(b, h);
-      for (int64_t k = b + 1; k < e; ++k)
-        for (int64_t h = 0; h < heads; ++h) mx[h] = sv(k, h) > mx[h] ? sv(k, h) : mx[h];
-      std::fill(total.begin(), total.end(), T(0));
-      for (int64_t k = b; k < e; ++k)
-        for (int64_t h = 0; h < heads; ++h) {
-          a(k, h) = exp(sv(k, h) - mx[h]);
-          total[h] += a(k, h);
-        }
-      for (int64_t h = 0; h < heads; ++h) total[h] = T(1) / total[h];
-      for (int64_t k = b; k < e; ++k)
-        for (int64_t h = 0; h < heads; ++h) a(k, h) *= total[h];
-    }
+    std::fill(total.begin(), total.end(), T(0));
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) total[h] += a(k, h);
+    for (int64_t h = 0; h < heads; ++h) total[h] = T(1) / total[h];
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) a(k, h) *= total[h];
   }
   return finish(tape, node, {s});
 }
