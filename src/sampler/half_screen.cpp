@@ -24,7 +24,7 @@ ScreenBound ScreenBound::for_width(int64_t d) {
 
 float ScreenBound::margin(double norm_q, double norm_x) const {
   const double tiny = std::ldexp(1.0, -25), dd = static_cast<double>(d);
-  const double bound = relative * norm_q * norm_x + tiny * (std::sqrt(dd) * (norm_q + norm_x) + 2 * dd);
+  const double bound = relative * norm_q * norm_x + tiny * (2 * std::sqrt(dd) * (norm_q + norm_x) + 4 * dd);
   return static_cast<float>(bound * 1.001);  // and the float roundings of this arithmetic
 }
 

@@ -11,7 +11,8 @@
 // in fp16 (at most γ_run = run u / (1 - run u) of their absolute sum, plus 2^-25 a step for subnormal
 // partial sums) before the run is added to a float total; float sums of d terms (the screen's and the
 // rescoring's) add γ_d (float) twice. With Σ|q_i x_i| <= |q| |x| and |v|₁ <= √d |v|:
-//   |screened - float| <= (2u + u² + γ_run (1 + u)² + 2.02 γ_d) |q| |x| + 2^-25 (√d (|q| + |x|) + 2 d).
+//   |screened - float| <= (2u + u² + γ_run (1 + u)² + 2.02 γ_d) |q| |x| + 2^-25 (√d (|q| + |x|) + 2 d);
+// the margin doubles the absolute part (it also covers γ_run times the subnormal roundings) and adds 0.1%.
 // Elements must lie in [-1, 1] (unit rows do), so no fp16 partial sum can overflow; add_shard checks.
 #pragma once
 
