@@ -354,8 +354,6 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
         epoch_train_seconds = 0.0;
         epoch_items = 0;
       }
-      double& train_seconds = epoch_train_seconds;
-      int64_t& items_seen = epoch_items;
       for (int64_t step = first_step; step < steps; ++step) {
         const auto t0 = std::chrono::steady_clock::now();
         StepContext ctx{seed, epoch, step, global_step_total, profiling ? &profile : nullptr};
@@ -399,9 +397,9 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
           ++epoch_loss_steps;
         }
         ++global_step_total;
-        train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        items_seen += items;
-        progress.update(step + 1, items_seen, epoch_loss_steps > 0 ? epoch_loss_sum / epoch_loss_steps : 0.0);
+        epoch_train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        epoch_items += items;
+        progress.update(step + 1, epoch_items, epoch_loss_steps > 0 ? epoch_loss_sum / epoch_loss_steps : 0.0);
         if (stop && step + 1 == steps) {
           stop_at_epoch_end = true;  // finish this epoch (evaluation, epoch-boundary checkpoint) first
           break;
@@ -421,7 +419,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       std::map<std::string, double> values = job.evaluate();
       const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
       std::map<std::string, std::vector<double>> per_rank;
-      per_rank["rank_train_seconds"] = comm.allgather(train_seconds);
+      per_rank["rank_train_seconds"] = comm.allgather(epoch_train_seconds);
       for (const auto& [name, v] : job.epoch_rank_stats()) per_rank[name] = comm.allgather(v);
       const std::vector<double>& rank_train = per_rank["rank_train_seconds"];
       const double slowest = *std::max_element(rank_train.begin(), rank_train.end());
@@ -429,7 +427,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
           epoch_loss_steps > 0 ? epoch_loss_sum / static_cast<double>(epoch_loss_steps) : std::nan("");
       values["train_seconds"] = slowest;
       values["eval_seconds"] = eval_seconds;
-      values[per_second] = slowest > 0 ? static_cast<double>(items_seen) / slowest : 0.0;
+      values[per_second] = slowest > 0 ? static_cast<double>(epoch_items) / slowest : 0.0;
       rec.add_epoch(epoch + 1, values, per_rank, desc.rule);
       for (const auto& [name, rows] : job.epoch_tables()) rec.add_table_rows(name, epoch + 1, rows);
       if (epoch + 1 == epochs) rec.completed = true;

@@ -20,13 +20,10 @@ using testing::random_bank;
 
 // The K best of everyone but the anchor, in double (ties to the smaller id).
 std::vector<VertexId> oracle(const MatF& bank, int64_t anchor, int64_t k) {
-  std::vector<std::pair<double, VertexId>> scored;
+  std::vector<VertexId> everyone_else;
   for (int64_t c = 0; c < bank.rows(); ++c)
-    if (c != anchor) scored.emplace_back(bank.row(anchor).cast<double>().dot(bank.row(c).cast<double>()), static_cast<VertexId>(c));
-  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  std::vector<VertexId> out;
-  for (int64_t j = 0; j < k; ++j) out.push_back(scored[static_cast<size_t>(j)].second);
-  return out;
+    if (c != anchor) everyone_else.push_back(static_cast<VertexId>(c));
+  return testing::oracle(bank, anchor, everyone_else, k);
 }
 
 // Table entries that differ from the oracle's by more than `tie` in double cosine (float rounding may swap

@@ -15,21 +15,8 @@
 namespace relfm::sampler {
 namespace {
 
+using testing::oracle;
 using testing::random_bank;
-
-// Brute force in double over the candidates the documented draws give: sort by cosine, ties to the
-// smaller id; K best.
-std::vector<VertexId> oracle(const MatF& bank, int64_t anchor, const std::vector<VertexId>& candidates, int64_t k) {
-  std::vector<std::pair<double, VertexId>> scored;
-  for (VertexId c : candidates)
-    scored.emplace_back(bank.row(anchor).cast<double>().dot(bank.row(c).cast<double>()), c);
-  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-  std::vector<VertexId> out;
-  for (int64_t j = 0; j < k; ++j) out.push_back(scored[j].second);
-  return out;
-}
 
 // The candidates of `anchor` as proximity_graph.hpp defines them.
 std::vector<VertexId> candidates_of(int64_t n, int64_t anchor, const ProximityConfig& c, const CounterRng& stream) {
