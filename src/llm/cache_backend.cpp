@@ -49,7 +49,8 @@ Claims& claims() {
   return c;
 }
 
-// Claims held by one pass of complete(), released when it ends (also by an exception).
+// Claims held by one pass of complete(), each released when its reply is settled, the rest when the pass
+// ends (also by an exception).
 class ClaimGuard {
  public:
   ClaimGuard() = default;
@@ -62,6 +63,16 @@ class ClaimGuard {
     if (!c.taken.insert(path).second) return false;
     held_.push_back(path);
     return true;
+  }
+  // One entry is settled (stored, or failed): a thread waiting for it goes on now.
+  void release(const std::string& path) {
+    Claims& c = claims();
+    {
+      std::lock_guard lock(c.mutex);
+      c.taken.erase(path);
+    }
+    std::erase(held_, path);
+    c.released.notify_all();
   }
   void release_all() {
     if (held_.empty()) return;
@@ -163,7 +174,7 @@ std::optional<ChatReply> CacheBackend::store(const std::string& path, const std:
   return first;
 }
 
-std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& requests) {
+std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) {
   std::vector<ChatReply> replies(requests.size());
   std::vector<std::string> canonical(requests.size()), paths(requests.size());
   // Identical requests within one batch go to the server once.
@@ -189,11 +200,13 @@ std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& re
       if (std::optional<ChatReply> hit = load(paths[i], canonical[i])) {
         replies[i] = std::move(*hit);
         ++hits_;
+        if (on_reply) on_reply(i, replies[i]);
       } else if (claimed.try_claim(paths[i])) {
         // Another thread may have stored it between our look and our claim.
         if (std::optional<ChatReply> late = load(paths[i], canonical[i])) {
           replies[i] = std::move(*late);
           ++hits_;
+          if (on_reply) on_reply(i, replies[i]);
         } else {
           mine.push_back(i);
         }
@@ -205,17 +218,22 @@ std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& re
     if (!mine.empty()) {
       std::vector<ChatRequest> subset;
       for (size_t i : mine) subset.push_back(requests[i]);
-      std::vector<ChatReply> fresh = inner_->complete(subset);
-      for (size_t k = 0; k < mine.size(); ++k) {
+      // Each reply is stored the moment it arrives, not when the whole subset is done.
+      size_t reported = 0;
+      inner_->complete(subset, [&](size_t k, const ChatReply& fresh) {
+        ++reported;
         const size_t i = mine[k];
-        if (fresh[k].ok)
-          if (std::optional<ChatReply> first = store(paths[i], canonical[i], fresh[k])) {
-            first->attempts = fresh[k].attempts;  // this run still paid for its own copy
-            first->seconds = fresh[k].seconds;
-            fresh[k] = std::move(*first);
+        replies[i] = fresh;
+        if (fresh.ok)
+          if (std::optional<ChatReply> first = store(paths[i], canonical[i], fresh)) {
+            first->attempts = fresh.attempts;  // this run still paid for its own copy
+            first->seconds = fresh.seconds;
+            replies[i] = std::move(*first);
           }
-        replies[i] = std::move(fresh[k]);
-      }
+        claimed.release(paths[i]);
+        if (on_reply) on_reply(i, replies[i]);
+      });
+      expect_every_reply_reported(*inner_, subset.size(), reported);
     }
     claimed.release_all();
     for (size_t i : waiting) wait_until_unclaimed(paths[i]);
@@ -230,6 +248,7 @@ std::vector<ChatReply> CacheBackend::complete(const std::vector<ChatRequest>& re
       hits_ += first.ok ? 1 : 0;  // served as if from the cache
       replies[i].origin_attempts = first.cost_attempts();
       replies[i].origin_seconds = first.cost_seconds();
+      if (on_reply) on_reply(i, replies[i]);
     }
   return replies;
 }

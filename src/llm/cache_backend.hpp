@@ -30,7 +30,8 @@ namespace relfm::llm {
 class CacheBackend final : public ChatBackend {
  public:
   CacheBackend(std::string dir, std::unique_ptr<ChatBackend> inner);
-  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) override;
+  using ChatBackend::complete;
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) override;
   void add_stats(Stats& stats) const override;
   std::string describe() const override;
 

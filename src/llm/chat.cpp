@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
+#include <string>
+
 namespace relfm::llm {
 
 const char* failure_name(Failure f) {
@@ -14,6 +17,12 @@ const char* failure_name(Failure f) {
     case Failure::kConfig: return "config";
   }
   return "unknown";
+}
+
+void expect_every_reply_reported(const ChatBackend& inner, size_t requests, size_t reported) {
+  if (reported != requests)
+    throw std::logic_error("llm: " + inner.describe() + " reported " + std::to_string(reported) + " of " +
+                           std::to_string(requests) + " replies to its sink");
 }
 
 const std::string& ChatReply::text() const {

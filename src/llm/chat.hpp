@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -69,12 +70,20 @@ struct Stats {
   std::map<std::string, int64_t> failures_by_kind;
 };
 
+// Told of each reply of a batch as soon as it is final, before the rest of the batch is done: the cache
+// stores it there, so a run killed in the middle of a batch pays again only for the requests that were on
+// the wire, not for the finished ones that waited for a slow or retried neighbour.
+using ReplySink = std::function<void(size_t index, const ChatReply& reply)>;
+
 class ChatBackend {
  public:
   virtual ~ChatBackend() = default;
   // replies[i] answers requests[i]. A failure is a reply with ok = false, never an exception (the caller
   // decides what a failed call means for its work item); exceptions are for misconfiguration and bugs.
-  virtual std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) = 0;
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) { return complete(requests, ReplySink{}); }
+  // The same, and every implementation calls `on_reply` (when set) exactly once per request, in the
+  // calling thread, with the reply it returns for it, as soon as that reply is final.
+  virtual std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) = 0;
   // Adds this layer's counters and those of the layers below it.
   virtual void add_stats(Stats& stats) const = 0;
   virtual std::string describe() const = 0;  // e.g. "cache(/x) → retry(5) → openai(http://host:8080)"
@@ -84,6 +93,10 @@ class ChatBackend {
     return s;
   }
 };
+
+// A layer that relies on the sink checks the contract: a backend that returned without reporting every
+// reply is a bug (std::logic_error naming it), not a reply to make up.
+void expect_every_reply_reported(const ChatBackend& inner, size_t requests, size_t reported);
 
 // The request's identity as canonical JSON text: every field that can change the reply, including
 // `sample`. Equal requests give equal text (the cache key is its hash).

@@ -121,7 +121,7 @@ void OpenAiBackend::add_stats(Stats& s) const {
   for (const auto& [k, v] : stats_.failures_by_kind) s.failures_by_kind[k] += v;
 }
 
-std::vector<ChatReply> OpenAiBackend::complete(const std::vector<ChatRequest>& requests) {
+std::vector<ChatReply> OpenAiBackend::complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) {
   std::vector<ChatReply> replies(requests.size());
   std::vector<Transfer*> idle;
   for (Transfer& t : impl_->slots) idle.push_back(&t);
@@ -176,6 +176,7 @@ std::vector<ChatReply> OpenAiBackend::complete(const std::vector<ChatRequest>& r
       ++stats_.http_failures;
       ++stats_.failures_by_kind[failure_name(r.failure)];
     }
+    if (on_reply) on_reply(t->index, r);
   };
 
   // A shared permit per request on the wire; with none in flight here, wait for one (another transport

@@ -45,7 +45,8 @@ class OpenAiBackend final : public ChatBackend {
   OpenAiBackend(const OpenAiBackend&) = delete;
   OpenAiBackend& operator=(const OpenAiBackend&) = delete;
 
-  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) override;
+  using ChatBackend::complete;
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) override;
   void add_stats(Stats& stats) const override;
   std::string describe() const override;
   const std::string& url() const { return url_; }

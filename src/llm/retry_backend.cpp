@@ -32,17 +32,44 @@ double RetryBackend::backoff_s(const RetryOptions& o, int64_t retry, double u) {
   return 0.5 * full + 0.5 * full * u;
 }
 
-std::vector<ChatReply> RetryBackend::complete(const std::vector<ChatRequest>& requests) {
+std::vector<ChatReply> RetryBackend::complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) {
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<ChatReply> replies = inner_->complete(requests);
+  std::vector<ChatReply> replies(requests.size());
+  std::vector<int64_t> earlier_attempts(requests.size(), 0);
+  std::vector<char> settled(requests.size(), 0);
+  int64_t attempt = 1;
+  // A reply is final when it succeeded, cannot succeed by asking again, or was the last attempt; it is
+  // passed up at once (the cache stores it while the rest of the batch is still being retried).
+  const auto settle_if_final = [&](size_t i, const ChatReply& fresh) {
+    ChatReply& r = replies[i];
+    r = fresh;
+    r.attempts += earlier_attempts[i];
+    if (!(r.ok || !retryable(r) || attempt == options_.max_attempts)) return;
+    // A retried reply took the whole wait, not its last attempt.
+    if (r.attempts > 1) r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!r.ok) ++failed_replies_;
+    settled[i] = 1;
+    if (on_reply) on_reply(i, r);
+  };
+  std::vector<size_t> asked(requests.size());
+  for (size_t i = 0; i < asked.size(); ++i) asked[i] = i;
+  const auto ask = [&](const std::vector<ChatRequest>& batch) {
+    size_t reported = 0;
+    inner_->complete(batch, [&](size_t k, const ChatReply& r) {
+      ++reported;
+      settle_if_final(asked[k], r);
+    });
+    expect_every_reply_reported(*inner_, batch.size(), reported);
+  };
+  ask(requests);
   // The jitter only spreads retries in time and never reaches a result, so a process-local counter is a
   // fine stream index.
   const CounterRng rng(options_.seed, RngPurpose::kLlmJitter);
-  for (int64_t attempt = 2; attempt <= options_.max_attempts; ++attempt) {
+  for (attempt = 2; attempt <= options_.max_attempts; ++attempt) {
     std::vector<size_t> again;
     double delay = 0.0;
     for (size_t i = 0; i < replies.size(); ++i) {
-      if (replies[i].ok || !retryable(replies[i])) continue;
+      if (settled[i]) continue;
       again.push_back(i);
       double d = backoff_s(options_, attempt - 1, rng.uniform_double(draws_++));
       if (replies[i].retry_after_s >= 0) d = std::max(d, std::min(replies[i].retry_after_s, options_.retry_after_max_s));
@@ -53,19 +80,13 @@ std::vector<ChatReply> RetryBackend::complete(const std::vector<ChatRequest>& re
                    replies[again.front()].error);
     sleep(delay);
     std::vector<ChatRequest> subset;
-    for (size_t i : again) subset.push_back(requests[i]);
-    std::vector<ChatReply> fresh = inner_->complete(subset);
-    retries_ += static_cast<int64_t>(again.size());
-    for (size_t k = 0; k < again.size(); ++k) {
-      const int64_t before = replies[again[k]].attempts;
-      replies[again[k]] = std::move(fresh[k]);
-      replies[again[k]].attempts += before;
+    for (size_t i : again) {
+      subset.push_back(requests[i]);
+      earlier_attempts[i] = replies[i].attempts;
     }
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (ChatReply& r : replies) {
-    if (r.attempts > 1) r.seconds = seconds;  // a retried reply took the whole wait, not its last attempt
-    if (!r.ok) ++failed_replies_;
+    asked = again;
+    retries_ += static_cast<int64_t>(again.size());
+    ask(subset);
   }
   return replies;
 }

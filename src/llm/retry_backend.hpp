@@ -26,7 +26,8 @@ struct RetryOptions {
 class RetryBackend final : public ChatBackend {
  public:
   RetryBackend(RetryOptions options, std::unique_ptr<ChatBackend> inner);
-  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) override;
+  using ChatBackend::complete;
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) override;
   void add_stats(Stats& stats) const override;
   std::string describe() const override;
 

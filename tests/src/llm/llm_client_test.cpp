@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <stdexcept>
 #include <thread>
 
 namespace relfm::llm {
@@ -50,10 +52,15 @@ TEST(LlmClient, OracleRepliesAreScoredOptimalAndTokensAreCounted) {
   auto backend = make_backend("openai", options_for(server));
   std::vector<ChatRequest> requests;
   for (uint64_t i = 0; i < 6; ++i) requests.push_back(shortest_path_request(i));
-  const std::vector<ChatReply> replies = backend->complete(requests);
+  std::vector<std::string> reported(6);
+  const std::vector<ChatReply> replies = backend->complete(requests, [&](size_t i, const ChatReply& r) {
+    EXPECT_TRUE(reported.at(i).empty()) << "reply " << i << " reported twice";
+    reported.at(i) = r.text();
+  });
   int64_t tokens = 0;
   for (uint64_t i = 0; i < 6; ++i) {
     ASSERT_TRUE(replies[i].ok) << replies[i].error;
+    EXPECT_EQ(reported[i], replies[i].text());  // the transport reports each reply once, as it returns it
     EXPECT_EQ(replies[i].finish_reason, "stop");
     EXPECT_EQ(replies[i].attempts, 1);
     EXPECT_TRUE(reasoning::score_answer(reasoning::generate_problem(7, i), replies[i].text()).optimal) << replies[i].text();
@@ -286,7 +293,7 @@ TEST(LlmCache, KeysOnEveryFieldAndNeverServesATornOrForeignEntry) {
 class LosesTheRace final : public ChatBackend {
  public:
   LosesTheRace(CacheBackend& rival, std::string shared_dir) : rival_(rival), shared_dir_(std::move(shared_dir)) {}
-  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests) override {
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) override {
     rival_.complete(requests);
     for (const ChatRequest& r : requests) {
       const std::filesystem::path from = rival_.path_of(r);
@@ -301,6 +308,7 @@ class LosesTheRace final : public ChatBackend {
       r.attempts = 1;
       r.seconds = 9.0;
     }
+    for (size_t i = 0; i < replies.size(); ++i) on_reply(i, replies[i]);
     return replies;
   }
   void add_stats(Stats&) const override {}
@@ -401,6 +409,112 @@ TEST(LlmBackends, TheKeyNamesItsLayersAndEndsInTheTransport) {
     EXPECT_NE(std::string(e.what()).find("tp.toml: llm.backend"), std::string::npos);
   }
   std::filesystem::remove_all(o.cache_dir);
+}
+
+// A layer below the one under test, in-process: call c (0-based) answers request k with answer(c, k),
+// reporting each reply to the sink in order and telling `event` what it does, so a test can see what the
+// layer above did between two replies of one batch.
+class ScriptedLayer final : public ChatBackend {
+ public:
+  using Answer = std::function<bool(size_t call, size_t k)>;  // true = a good reply, false = HTTP 503
+  ScriptedLayer(Answer answer, std::function<void(const std::string&)> event, bool reports = true)
+      : answer_(std::move(answer)), event_(std::move(event)), reports_(reports) {}
+  std::vector<ChatReply> complete(const std::vector<ChatRequest>& requests, const ReplySink& on_reply) override {
+    std::vector<ChatReply> replies(requests.size());
+    for (size_t k = 0; k < requests.size(); ++k) {
+      ChatReply& r = replies[k];
+      r.attempts = 1;
+      r.ok = answer_(calls_, k);
+      if (r.ok) r.choices = {"answer to " + requests[k].messages.back().content};
+      else r.failure = Failure::kHttp, r.http_status = 503, r.error = "HTTP 503";
+      event_("call " + std::to_string(calls_) + " replies to " + requests[k].messages.back().content);
+      if (reports_ && on_reply) on_reply(k, r);
+    }
+    ++calls_;
+    return replies;
+  }
+  void add_stats(Stats&) const override {}
+  std::string describe() const override { return "scripted-layer"; }
+
+ private:
+  Answer answer_;
+  std::function<void(const std::string&)> event_;
+  bool reports_;
+  size_t calls_ = 0;
+};
+
+ChatRequest asking(const std::string& question) {
+  ChatRequest r;
+  r.model = "m";
+  r.messages = {{"user", question}};
+  return r;
+}
+
+// A killed run must pay again only for what was on the wire: a reply is passed up (and cached) the
+// moment it is final, not when its batch's slowest or retried neighbour is.
+TEST(LlmRetry, AGoodReplyIsPassedUpBeforeItsNeighbourIsRetried) {
+  std::vector<std::string> events;
+  const auto log = [&](const std::string& e) { events.push_back(e); };
+  RetryOptions o;
+  o.max_attempts = 3;
+  RetryBackend retry(o, std::make_unique<ScriptedLayer>([](size_t call, size_t k) { return call > 0 || k == 0; }, log));
+  retry.sleep = [&](double) { log("sleep"); };
+  std::vector<size_t> reported;
+  const std::vector<ChatReply> replies = retry.complete({asking("a"), asking("b")}, [&](size_t i, const ChatReply& r) {
+    reported.push_back(i);
+    log("final " + std::to_string(i) + " after " + std::to_string(r.attempts));
+  });
+  const std::vector<std::string> expected = {"call 0 replies to a", "final 0 after 1", "call 0 replies to b",
+                                             "sleep", "call 1 replies to b", "final 1 after 2"};
+  EXPECT_EQ(events, expected);
+  EXPECT_EQ(reported, (std::vector<size_t>{0, 1}));
+  ASSERT_TRUE(replies[0].ok && replies[1].ok);
+  EXPECT_EQ(replies[1].attempts, 2);
+  EXPECT_EQ(retry.stats().retries, 1);
+}
+
+TEST(LlmRetry, AReplyThatStaysAFailureIsPassedUpOnceAfterTheLastAttempt) {
+  RetryOptions o;
+  o.max_attempts = 3;
+  RetryBackend retry(o, std::make_unique<ScriptedLayer>([](size_t, size_t k) { return k == 1; }, [](const std::string&) {}));
+  retry.sleep = [](double) {};
+  std::vector<std::pair<size_t, int64_t>> reported;
+  const std::vector<ChatReply> replies =
+      retry.complete({asking("a"), asking("b")}, [&](size_t i, const ChatReply& r) { reported.emplace_back(i, r.attempts); });
+  EXPECT_EQ(reported, (std::vector<std::pair<size_t, int64_t>>{{1, 1}, {0, 3}}));
+  EXPECT_FALSE(replies[0].ok);
+  EXPECT_EQ(replies[0].attempts, 3);
+  EXPECT_EQ(retry.stats().failed_replies, 1);
+}
+
+TEST(LlmCache, EachReplyIsStoredTheMomentItArrivesNotWhenTheBatchEnds) {
+  const std::string dir = fresh_dir("stored_at_once");
+  const ChatRequest a = asking("a"), b = asking("b");
+  CacheBackend* cache = nullptr;
+  std::vector<bool> a_stored_when;  // at each event of the layer below
+  const auto watch = [&](const std::string&) { a_stored_when.push_back(std::filesystem::exists(cache->path_of(a))); };
+  CacheBackend owner(dir, std::make_unique<ScriptedLayer>([](size_t, size_t) { return true; }, watch));
+  cache = &owner;
+  std::vector<size_t> reported;
+  cache->complete({a, b}, [&](size_t i, const ChatReply& r) {
+    EXPECT_TRUE(r.ok);
+    reported.push_back(i);
+  });
+  // Before a's reply is reported it is not stored; when b's is made, a's is on disk.
+  EXPECT_EQ(a_stored_when, (std::vector<bool>{false, true}));
+  EXPECT_EQ(reported, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(owner.stats().cache_writes, 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LlmBackends, ALayerBelowThatDoesNotReportEveryReplyIsABug) {
+  const std::string dir = fresh_dir("unreported");
+  const auto silent = [] { return std::make_unique<ScriptedLayer>([](size_t, size_t) { return true; }, [](const std::string&) {}, false); };
+  CacheBackend cache(dir, silent());
+  EXPECT_THROW(cache.complete({asking("a")}), std::logic_error);
+  RetryBackend retry(RetryOptions{}, silent());
+  EXPECT_THROW(retry.complete({asking("a")}), std::logic_error);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(LlmRetry, BackoffIsExponentialWithEqualJitterAndCapped) {

@@ -24,7 +24,7 @@ PromptSet shipped_prompts() { return PromptSet(std::string(RELFM_SOURCE_DIR) + "
 class CannedBackend final : public llm::ChatBackend {
  public:
   explicit CannedBackend(std::function<std::string(const std::string&)> answer) : answer_(std::move(answer)) {}
-  std::vector<llm::ChatReply> complete(const std::vector<llm::ChatRequest>& requests) override {
+  std::vector<llm::ChatReply> complete(const std::vector<llm::ChatRequest>& requests, const llm::ReplySink& on_reply) override {
     std::vector<llm::ChatReply> out;
     for (const auto& r : requests) {
       llm::ChatReply reply;
@@ -33,6 +33,7 @@ class CannedBackend final : public llm::ChatBackend {
       reply.prompt_tokens = 10;
       reply.completion_tokens = 2;
       reply.attempts = 1;
+      if (on_reply) on_reply(out.size(), reply);
       out.push_back(reply);
       ++calls;
     }
