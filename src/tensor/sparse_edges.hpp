@@ -190,12 +190,22 @@ class SparseEdges {
   const CsrTranspose* transposed_;
 };
 
-// Rows of `width` elements of T per cache block for the blocked sparse loops: 1 MB (half the Xeon's L2, all of
-// Zen 5's; measured at L = 4k, d = 256: 0.28 s against 0.35 s at 512 KB or 4 MB and 0.36 s unblocked).
+// Bytes of the other side's rows per cache block of the blocked sparse loops. The default depends on the
+// CPU, as measured at L = 4k and 16k (d = 256, one attention layer forward + backward):
+// - Intel: 1 MB, half the Xeon's L2 (4k: 0.28 s, against 0.35 s at 512 KB or 4 MB and 0.36 s unblocked);
+// - AMD: 8 MB. Zen's L3 (32 MB per CCD) answers fast enough that L2-sized blocks only add passes over
+//   shorter runs (Zen 5, 1 MB L2: 4k 0.24 s against 0.27 s at 1 MB; 16k 1.17 s against 2.31 s at 1 MB and
+//   1.40 s unblocked).
+// A block size changes only where a row's sum is split into runs (the rounding of one addition per run),
+// never which edges are summed or in which order.
+int64_t cache_block_bytes();
+// Sets it for this process (tests; tuning on another CPU); 0 restores the CPU's default.
+void set_cache_block_bytes(int64_t bytes);
+
+// Rows of `width` elements of T per cache block.
 template <typename T>
 int64_t cache_block_rows(int64_t width) {
-  constexpr int64_t kBytes = 1024 * 1024;
-  return std::max<int64_t>(16, kBytes / std::max<int64_t>(1, width * static_cast<int64_t>(sizeof(T))));
+  return std::max<int64_t>(16, cache_block_bytes() / std::max<int64_t>(1, width * static_cast<int64_t>(sizeof(T))));
 }
 
 }  // namespace relfm::sparse

@@ -3,6 +3,7 @@
 // personalised-PageRank fixed point alpha (I - (1 - alpha) A)^-1 V, per head.
 #include "src/graph/attention_graph.hpp"
 #include "src/models/diffuser_attention.hpp"
+#include "src/tensor/sparse_edges.hpp"
 
 #include <gtest/gtest.h>
 
@@ -69,10 +70,14 @@ TEST(DiffuserAttention, ManyHopsConvergeToThePersonalisedPageRankFixedPoint) {
   }
 }
 
-// The fused K-hop node against the composition it replaces (spmm, scale, add, dropout per hop), values and
-// gradients of A and V, with hop dropout, on the official pattern at 3,000 tokens: its tiles, its sparse
-// rest and the cache blocking of the sparse loops (several key blocks at d = 512 in double) all take part.
-TEST(DiffuserAttention, TheFusedHopsEqualTheComposedOps) {
+namespace {
+
+// The official pattern at 3,000 tokens (its tiles, its sparse rest) with K hops and hop dropout, d = 512
+// in double: the diffused values and the gradients of A and V, fused or as the composed ops.
+struct HopsResult {
+  MatD value, grad_a, grad_v;
+};
+HopsResult diffuse_official_pattern(bool fused) {
   AttentionGraphConfig gc;
   gc.random_mode = "fixed";
   gc.num_random = 20;
@@ -82,31 +87,59 @@ TEST(DiffuserAttention, TheFusedHopsEqualTheComposedOps) {
   const MatD q = random_matrix(L, d, 1) * 0.05, k = random_matrix(L, d, 2), v = random_matrix(L, d, 3), w = random_matrix(L, d, 4);
   const DiffusionHops hops{4, 0.1, 0.2};
   const CounterRng rng(3, RngPurpose::kDropout);
-  MatD value[2], grad_a[2], grad_v[2];
-  for (const int fused : {0, 1}) {
-    Tape<double> tape;
-    Var<double> vv = tape.input(v, true);
-    Var<double> a = edge_softmax(graph.by_query, sddmm(graph.by_query, tape.input(q), tape.input(k), heads));
-    Var<double> a_leaf = tape.input(a.value(), true);
-    Var<double> z = vv;
-    if (fused) {
-      z = ppr_diffusion(graph.by_query, a_leaf, vv, hops, rng, true, graph.by_key, graph.tiles);
-    } else {
-      for (int64_t t = 0; t < hops.hops; ++t) {
-        z = add(scale(spmm(graph.by_query, a_leaf, z), 1.0 - hops.alpha), scale(vv, hops.alpha));
-        z = dropout(z, hops.dropout, rng.derive(static_cast<uint64_t>(t) + 1), true);
-      }
+  Tape<double> tape;
+  Var<double> vv = tape.input(v, true);
+  Var<double> a = edge_softmax(graph.by_query, sddmm(graph.by_query, tape.input(q), tape.input(k), heads));
+  Var<double> a_leaf = tape.input(a.value(), true);
+  Var<double> z = vv;
+  if (fused) {
+    z = ppr_diffusion(graph.by_query, a_leaf, vv, hops, rng, true, graph.by_key, graph.tiles);
+  } else {
+    for (int64_t t = 0; t < hops.hops; ++t) {
+      z = add(scale(spmm(graph.by_query, a_leaf, z), 1.0 - hops.alpha), scale(vv, hops.alpha));
+      z = dropout(z, hops.dropout, rng.derive(static_cast<uint64_t>(t) + 1), true);
     }
-    tape.backward(sum(mul(z, tape.input(w))));
-    value[fused] = z.value();
-    grad_a[fused] = a_leaf.grad();
-    grad_v[fused] = vv.grad();
   }
-  auto close = [](const MatD& x, const MatD& y) { return (x - y).cwiseAbs().maxCoeff() / (1.0 + y.cwiseAbs().maxCoeff()); };
-  EXPECT_LT(close(value[1], value[0]), 1e-13);
-  EXPECT_LT(close(grad_a[1], grad_a[0]), 1e-13);
-  EXPECT_LT(close(grad_v[1], grad_v[0]), 1e-13);
-  EXPECT_GT((value[1].array() == 0.0).count(), 0) << "hop dropout zeroed nothing";
+  tape.backward(sum(mul(z, tape.input(w))));
+  return {z.value(), a_leaf.grad(), vv.grad()};
+}
+
+double relative_gap(const MatD& x, const MatD& y) { return (x - y).cwiseAbs().maxCoeff() / (1.0 + y.cwiseAbs().maxCoeff()); }
+
+// Sets the sparse loops' cache block for one scope (the CPU's default again after it).
+struct BlockBytes {
+  explicit BlockBytes(int64_t bytes) { sparse::set_cache_block_bytes(bytes); }
+  ~BlockBytes() { sparse::set_cache_block_bytes(0); }
+};
+
+}  // namespace
+
+// The fused K-hop node against the composition it replaces, with the sparse loops cut into several key
+// blocks (1 MB: 256 rows of d = 512 doubles) whatever this CPU's default.
+TEST(DiffuserAttention, TheFusedHopsEqualTheComposedOps) {
+  const BlockBytes blocks(1 << 20);
+  const HopsResult composed = diffuse_official_pattern(false), fused = diffuse_official_pattern(true);
+  EXPECT_LT(relative_gap(fused.value, composed.value), 1e-13);
+  EXPECT_LT(relative_gap(fused.grad_a, composed.grad_a), 1e-13);
+  EXPECT_LT(relative_gap(fused.grad_v, composed.grad_v), 1e-13);
+  EXPECT_GT((fused.value.array() == 0.0).count(), 0) << "hop dropout zeroed nothing";
+}
+
+// The cache block is chosen per CPU (1 MB on Intel, 8 MB on AMD): any block size, from 16 rows to one block
+// for everything, gives the same values and gradients up to the rounding of where a row's sum is split.
+TEST(DiffuserAttention, EveryCacheBlockSizeGivesTheSameResult) {
+  const HopsResult one_block = [] {
+    const BlockBytes blocks(int64_t{1} << 30);
+    return diffuse_official_pattern(true);
+  }();
+  for (const int64_t bytes : {int64_t{0}, int64_t{1} << 20, int64_t{64} << 10, int64_t{1}}) {
+    const BlockBytes blocks(bytes);
+    const HopsResult r = diffuse_official_pattern(true);
+    EXPECT_LT(relative_gap(r.value, one_block.value), 1e-13) << bytes << " bytes";
+    EXPECT_LT(relative_gap(r.grad_a, one_block.grad_a), 1e-13) << bytes << " bytes";
+    EXPECT_LT(relative_gap(r.grad_v, one_block.grad_v), 1e-13) << bytes << " bytes";
+  }
+  EXPECT_EQ(sparse::cache_block_rows<double>(512), sparse::cache_block_bytes() / (512 * 8));
 }
 
 TEST(DiffuserAttention, FiveOfficialHopsPutMostWeightOnFiveHopPaths) {
