@@ -19,7 +19,7 @@ bool is_amd() {
 }
 
 int64_t default_block_bytes() {
-  static const int64_t bytes = is_amd() ? int64_t{8} << 20 : int64_t{1} << 20;
+  static const int64_t bytes = is_amd() ? int64_t{4} << 20 : int64_t{1} << 20;
   return bytes;
 }
 

@@ -193,9 +193,10 @@ class SparseEdges {
 // Bytes of the other side's rows per cache block of the blocked sparse loops. The default depends on the
 // CPU, as measured at L = 4k and 16k (d = 256, one attention layer forward + backward):
 // - Intel: 1 MB, half the Xeon's L2 (4k: 0.28 s, against 0.35 s at 512 KB or 4 MB and 0.36 s unblocked);
-// - AMD: 8 MB. Zen's L3 (32 MB per CCD) answers fast enough that L2-sized blocks only add passes over
-//   shorter runs (Zen 5, 1 MB L2: 4k 0.24 s against 0.27 s at 1 MB; 16k 1.17 s against 2.31 s at 1 MB and
-//   1.40 s unblocked).
+// - AMD: 4 MB, a core's share of a Zen CCD's L3 (32 MB for 8 cores), which answers fast enough that
+//   L2-sized blocks only add passes over shorter runs. Zen 5 (1 MB L2), 16k: one rank 2.28 s at 1 MB,
+//   1.28 s at 4 MB, 1.17 s at 8 MB; two ranks sharing the L3 1.35 s at 1 MB, 0.91 s at 4 MB, 0.95 s at 8 MB.
+//   A full node runs a rank on every core, so a core's share is the size to plan for.
 // A block size changes only where a row's sum is split into runs (the rounding of one addition per run),
 // never which edges are summed or in which order.
 int64_t cache_block_bytes();

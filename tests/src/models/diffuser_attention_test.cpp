@@ -125,7 +125,7 @@ TEST(DiffuserAttention, TheFusedHopsEqualTheComposedOps) {
   EXPECT_GT((fused.value.array() == 0.0).count(), 0) << "hop dropout zeroed nothing";
 }
 
-// The cache block is chosen per CPU (1 MB on Intel, 8 MB on AMD): any block size, from 16 rows to one block
+// The cache block is chosen per CPU (1 MB on Intel, 4 MB on AMD): any block size, from 16 rows to one block
 // for everything, gives the same values and gradients up to the rounding of where a row's sum is split.
 TEST(DiffuserAttention, EveryCacheBlockSizeGivesTheSameResult) {
   const HopsResult one_block = [] {
