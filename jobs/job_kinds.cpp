@@ -36,8 +36,10 @@ std::vector<KeySpec> shared_keys() {
   };
 }
 
+}  // namespace
+
 // job.kind before the full parse: the last --set wins over the file; the line is named when it is wrong.
-std::string peek_kind(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+std::string peek_job_kind(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
   std::string kind = "gin";
   std::string origin = source;
   toml::table table;
@@ -61,7 +63,6 @@ std::string peek_kind(const std::string& text, const std::string& source, const 
   return kind;
 }
 
-}  // namespace
 
 bool register_job_kind(JobKind kind) {
   const std::string name = kind.name;
@@ -98,7 +99,7 @@ const Schema& job_schema(const std::string& kind) {
 }
 
 JobConfig parse_job_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
-  return JobConfig::parse(text, source, overrides, job_schema(peek_kind(text, source, overrides)));
+  return JobConfig::parse(text, source, overrides, job_schema(peek_job_kind(text, source, overrides)));
 }
 
 JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -112,7 +113,7 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
 int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& options) {
   const JobKind& kind = job_kind(config.get_string("job.kind"));
   const bool may_resume = options.resume != ResumeMode::kNever && kind.make_epoch_job;
-  select_gemm(comm, config, may_resume ? config.get_string("output.dir") + "/checkpoint.h5" : std::string());
+  if (kind.uses_gemm) select_gemm(comm, config, may_resume ? config.get_string("output.dir") + "/checkpoint.h5" : std::string());
   if (kind.make_epoch_job) {
     std::unique_ptr<EpochJob> job = comm.collective([&] { return kind.make_epoch_job(); });
     return run_epochs(comm, config, options, *job);
@@ -162,7 +163,8 @@ std::string cpu_description() {
   return family.empty() ? name : fmt::format("{} (family {} model {})", name, family, model);
 }
 
-std::map<std::string, std::string> run_environment_attrs() {
+std::map<std::string, std::string> run_environment_attrs(bool with_gemm) {
+  if (!with_gemm) return {{"cpu", cpu_description()}};
   const gemm::Selection& s = gemm::selection();
   return {{"gemm_backend", s.backend}, {"gemm_kernel", s.kernel}, {"gemm_key", s.key}, {"gemm_how", s.how},
           {"cpu", cpu_description()}};

@@ -34,6 +34,11 @@ struct JobKind {
   std::function<std::unique_ptr<WorkItemJob>()> make_work_job = {};
   // Optional: `relfm eval` of this kind's checkpoints.
   std::function<int(const dist::Comm&, const JobConfig&, const EvalOptions&)> eval = {};
+  // False for a kind that multiplies no matrices (tp: LLM calls): relfm then neither times the GEMM
+  // backends at start-up nor selects one, and its results carry no gemm_* attributes. They would only
+  // record which of two close backends won a timing race, and a rerun over a warm cache must reproduce
+  // the results file byte for byte.
+  bool uses_gemm = true;
 };
 
 // Adds a kind (at static initialisation); returns true so that it can initialise a static.
@@ -45,6 +50,9 @@ std::vector<std::string> job_kind_names();
 const JobKind& job_kind(const std::string& name);  // an InputError naming the choices if unknown
 // The full schema of a kind: the shared keys, the trainer's, then the kind's own (built once, kept).
 const Schema& job_schema(const std::string& kind);
+
+// job.kind of a job file (the last --set job.kind=... wins); InputError naming the line when it is wrong.
+std::string peek_job_kind(const std::string& text, const std::string& source, const std::vector<std::string>& overrides);
 
 // Reads a job file: finds job.kind (file or --set), then validates everything against that kind's schema.
 JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides);
@@ -59,8 +67,9 @@ int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& o
 // Rank 0 logs the choice.
 void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::string& checkpoint_path);
 
-// What this process runs on, recorded in every results file and checkpoint (the GEMM backend and kernel).
-std::map<std::string, std::string> run_environment_attrs();
+// What this process runs on, recorded in every results file and checkpoint: the CPU, and the GEMM backend
+// and kernel unless `with_gemm` is false (a kind that uses none, JobKind::uses_gemm).
+std::map<std::string, std::string> run_environment_attrs(bool with_gemm = true);
 // "model name (family F model M)" of this machine's CPU, from /proc/cpuinfo ("unknown" without it).
 std::string cpu_description();
 

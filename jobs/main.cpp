@@ -14,17 +14,46 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace {
 
 using namespace relfm;
 
+// Whether the job of `relfm train JOB [--set K=V] ...` multiplies matrices (JobKind::uses_gemm). Read
+// before MPI_Init, so anything wrong here (no such file, a bad line) answers yes: the parse after
+// MPI_Init reports it, collectively.
+bool train_job_uses_gemm(int first, int argc, char** argv) {
+  std::string job_file;
+  std::vector<std::string> overrides;
+  for (int i = first; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--set" && i + 1 < argc) overrides.push_back(argv[++i]);
+    else if (arg.rfind("--set=", 0) == 0) overrides.push_back(arg.substr(6));
+    else if (arg == "--resume") ++i;
+    else if (arg[0] != '-' && job_file.empty()) job_file = arg;
+  }
+  try {
+    std::ifstream in(job_file);
+    if (!in) return true;
+    std::stringstream text;
+    text << in.rdbuf();
+    return jobs::job_kind(jobs::peek_job_kind(text.str(), job_file, overrides)).uses_gemm;
+  } catch (...) {
+    return true;
+  }
+}
+
 // Whether the subcommand multiplies matrices (train, eval) and so needs the GEMM probe: the first
-// argument that is not an option.
+// argument that is not an option names it.
 bool needs_gemm_probe(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (argv[i][0] == '-') continue;
-    return std::strcmp(argv[i], "train") == 0 || std::strcmp(argv[i], "eval") == 0;
+    if (std::strcmp(argv[i], "train") == 0) return train_job_uses_gemm(i + 1, argc, argv);
+    return std::strcmp(argv[i], "eval") == 0;
   }
   return false;
 }

@@ -343,6 +343,7 @@ std::vector<KeySpec> tp_keys() {
 RELFM_REGISTER_JOB_KIND(JobKind{.name = "tp",
                                 .doc = "Thought Propagation and its baselines over LLM endpoints (work items).",
                                 .keys = tp_keys,
-                                .make_work_job = [] { return std::make_unique<TpJob>(); }});
+                                .make_work_job = [] { return std::make_unique<TpJob>(); },
+                                .uses_gemm = false});
 
 }  // namespace relfm::jobs

@@ -100,7 +100,8 @@ void write_work_results(const std::string& path, const dist::Comm& comm, const J
     f.set_attr("/", "complete", static_cast<int64_t>(static_cast<int64_t>(records.size()) == num_items));
     for (const auto& [k, v] : summary) f.set_attr("/", k, v);
     for (const auto& [k, v] : attrs) f.set_attr("/", k, v);
-    for (const auto& [k, v] : run_environment_attrs()) f.set_attr("/", k, v);
+    for (const auto& [k, v] : run_environment_attrs(job_kind(config.get_string("job.kind")).uses_gemm))
+      f.set_attr("/", k, v);
     f.write_text("/config", config.to_toml());
     f.write_replicated("/items/item", items);
     for (const std::string& field : number_fields) {

@@ -16,7 +16,8 @@
 //
 // Results (format "relfm.work_results", format_version 1):
 //   /              attributes: format, format_version, job, job_kind, world_size, num_items, items_done,
-//                  complete (0/1), then the job's summary numbers and descriptive attributes
+//                  complete (0/1), then the job's summary numbers and descriptive attributes, cpu, and
+//                  gemm_backend, gemm_kernel, gemm_key, gemm_how for a kind that uses the GEMM (not tp)
 //   /config        scalar string: the effective configuration
 //   /items/item    int64 [n]    item index, ascending (only finished items)
 //   /items/<field> float64 [n]  every numeric field of the records (NaN where an item lacks it)

@@ -8,6 +8,10 @@
 // (the machine is shared and noisy).
 //
 //   mpirun -n P relfm_molgroup_step [METHOD=central] [AUXILIARIES=2] [REPS=5]   (data/moleculenet, bbbp target)
+//   mpirun -n P relfm_molgroup_step sum [AUXILIARIES=11] [REPS=20]   the ordered sum of the auxiliaries' theta_T
+//     gradient blocks (OrderedGradientSum: reduce-scatter, ordered adds, all-gather) against all-gathering
+//     every block and adding them all on every rank (what it replaced), alternately, one block per data set
+//     placed as the job places them; prints both medians, their ratio and the values each rank receives.
 //   relfm_molgroup_step dump AUXILIARIES FILE.h5   writes the sub-batches for the PyTorch reference
 //                                                 (tests/bench/torch_molgroup.py) and exits. Per data set m:
 //     /<m>/atoms int32 [n, 2] (atomic number, chirality), /<m>/bonds int32 [E, 2] (type, stereo),
@@ -313,7 +317,96 @@ void check(const dist::Comm& comm, const std::vector<Data>& data, const std::str
   }
 }
 
+// The ordered gradient sum against the all-gather it replaced (see the usage above). Both add the blocks in
+// data set order, so their results are checked to be bit-identical too.
+int time_ordered_sum(const dist::Comm& comm, int aux_count, int reps) {
+  ParamStore<float> store;
+  std::vector<int64_t> tasks(static_cast<size_t>(aux_count + 1), 1);
+  MetaGin<float> model(store, grouping_gin(), tasks, 0);
+  const std::vector<Parameter<float>*> theta_t = target_parameters(store);
+  int64_t block = 0;
+  for (Parameter<float>* p : theta_t) block += p->value.size() + 1;
+  std::vector<double> cost(static_cast<size_t>(aux_count + 1), 3.0);
+  cost[0] = 1.0;
+  const std::vector<int> owner = place_datasets(cost, comm.size());
+  std::vector<int64_t> mine;
+  for (int k = 1; k <= aux_count; ++k)
+    if (owner[static_cast<size_t>(k)] == comm.rank()) mine.push_back(k);
+  std::map<int64_t, std::vector<MatF>> blocks;  // made once: the timed parts only copy them
+  for (int64_t k : mine)
+    for (Parameter<float>* p : theta_t)
+      blocks[k].push_back(MatF::NullaryExpr(p->value.rows(), p->value.cols(), [&](Eigen::Index i, Eigen::Index j) {
+        return std::sin(static_cast<float>(k * 131 + i * 17 + j * 7)) * std::ldexp(1.0f, static_cast<int>((i + k) % 30) - 15);
+      }));
+  auto fill = [&](int64_t k) {  // what a backward pass leaves in the parameters
+    for (size_t i = 0; i < theta_t.size(); ++i) {
+      theta_t[i]->grad = blocks[k][i];
+      theta_t[i]->has_grad = true;
+    }
+  };
+  auto ordered = [&] {
+    OrderedGradientSum<float> sum(theta_t);
+    for (int64_t k : mine) {
+      fill(k);
+      sum.add_block(k);
+    }
+    return sum.finish(comm);
+  };
+  auto gathered = [&] {  // every block to every rank, then each rank adds all of them in data set order
+    std::vector<float> values;
+    for (int64_t k : mine) {
+      fill(k);
+      for (Parameter<float>* p : theta_t) {
+        values.insert(values.end(), p->grad.data(), p->grad.data() + p->grad.size());
+        values.push_back(1.0f);
+      }
+    }
+    const std::vector<int64_t> ids = comm.allgatherv(mine);
+    const std::vector<float> all = comm.allgatherv(values);
+    std::vector<size_t> order(ids.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+    std::map<std::string, MatF> out;
+    for (size_t i : order) {
+      size_t at = i * static_cast<size_t>(block);
+      for (Parameter<float>* p : theta_t) {
+        auto [it, fresh] = out.try_emplace(p->name, MatF::Zero(p->value.rows(), p->value.cols()));
+        (void)fresh;
+        for (Eigen::Index e = 0; e < p->value.size(); ++e) it->second.data()[e] += all[at + static_cast<size_t>(e)];
+        at += static_cast<size_t>(p->value.size()) + 1;
+      }
+    }
+    return out;
+  };
+  auto seconds = [&](auto&& f) {
+    comm.barrier();
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    return comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
+  if (ordered() != gathered()) {
+    if (comm.is_root()) fmt::print(stderr, "the two sums differ\n");
+    return 1;
+  }
+  std::vector<double> t_ordered, t_gathered;
+  for (int r = 0; r < reps; ++r) {
+    t_ordered.push_back(seconds(ordered));
+    t_gathered.push_back(seconds(gathered));
+  }
+  // Values each rank receives: every block, or its slice of every block plus the other slices of the sum.
+  const double all_received = static_cast<double>(aux_count) * static_cast<double>(block);
+  const double slice_received = all_received / comm.size() + static_cast<double>(block) * (comm.size() - 1) / comm.size();
+  if (comm.is_root())
+    fmt::print("{{\"auxiliaries\": {}, \"ranks\": {}, \"block_floats\": {}, \"allgather_s\": {:.4f}, \"ordered_sum_s\": {:.4f}, "
+               "\"allgather_over_ordered\": {:.2f}, \"received_mb\": [{:.1f}, {:.1f}]}}\n",
+               aux_count, comm.size(), block, median(t_gathered), median(t_ordered), median(t_gathered) / median(t_ordered),
+               all_received * 4e-6, slice_received * 4e-6);
+  return 0;
+}
+
 int run(const dist::Comm& comm, int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "sum")
+    return time_ordered_sum(comm, argc > 2 ? std::atoi(argv[2]) : 11, argc > 3 ? std::atoi(argv[3]) : 20);
   const bool dumping = argc > 1 && std::string(argv[1]) == "dump";
   const bool checking = argc > 1 && std::string(argv[1]) == "check";
   if (checking && comm.size() != 1) {

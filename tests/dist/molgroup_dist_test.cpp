@@ -5,12 +5,15 @@
 #include "dist/comm.hpp"
 #include "src/models/molgroup.hpp"
 #include "src/models/molgroup_plan.hpp"
+#include "src/nn/gradient_sum.hpp"
 #include "src/nn/optim.hpp"
 #include "tests/src/models/gin_test_batch.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <functional>
 
 namespace relfm {
 namespace {
@@ -110,6 +113,67 @@ TEST(MolGroupAcrossRanks, GatesAndParametersEqualTheOneProcessRun) {
   }
   for (Parameter<float>* p : alone.router_store.trainable())
     EXPECT_EQ(p->value, distributed.router_store.get(p->name).value) << p->name;
+}
+
+// The ordered sum alone, against the definition (start at +0, add in data set order only the blocks that
+// have the gradient): bit for bit, for every placement of 7 blocks on the ranks (one rank holding them
+// all, some ranks none), a block length that no rank count divides, absent gradients, signed zeros and
+// values of very different magnitudes (where any other order of addition would round differently).
+TEST(OrderedGradientSumAcrossRanks, EqualsTheDataSetOrderSumBitForBitForEveryPlacement) {
+  const dist::Comm comm;
+  constexpr int64_t kBlocks = 7;
+  ParamStore<float> store;
+  Parameter<float>& a = store.add("a", MatF::Zero(3, 5));
+  Parameter<float>& b = store.add("b", MatF::Zero(1, 1));
+  Parameter<float>& c = store.add("c", MatF::Zero(2, 3));  // absent in every block
+  const std::vector<Parameter<float>*> params = {&a, &b, &c};
+  auto fill = [&](int64_t id) {  // data set id's gradients; b is absent in the odd ones
+    for (Parameter<float>* p : params) p->zero_grad();
+    a.grad = MatF::NullaryExpr(3, 5, [&](Eigen::Index i, Eigen::Index j) {
+      const float mag = std::ldexp(1.0f, static_cast<int>((id * 7 + i * 5 + j * 3) % 41) - 20);
+      return ((id + i + j) % 3 == 0 ? -mag : mag) * (1.0f + 0.1f * static_cast<float>(j));
+    });
+    a.grad(0, 0) = id % 2 == 0 ? -0.0f : 0.0f;
+    a.has_grad = true;
+    if (id % 2 == 0) {
+      b.grad = MatF::Constant(1, 1, 1e-3f * static_cast<float>(id + 1));
+      b.has_grad = true;
+    }
+  };
+  std::map<std::string, MatF> expected;  // the definition
+  for (int64_t id = 0; id < kBlocks; ++id) {
+    fill(id);
+    for (Parameter<float>* p : params)
+      if (p->has_grad) {
+        auto [it, fresh] = expected.try_emplace(p->name, MatF::Zero(p->value.rows(), p->value.cols()));
+        (void)fresh;
+        for (Eigen::Index e = 0; e < p->grad.size(); ++e) it->second.data()[e] += p->grad.data()[e];
+      }
+  }
+  ASSERT_EQ(expected.size(), 2u);
+  // Placements: round-robin in reverse order, everything on the last rank, and blocked.
+  const int ranks = comm.size();
+  const std::vector<std::function<int(int64_t)>> placements = {
+      [&](int64_t id) { return static_cast<int>((kBlocks - 1 - id) % ranks); },
+      [&](int64_t) { return ranks - 1; },
+      [&](int64_t id) { return static_cast<int>(id * ranks / kBlocks); }};
+  for (size_t k = 0; k < placements.size(); ++k) {
+    OrderedGradientSum<float> sum(params);
+    for (int64_t id = kBlocks - 1; id >= 0; --id)  // added out of order on purpose
+      if (placements[k](id) == comm.rank()) {
+        fill(id);
+        sum.add_block(id);
+      }
+    const std::map<std::string, MatF> got = sum.finish(comm);
+    ASSERT_EQ(got.size(), expected.size()) << "placement " << k;
+    for (const auto& [name, m] : expected) {
+      ASSERT_TRUE(got.count(name)) << name;
+      const MatF& g = got.at(name);
+      ASSERT_EQ(g.size(), m.size());
+      EXPECT_EQ(std::memcmp(g.data(), m.data(), sizeof(float) * static_cast<size_t>(m.size())), 0)
+          << name << " differs in its bits, placement " << k;
+    }
+  }
 }
 
 TEST(MolGroupAcrossRanks, ANonFiniteGateStopsEveryRankNamingTheDataSet) {

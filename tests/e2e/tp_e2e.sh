@@ -60,7 +60,10 @@ for s in ("solve", "propose", "solve_analogue", "aggregate", "readout"): assert 
 o, c = calls["prompt.offsets"][()], calls["prompt.chars"][()]
 assert "Source Node:" in bytes(c[o[0]:o[1]]).decode()
 assert np.all(calls["ok"][()] == 1)
+# No matrix is multiplied, so no GEMM backend is timed or recorded (a timing race a rerun need not repeat).
+assert "cpu" in f.attrs and not any(k.startswith("gemm") for k in f.attrs), sorted(f.attrs)
 PY
+! grep -q "gemm" straight.log || { cat straight.log; fail "the tp job timed or selected a GEMM backend"; }
 calls_after_first=$(stat_of "$URL_noisy" chat_calls)
 
 # (2) Another rank count, its own cache: the same results.
@@ -90,9 +93,10 @@ fi
 
 # (4) Stopped after 3 items per rank, resumed: not one call repeated. The resume runs on one rank because
 # two ranks may ask the same question at the same moment (IO's solve is also TP's first call), which the
-# server would count as a repeat although neither had an answer yet.
+# server would count as a repeat although neither had an answer yet. Two items at a time, so that every
+# rank count has rounds left after the stop (at 4 ranks the default 8 would finish a rank's 6 in one).
 start_server stop --mode noisy --error-rate 0.2 --seed 1
-status=0; tp_run "$NP" "$URL_stop" "$WORK/stopped" --set debug.stop_after_items=3 > s1.log 2>&1 || status=$?
+status=0; tp_run "$NP" "$URL_stop" "$WORK/stopped" --set debug.stop_after_items=3 --set tp.items_in_flight=2 > s1.log 2>&1 || status=$?
 [[ $status -eq 75 ]] || { cat s1.log; fail "expected exit 75 after the stop, got $status"; }
 before=$(stat_of "$URL_stop" repeated_bodies)
 tp_run 1 "$URL_stop" "$WORK/stopped" > s2.log 2>&1 || { cat s2.log; fail "resume after the stop"; }
