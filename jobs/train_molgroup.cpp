@@ -161,7 +161,7 @@ class MolGroupJob final : public EpochJob {
     // least-loaded other rank).
     const std::vector<double> cost = group_.costs(active_, 1.0, 3.0);
     owner_ = place_datasets(cost, comm_->size());
-    loss_rank_ = least_loaded_rank(cost, owner_, comm_->size());
+    loss_rank_ = l0_rank(cost, owner_, comm_->size());
     reset_epoch_records();
     group_.reset_state();
   }

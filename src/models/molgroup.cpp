@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 #include <type_traits>
+#include <unordered_set>
 
 namespace relfm {
 namespace {
@@ -189,9 +190,32 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
   ReluPattern relus;
   relus.record();
   const bool freeze_relus = config.method != MetaGradientMethod::kDual && config.freeze_relus;
-  for (size_t k = 0; k < m_local; ++k) {
+  // L_0 needs nothing from the other passes; when the target rank computes it, it does so first, beside
+  // the other ranks' auxiliary passes (a target rank that holds fewer auxiliaries has the time).
+  std::map<std::string, Mat<T>> grad_target;
+  auto compute_l0 = [&] {
     gin_store.zero_grad();
     Tape<T> tape;
+    Var<T> l0 = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
+    result.target_loss = static_cast<double>(l0.value()(0, 0));
+    tape.backward(l0);
+    grad_target = take_gradients(gin_store);
+  };
+  if (computes_l0 && holds_target) compute_l0();
+  // A rank with no pass in (b) (neither the virtual pass nor L_0) keeps its auxiliary tapes and leaves
+  // their own branches' weight-gradient products (a sixth of a pass's products) for (b), where it would
+  // otherwise wait for v: they leave the critical path of (a).
+  const bool defers = comm.size() > 1 && !holds_target && !computes_l0;
+  std::unordered_set<const Parameter<T>*> deferred;
+  if (defers)
+    for (Parameter<T>* p : rest)
+      if (p->name.ends_with(".linear.weight")) deferred.insert(p);
+  std::vector<std::unique_ptr<Tape<T>>> kept_tapes;
+  for (size_t k = 0; k < m_local; ++k) {
+    gin_store.zero_grad();
+    kept_tapes.push_back(std::make_unique<Tape<T>>());
+    Tape<T>& tape = *kept_tapes.back();
+    if (defers) tape.defer_products(&deferred);
     if (freeze_relus) tape.set_relu_pattern(&relus);
     Parameter<T> gate;
     gate.value = Mat<T>::Constant(1, 1, T(gates[k]));
@@ -203,25 +227,15 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
     aux_theta.add_block(inputs.aux[k].dataset);
     for (Parameter<T>* p : rest)
       if (p->has_grad) own[p->name] = p->grad;
+    if (!defers) kept_tapes.clear();
   }
   std::map<std::string, Mat<T>> grad_aux = aux_theta.finish(comm);
-  // The other branches' gradients have one contributor each: a sum over ranks is exact, so it overlaps
-  // (b) and (c) as a non-blocking all-reduce.
-  gin_store.zero_grad();
-  for (Parameter<T>* p : rest)
-    if (auto it = own.find(p->name); it != own.end()) {
-      p->grad = it->second;
-      p->has_grad = true;
-    }
-  GradientSum<T> rest_sum(comm, rest);
-  rest_sum.start();
 
-  // L_0 and v = dL_T/dtheta_T at theta_T' on the target rank; every rank takes the virtual step.
+  // (b) v = dL_T/dtheta_T at theta_T' on the target rank; every rank takes the virtual step. If L_0 is
+  // computed on another rank, it is computed now, beside the virtual pass (nothing before (d) needs it).
   const std::vector<Parameter<T>*> branch0 = branch_parameters(gin_store, 0);
-  std::map<std::string, Mat<T>> grad_target, v;
+  std::map<std::string, Mat<T>> v;
   std::vector<T> message;
-  // The target rank takes the virtual step's pass while the loss rank (another one when there are
-  // several) computes L_0, which nothing before (d) needs: the two passes run side by side.
   std::vector<std::pair<Parameter<T>*, Mat<T>>> saved;
   for (Parameter<T>* p : theta_t) {
     saved.emplace_back(p, p->value);
@@ -239,14 +253,19 @@ MetaStepResult molgroup_meta_step(const Communicator& comm, ParamStore<T>& gin_s
     message.push_back(T(result.meta_loss));
   }
   for (auto& [p, value] : saved) p->value = value;
-  if (computes_l0) {
-    gin_store.zero_grad();
-    Tape<T> tape;
-    Var<T> l0 = sub_batch_loss(tape, gin, inputs.target, Var<T>(), target_options(options));
-    result.target_loss = static_cast<double>(l0.value()(0, 0));
-    tape.backward(l0);
-    grad_target = take_gradients(gin_store);
-  }
+  if (computes_l0 && !holds_target) compute_l0();
+  // The other branches' gradients (with the products left for now) have one contributor each: a sum over
+  // ranks is exact, so it overlaps (c) as a non-blocking all-reduce.
+  gin_store.zero_grad();
+  for (Parameter<T>* p : rest)
+    if (auto it = own.find(p->name); it != own.end()) {
+      p->grad = it->second;
+      p->has_grad = true;
+    }
+  for (auto& tape : kept_tapes) tape->run_deferred_products();
+  kept_tapes.clear();
+  GradientSum<T> rest_sum(comm, rest);
+  rest_sum.start();
   GradientSum<T> target_sum(comm, branch0);  // one contributor: the loss rank
   target_sum.start(grad_target);
   if (comm.size() > 1) {

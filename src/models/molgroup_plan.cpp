@@ -62,11 +62,12 @@ std::vector<int> place_datasets(const std::vector<double>& cost, int ranks) {
   return owner;
 }
 
-int least_loaded_rank(const std::vector<double>& cost, const std::vector<int>& owner, int ranks) {
-  RELFM_CHECK(cost.size() == owner.size() && ranks >= 1, "least_loaded_rank: {} costs, {} owners", cost.size(), owner.size());
+int l0_rank(const std::vector<double>& cost, const std::vector<int>& owner, int ranks) {
+  RELFM_CHECK(cost.size() == owner.size() && ranks >= 1, "l0_rank: {} costs, {} owners", cost.size(), owner.size());
   if (ranks == 1) return 0;
   std::vector<double> load(static_cast<size_t>(ranks), 0.0);
   for (size_t k = 0; k < cost.size(); ++k) load[static_cast<size_t>(owner[k])] += cost[k];
+  if (load[0] + cost[0] <= *std::max_element(load.begin() + 1, load.end())) return 0;
   return static_cast<int>(std::min_element(load.begin() + 1, load.end()) - load.begin());
 }
 

@@ -37,8 +37,10 @@ RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vect
 // on the costs and the rank count. A rank may hold none (then it only takes part in the collectives).
 std::vector<int> place_datasets(const std::vector<double>& cost, int ranks);
 
-// The rank with the least load under `owner` (ties to the lower rank, rank 0 only when it is alone):
-// where MolGroup's L_0 runs beside the target rank's virtual pass.
-int least_loaded_rank(const std::vector<double>& cost, const std::vector<int>& owner, int ranks);
+// Where MolGroup's meta step computes L_0 (MetaStepInputs::loss_rank). The target rank (0) when its load
+// under `owner` plus the target's cost stays within the most loaded rank's: it then computes L_0 beside
+// the others' auxiliary passes, and they fill the virtual pass's time with their deferred products.
+// Otherwise the least loaded other rank (ties to the lower), beside the virtual pass. 0 on one rank.
+int l0_rank(const std::vector<double>& cost, const std::vector<int>& owner, int ranks);
 
 }  // namespace relfm

@@ -50,11 +50,20 @@ void product_into(Mat<T>& c, bool accumulate, const Mat<T>& a, bool trans_a, con
 // node.grad (+)= op(a) op(b): the gradient contribution of a product, assigned on the first contribution of
 // the pass and accumulated afterwards, as Node::accumulate_grad does.
 template <typename T>
-void accumulate_product(Node<T>* node, const Mat<T>& a, bool trans_a, const Mat<T>& b, bool trans_b) {
-  if (!node->requires_grad()) return;
+void accumulate_product_now(Node<T>* node, const Mat<T>& a, bool trans_a, const Mat<T>& b, bool trans_b) {
   bool accumulate = false;
   Mat<T>& g = node->grad_for_write(&accumulate);
   product_into(g, accumulate, a, trans_a, b, trans_b);
+}
+template <typename T>
+void accumulate_product(Node<T>* node, const Mat<T>& a, bool trans_a, const Mat<T>& b, bool trans_b) {
+  if (!node->requires_grad()) return;
+  if (auto* later = node->deferred_products()) {  // a parameter's product the tape runs later (Tape::defer_products)
+    // The operands are tape values and gradients that are final once this op's backward runs: they stay.
+    later->push_back([node, &a, trans_a, &b, trans_b] { accumulate_product_now(node, a, trans_a, b, trans_b); });
+    return;
+  }
+  accumulate_product_now(node, a, trans_a, b, trans_b);
 }
 
 // How the relu of an op over n elements decides, under the tape's relu pattern (relu_pattern.hpp):

@@ -17,7 +17,9 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 namespace relfm {
@@ -83,6 +85,8 @@ class Node {
   }
   // Propagates grad() into the inputs' gradients.
   virtual void backward() {}
+  // For a parameter leaf whose product gradients the tape defers (Tape::defer_products): where they go.
+  std::vector<std::function<void()>>* deferred_products() const { return deferred_products_; }
   // True for nodes whose backward is itself a collective call (all_gather_rows): every rank must enter
   // it, so the tape runs it even on a rank whose loss ignored the node (with a zero gradient).
   virtual bool is_collective() const { return false; }
@@ -97,6 +101,7 @@ class Node {
   Mat<T>* value_ = &own_value_;
   Mat<T>* grad_ = &own_grad_;
   bool* grad_ready_ = &own_grad_ready_;
+  std::vector<std::function<void()>>* deferred_products_ = nullptr;
 };
 
 // A handle to a node on a tape; cheap to copy. A default-constructed Var is "absent" (e.g. no bias).
@@ -142,8 +147,21 @@ class Tape {
     node->grad_ = &parameter.grad;
     node->grad_ready_ = &parameter.has_grad;
     node->requires_grad_ = parameter.trainable && grad_enabled_;
+    if (deferred_params_ && deferred_params_->count(&parameter)) node->deferred_products_ = &deferred_;
     return Var<T>(node, this);
   }
+
+  // The weight-gradient products (dW = X^T G of linear and matmul) of `params`' leaves recorded after this
+  // call are not computed by backward() but kept, to be run later by run_deferred_products(): a rank with
+  // nothing to do while another computes can do them then (MolGroup's meta step). The results are the
+  // same products of the same operands, so the same bits; the tape must live until they have run. Every
+  // contribution of such a parameter must be a product (a parameter used only by linear and matmul).
+  void defer_products(const std::unordered_set<const Parameter<T>*>* params) { deferred_params_ = params; }
+  void run_deferred_products() {
+    for (auto& f : deferred_) f();
+    deferred_.clear();
+  }
+  size_t deferred_product_count() const { return deferred_.size(); }
 
   // Used by ops: appends a node; the node requires a gradient iff recording is on and any input does.
   template <typename NodeT, typename... Args>
@@ -243,6 +261,8 @@ class Tape {
   }
 
   std::vector<std::unique_ptr<Node<T>>> nodes_;
+  const std::unordered_set<const Parameter<T>*>* deferred_params_ = nullptr;
+  std::vector<std::function<void()>> deferred_;
   bool grad_enabled_ = true;
   ReluPattern* relu_pattern_ = nullptr;
   OpProfile* profile_ = nullptr;

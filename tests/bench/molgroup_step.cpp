@@ -457,7 +457,7 @@ int run(const dist::Comm& comm, int argc, char** argv) {
   inputs.target = {0, &data[0].batch, data[0].regression};
   inputs.target_fingerprints = &data[0].fingerprints;
   inputs.num_aux = aux_count;
-  inputs.loss_rank = least_loaded_rank(cost, owner, comm.size());
+  inputs.loss_rank = l0_rank(cost, owner, comm.size());
   for (int k = 1; k <= aux_count; ++k) {
     if (owner[static_cast<size_t>(k)] != comm.rank()) continue;
     inputs.aux.push_back({k, &data[static_cast<size_t>(k)].batch, data[static_cast<size_t>(k)].regression});

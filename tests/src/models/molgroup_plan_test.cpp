@@ -93,10 +93,15 @@ TEST(PlaceDatasets, TargetStaysOnRankZeroAndLoadsAreBalanced) {
   // More ranks than data sets: some ranks hold nothing, no rank holds two.
   const std::vector<int> wide = place_datasets({1, 1, 1}, 4);
   EXPECT_EQ(wide, (std::vector<int>{0, 1, 2}));
-  // L_0 goes to the least-loaded rank other than rank 0 (rank 0 alone on one rank).
-  EXPECT_EQ(least_loaded_rank(cost, owner, 3), 1);
-  EXPECT_EQ(least_loaded_rank({1, 1, 1}, wide, 4), 3);
-  EXPECT_EQ(least_loaded_rank(cost, std::vector<int>(6, 0), 1), 0);
+  // L_0 goes to the least-loaded rank other than rank 0 (rank 0 alone on one rank) ...
+  EXPECT_EQ(l0_rank(cost, owner, 3), 1);
+  EXPECT_EQ(l0_rank({1, 1, 1}, wide, 4), 3);
+  EXPECT_EQ(l0_rank(cost, std::vector<int>(6, 0), 1), 0);
+  // ... unless the target rank has the room for it beside the others' auxiliaries (loads 2 and 3 here).
+  const std::vector<double> uneven = {1, 1, 3};
+  EXPECT_EQ(place_datasets(uneven, 2), (std::vector<int>{0, 0, 1}));
+  EXPECT_EQ(l0_rank(uneven, place_datasets(uneven, 2), 2), 0);
+  EXPECT_EQ(l0_rank({1, 1.5, 3}, place_datasets({1, 1.5, 3}, 2), 2), 1);
 }
 
 }  // namespace
