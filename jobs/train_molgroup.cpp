@@ -157,8 +157,7 @@ class MolGroupJob final : public EpochJob {
     decoder_opt_ = make_optimizer(decoders, optimizer_config(*config_, "decoder"));
     gate_opt_ = make_optimizer(router_store_->trainable(), optimizer_config(*config_, "gate"));
     // A sub-batch's cost: expected atoms per step times passes (an auxiliary one runs forward/backward
-    // and the gate-gradient passes; the target the virtual pass on rank 0, and L_0 beside it on the
-    // least-loaded other rank).
+    // and the gate-gradient passes; the target the virtual pass on rank 0, and L_0 where l0_rank puts it).
     const std::vector<double> cost = group_.costs(active_, 1.0, 3.0);
     owner_ = place_datasets(cost, comm_->size());
     loss_rank_ = l0_rank(cost, owner_, comm_->size());
@@ -422,7 +421,7 @@ class MolGroupJob final : public EpochJob {
   std::vector<std::unordered_map<int64_t, std::vector<float>>> fingerprint_cache_;  // per data set: shard row -> bits
   std::vector<int64_t> active_;  // data sets (indices into group_) of the current round; [0] = target
   std::vector<int> owner_;       // per active data set
-  int loss_rank_ = 0;            // computes L_0 beside the target rank's virtual pass
+  int loss_rank_ = 0;            // computes L_0 (l0_rank)
   int64_t batch_size_ = 0, warmup_epochs_ = 0, epoch_ = 0;
   MetaStepConfig meta_;
   uint64_t seed_ = 0;

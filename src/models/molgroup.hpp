@@ -14,11 +14,12 @@
 // Across ranks (research/molgroup.md §6) the losses separate by data set: each rank holds the
 // sub-batches of the auxiliary data sets placed on it (molgroup_plan.hpp: place_datasets), the target
 // rank also the target's. Every rank keeps a full replica of MetaGIN and the router. A step costs
-//   one all-gather of the per-data-set blocks of dL_k/dtheta_T, summed in data set order (the virtual
-//     step, identical on every rank),
+//   one ordered sum of the per-data-set blocks of dL_k/dtheta_T, in data set order (the virtual step,
+//     identical on every rank; gradient_sum.hpp: OrderedGradientSum),
 //   one broadcast from the target rank of v, and one all-reduce of dL_0 from the loss rank (which
-//     computes L_0 while the target rank takes the virtual pass),
-//   one all-gather of the per-data-set blocks of the router's meta-gradient, summed the same way, and
+//     computes L_0 first when it is the target rank, else while the target rank takes the virtual
+//     pass; a rank with neither pass leaves its branches' weight-gradient products for that time),
+//   one ordered sum of the per-data-set blocks of the router's meta-gradient, and
 //   one non-blocking all-reduce of the auxiliary branches' gradients (one contributor each), overlapped.
 // Each block comes from its data set's own backward pass and dropout masks are keyed by data set, never
 // by rank, so gates and parameters are bit for bit the same at any rank count.
@@ -131,7 +132,7 @@ struct MetaStepInputs {
   std::vector<SubBatch> aux;  // this rank's auxiliary sub-batches
   std::vector<const Mat<T>*> aux_fingerprints;
   int target_rank = 0;  // takes the virtual pass (v); holds the target sub-batch
-  int loss_rank = -1;   // computes L_0 and its gradient, beside the virtual pass (-1 = the target rank); holds it too
+  int loss_rank = -1;   // computes L_0 and its gradient: first when it is the target rank, else beside the virtual pass (-1 = the target rank); holds it too
   int64_t num_aux = 0;  // auxiliary sub-batches on all ranks (0 = aux.size(), one process)
 };
 
