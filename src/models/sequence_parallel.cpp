@@ -61,17 +61,8 @@ Var<T> split_diffuser_attention(const SequenceShare& share, Var<T> q, Var<T> k, 
   Var<T> a = split_edge_softmax(p.by_query, sddmm(p.by_query, queries, split_to_columns(k, layout), heads, p.by_key, p.tiles), layout);
   if (weights) *weights = a.value();
   if (config.attention_dropout > 0.0) a = dropout(a, config.attention_dropout, dropout_rng.derive(0), training, share.local_edges);
-  // The hops of ppr_diffusion, with the halo exchanged and the global rows completed between them.
-  const T keep = T(1.0 - config.alpha), teleport = T(config.alpha);
-  Var<T> teleported = scale(v, teleport);
-  Var<T> z_columns = split_to_columns(v, layout), z;
-  for (int64_t t = 0; t < config.hops; ++t) {
-    z = split_complete_rows(spmm(p.by_query, a, z_columns, p.by_key, p.tiles), layout);
-    z = dropout(add(scale(z, keep), teleported), config.hop_dropout, dropout_rng.derive(static_cast<uint64_t>(t + 1)), training,
-                share.owned_tokens);
-    if (t + 1 < config.hops) z_columns = split_to_columns(z, layout);
-  }
-  return z;
+  return split_ppr_diffusion(p.by_query, a, v, DiffusionHops{config.hops, config.alpha, config.hop_dropout}, dropout_rng, training,
+                             layout, share.owned_tokens, p.by_key, p.tiles);
 }
 
 template Var<float> split_diffuser_attention<float>(const SequenceShare&, Var<float>, Var<float>, Var<float>, int64_t,

@@ -2,11 +2,14 @@
 #pragma once
 
 #include "src/core/collective.hpp"
+#include "src/core/rng.hpp"
 #include "src/tensor/dual.hpp"
 #include "src/tensor/gemm.hpp"
 #include "src/tensor/tape.hpp"
 
+#include <algorithm>
 #include <initializer_list>
+#include <span>
 #include <string_view>
 #include <type_traits>
 
@@ -64,6 +67,32 @@ void accumulate_product(Node<T>* node, const Mat<T>& a, bool trans_a, const Mat<
     return;
   }
   accumulate_product_now(node, a, trans_a, b, trans_b);
+}
+
+// The uniforms behind inverted dropout's masks (dropout in ops.hpp; element e kept when its uniform >= p):
+// calls use(u, base, len) for consecutive chunks of a rows x cols (row-major) matrix, u[k] being the uniform
+// of element base + k, which is element row_ids[r] * cols + c of the whole when row_ids are given (a rank's
+// rows of a split matrix take the masks they have in the whole). Chunks stay cache-resident.
+template <typename Use>
+void dropout_uniforms(const CounterRng& rng, int64_t rows, int64_t cols, const std::vector<int64_t>* row_ids, Use&& use) {
+  constexpr int64_t kChunk = 256;
+  float u[kChunk];
+  if (!row_ids) {
+    const int64_t n = rows * cols;
+    for (int64_t base = 0; base < n; base += kChunk) {
+      const int64_t len = std::min(kChunk, n - base);
+      rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>(base));
+      use(static_cast<const float*>(u), base, len);
+    }
+    return;
+  }
+  RELFM_CHECK(static_cast<int64_t>(row_ids->size()) == rows, "dropout: {} row ids for {} rows", row_ids->size(), rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; c += kChunk) {
+      const int64_t len = std::min(kChunk, cols - c);
+      rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>((*row_ids)[static_cast<size_t>(r)] * cols + c));
+      use(static_cast<const float*>(u), r * cols + c, len);
+    }
 }
 
 // How the relu of an op over n elements decides, under the tape's relu pattern (relu_pattern.hpp):

@@ -197,6 +197,15 @@ template <typename T> Var<T> split_complete_rows(Var<T> y, SplitLayoutPtr layout
 // Softmax over each pattern row's entries (as edge_softmax) where the partial rows' maxima and sums
 // are reduced over the ranks, so every partial row ends normalised by its whole row.
 template <typename T> Var<T> split_edge_softmax(CsrPtr pattern, Var<T> s, SplitLayoutPtr layout);
+// ppr_diffusion on a pattern whose rows are split over ranks (its local pattern: the layout's pattern rows
+// by its columns): v and the output are the owned rows, each hop moves z to the columns and completes the
+// partial rows (split_to_columns, then spmm, then split_complete_rows, in one node that gathers A's tiles
+// once and sums A's gradient over the hops in one product). Hop t's dropout mask is that of dropout(.,
+// p, dropout_rng.derive(t + 1), training, owned_rows), so a split run draws the unsplit run's masks.
+template <typename T>
+Var<T> split_ppr_diffusion(CsrPtr pattern, Var<T> a, Var<T> v, const DiffusionHops& hops, const CounterRng& dropout_rng,
+                           bool training, SplitLayoutPtr layout, RowIds owned_rows, CsrTransposePtr transposed = nullptr,
+                           EdgeTilesPtr tiles = nullptr);
 // y = sum over ranks of each rank's rows x[i] placed at row target[i] (-1: not placed) of an
 // out_rows x cols matrix: a pooled row per sequence of a split batch, on every rank. Backward: the
 // gradient reaching y on every rank, summed over ranks, back to the placed rows (so a loss computed on one

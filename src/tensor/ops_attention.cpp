@@ -8,6 +8,7 @@
 #include "src/tensor/ops.hpp"
 #include "src/tensor/op_util.hpp"
 #include "src/tensor/sparse_edges.hpp"
+#include "src/tensor/split_moves.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -266,20 +267,26 @@ struct SddmmNode final : Node<T> {
 // product per tile with the hops stacked (inner width K d_head instead of K products of width d_head):
 //   gu_{t+1} = mask_t . g_{t+1},  g_t = keep A^T gu_{t+1},  gv = sum_t teleport gu_{t+1} + g_0,
 //   gA = keep sum_t gu_{t+1} z_t^T on the pattern.
+// Split over ranks (a SplitLayout), z_t is held by owned rows and A reads the columns: each hop brings
+// z_t's halo and shared rows to the columns before the product and completes the partial rows after it;
+// the backward runs the adjoints of the two moves. Every rank then runs every move of every hop.
 template <typename T>
 struct DiffusionNode final : Node<T> {
   CsrPtr pattern;
   CsrTransposePtr transposed;
   EdgeTilesPtr tiles;
+  SplitLayoutPtr layout;  // null: unsplit (rows, columns and owned rows are the same)
   Node<T>* a;
   Node<T>* v;
   int64_t hops;
   T keep, teleport, drop_scale;
   std::vector<std::vector<uint8_t>> masks;  // per hop (empty: no dropout)
-  Mat<T> stacked;  // z_0 .. z_{K-1}: head h's hop t at columns (h K + t) d_head
-  DiffusionNode(CsrPtr p, CsrTransposePtr t, EdgeTilesPtr tl, Node<T>* a_, Node<T>* v_, int64_t k, T kp, T tp, T ds)
-      : Node<T>(OpKind::kDiffusion), pattern(std::move(p)), transposed(std::move(t)), tiles(std::move(tl)), a(a_), v(v_),
-        hops(k), keep(kp), teleport(tp), drop_scale(ds) {}
+  Mat<T> stacked;  // z_0 .. z_{K-1} over the columns: head h's hop t at columns (h K + t) d_head
+  DiffusionNode(CsrPtr p, CsrTransposePtr t, EdgeTilesPtr tl, SplitLayoutPtr l, Node<T>* a_, Node<T>* v_, int64_t k, T kp,
+                T tp, T ds)
+      : Node<T>(OpKind::kDiffusion), pattern(std::move(p)), transposed(std::move(t)), tiles(std::move(tl)), layout(std::move(l)),
+        a(a_), v(v_), hops(k), keep(kp), teleport(tp), drop_scale(ds) {}
+  bool is_collective() const override { return layout != nullptr; }
 
   // Copies z (n x d) into hop t's columns of `into` (n x K d).
   void stack(const Mat<T>& z, int64_t t, Mat<T>& into) const {
@@ -294,30 +301,98 @@ struct DiffusionNode final : Node<T> {
   }
   void backward() override {
     const bool grad_a = a->requires_grad(), grad_v = v->requires_grad();
-    if (!grad_a && !grad_v) return;
+    // A split node's peers wait in its moves: it runs them all whatever this rank's inputs need.
+    const bool all = layout != nullptr;
+    if (!grad_a && !grad_v && !all) return;
     const PatternMatrix<T> matrix(*pattern, tiles.get(), transposed.get(), a->value());
-    const int64_t n = v->value().rows(), d = v->value().cols();
-    Mat<T> g = this->grad(), gv, gu_stacked;
-    if (grad_v) gv.setZero(n, d);
-    if (grad_a) gu_stacked.resize(n, hops * d);
+    const Csr& p = *pattern;
+    const int64_t d = v->value().cols();
+    Mat<T> g = this->grad(), gv, gu_stacked, gu_rows, next;
+    if (grad_v || all) gv.setZero(v->value().rows(), d);
+    if (grad_a) gu_stacked.resize(p.num_rows, hops * d);
     for (int64_t t = hops - 1; t >= 0; --t) {
-      mask(t, g);  // now gu_{t+1}
-      if (grad_v && teleport != T(0)) gv += teleport * g;
-      if (grad_a) stack(g, t, gu_stacked);
-      if (t == 0 && !grad_v) break;
-      Mat<T> next = Mat<T>::Zero(n, d);
-      matrix.multiply_transposed(g, next);
-      g = keep * next;  // g_t
+      mask(t, g);  // now gu_{t+1}, over the owned rows
+      if ((grad_v || all) && teleport != T(0)) gv += teleport * g;
+      const Mat<T>& gu = layout ? (gu_rows = detail::split_rows_adjoint(*layout, g)) : g;  // over the pattern's rows
+      if (grad_a) stack(gu, t, gu_stacked);
+      if (t == 0 && !grad_v && !all) break;
+      next.setZero(p.num_cols, d);
+      matrix.multiply_transposed(gu, next);
+      if (layout) {
+        next *= keep;
+        g = detail::split_columns_adjoint(*layout, next);
+      } else {
+        g = keep * next;  // g_t
+      }
     }
-    if (grad_v) {
+    next = Mat<T>();  // freed before the product of A's gradient allocates its own
+    if (grad_v || all) {
       if (hops > 0) gv += g;  // z_0 = v
-      else gv = g;
-      v->accumulate_grad(gv);
+      else gv = g;            // no hops, no moves: the output is v
+      if (grad_v) v->accumulate_grad(gv);
     }
     if (grad_a)
-      sampled_products(*pattern, tiles.get(), gu_stacked, stacked, a->value().cols(), keep, true, a->grad_accumulator().data());
+      sampled_products(p, tiles.get(), gu_stacked, stacked, a->value().cols(), keep, true, a->grad_accumulator().data());
   }
 };
+
+// ppr_diffusion and split_ppr_diffusion: checks, then the forward hops into a DiffusionNode.
+template <typename T>
+Var<T> diffusion(const char* op, CsrPtr pattern, Var<T> a, Var<T> v, const DiffusionHops& hops, const CounterRng& dropout_rng,
+                 bool training, CsrTransposePtr transposed, EdgeTilesPtr tiles, SplitLayoutPtr layout, RowIds row_ids) {
+  const Csr& p = *pattern;
+  check_transpose(op, p, transposed);
+  check_tiles(op, p, tiles);
+  if (layout) {
+    if (p.num_rows != layout->pattern_rows() || p.num_cols != layout->columns || v.rows() != layout->owned)
+      fail("{}: pattern {}x{} and v with {} rows do not fit a layout of {} pattern rows, {} columns, {} owned rows", op, p.num_rows,
+           p.num_cols, v.rows(), layout->pattern_rows(), layout->columns, layout->owned);
+  } else if (p.num_rows != p.num_cols || p.num_cols != v.rows()) {
+    fail("{}: pattern {}x{} does not fit v with {} rows", op, p.num_rows, p.num_cols, v.rows());
+  }
+  if (a.rows() != p.nnz()) fail("{}: values are {}x{}, expected {} rows (one per edge)", op, a.rows(), a.cols(), p.nnz());
+  head_width(op, v.cols(), a.cols());
+  if (hops.hops < 0) fail("{}: {} hops", op, hops.hops);
+  if (!(hops.alpha >= 0.0 && hops.alpha <= 1.0)) fail("{}: alpha {} outside [0, 1]", op, hops.alpha);
+  if (!(hops.dropout >= 0.0 && hops.dropout < 1.0)) fail("{}: dropout {} outside [0, 1)", op, hops.dropout);
+  if (row_ids && static_cast<int64_t>(row_ids->size()) != v.rows()) fail("{}: {} row ids for {} rows", op, row_ids->size(), v.rows());
+  const bool dropping = training && hops.dropout > 0.0;
+  auto* tape = v.tape();
+  auto* node = tape->template push<DiffusionNode<T>>(pattern, transposed, tiles, layout, a.node(), v.node(), hops.hops,
+                                                     T(1.0 - hops.alpha), T(hops.alpha),
+                                                     T(dropping ? 1.0 / (1.0 - hops.dropout) : 1.0));
+  const Mat<T>& vv = v.value();
+  const int64_t d = vv.cols();
+  node->masks.resize(static_cast<size_t>(hops.hops));
+  node->stacked.resize(p.num_cols, hops.hops * d);
+  const PatternMatrix<T> matrix(p, tiles.get(), nullptr, a.value());
+  Mat<T> z = vv, split_columns, next;
+  for (int64_t t = 0; t < hops.hops; ++t) {
+    const Mat<T>& columns = layout ? (split_columns = detail::split_columns(*layout, z)) : z;
+    node->stack(columns, t, node->stacked);
+    next.setZero(p.num_rows, d);
+    matrix.multiply(columns, next);
+    if (layout) z = node->keep * detail::split_rows(*layout, next);
+    else z = node->keep * next;
+    if (hops.alpha > 0.0) z += node->teleport * vv;
+    if (dropping) {  // the mask of dropout(z, p, dropout_rng.derive(t + 1), training, row_ids)
+      auto& m = node->masks[static_cast<size_t>(t)];
+      m.resize(static_cast<size_t>(z.size()));
+      const auto threshold = static_cast<float>(hops.dropout);
+      detail::dropout_uniforms(dropout_rng.derive(static_cast<uint64_t>(t) + 1), z.rows(), z.cols(), row_ids.get(),
+                               [&](const float* u, int64_t base, int64_t len) {
+                                 for (int64_t k = 0; k < len; ++k) m[static_cast<size_t>(base + k)] = u[k] >= threshold;
+                               });
+      node->mask(t, z);
+    }
+  }
+  node->mutable_value() = std::move(z);
+  if (layout) {
+    tape->set_requires_grad_collective(node);
+    return Var<T>(node, tape);
+  }
+  return finish(tape, node, {a, v});
+}
 
 }  // namespace
 
@@ -357,51 +432,24 @@ Var<T> sddmm(CsrPtr pattern, Var<T> a, Var<T> b, int64_t heads, CsrTransposePtr 
 template <typename T>
 Var<T> ppr_diffusion(CsrPtr pattern, Var<T> a, Var<T> v, const DiffusionHops& hops, const CounterRng& dropout_rng,
                      bool training, CsrTransposePtr transposed, EdgeTilesPtr tiles) {
-  const Csr& p = *pattern;
-  check_transpose("ppr_diffusion", p, transposed);
-  check_tiles("ppr_diffusion", p, tiles);
-  if (p.num_rows != p.num_cols || p.num_cols != v.rows())
-    fail("ppr_diffusion: pattern {}x{} does not fit v with {} rows", p.num_rows, p.num_cols, v.rows());
-  if (a.rows() != p.nnz()) fail("ppr_diffusion: values are {}x{}, expected {} rows (one per edge)", a.rows(), a.cols(), p.nnz());
-  head_width("ppr_diffusion", v.cols(), a.cols());
-  if (hops.hops < 0) fail("ppr_diffusion: {} hops", hops.hops);
-  if (!(hops.alpha >= 0.0 && hops.alpha <= 1.0)) fail("ppr_diffusion: alpha {} outside [0, 1]", hops.alpha);
-  if (!(hops.dropout >= 0.0 && hops.dropout < 1.0)) fail("ppr_diffusion: dropout {} outside [0, 1)", hops.dropout);
-  const bool dropping = training && hops.dropout > 0.0;
-  auto* tape = v.tape();
-  auto* node = tape->template push<DiffusionNode<T>>(pattern, transposed, tiles, a.node(), v.node(), hops.hops, T(1.0 - hops.alpha),
-                                                     T(hops.alpha), T(dropping ? 1.0 / (1.0 - hops.dropout) : 1.0));
-  const Mat<T>& vv = v.value();
-  const int64_t n = vv.rows(), d = vv.cols();
-  node->masks.resize(static_cast<size_t>(hops.hops));
-  node->stacked.resize(n, hops.hops * d);
-  const PatternMatrix<T> matrix(p, tiles.get(), nullptr, a.value());
-  Mat<T> z = vv;
-  std::vector<float> u;
-  for (int64_t t = 0; t < hops.hops; ++t) {
-    node->stack(z, t, node->stacked);
-    Mat<T> next = Mat<T>::Zero(n, d);
-    matrix.multiply(z, next);
-    z = node->keep * next;
-    if (hops.alpha > 0.0) z += node->teleport * vv;
-    if (dropping) {  // the mask of dropout(z, p, dropout_rng.derive(t + 1)): element e kept when its uniform >= p
-      u.resize(static_cast<size_t>(z.size()));
-      dropout_rng.derive(static_cast<uint64_t>(t) + 1).fill_uniform(std::span<float>(u.data(), u.size()), 0);
-      auto& m = node->masks[static_cast<size_t>(t)];
-      m.resize(u.size());
-      const auto threshold = static_cast<float>(hops.dropout);
-      for (size_t e = 0; e < u.size(); ++e) m[e] = u[e] >= threshold;
-      node->mask(t, z);
-    }
-  }
-  node->mutable_value() = std::move(z);
-  return finish(tape, node, {a, v});
+  return diffusion("ppr_diffusion", std::move(pattern), a, v, hops, dropout_rng, training, std::move(transposed), std::move(tiles),
+                   nullptr, nullptr);
+}
+
+template <typename T>
+Var<T> split_ppr_diffusion(CsrPtr pattern, Var<T> a, Var<T> v, const DiffusionHops& hops, const CounterRng& dropout_rng,
+                           bool training, SplitLayoutPtr layout, RowIds owned_rows, CsrTransposePtr transposed, EdgeTilesPtr tiles) {
+  if (!layout) fail("split_ppr_diffusion: no split layout");
+  return diffusion("split_ppr_diffusion", std::move(pattern), a, v, hops, dropout_rng, training, std::move(transposed),
+                   std::move(tiles), std::move(layout), std::move(owned_rows));
 }
 
 #define RELFM_INSTANTIATE_ATTENTION(T)                                 \
   template Var<T> spmm<T>(CsrPtr, Var<T>, Var<T>, CsrTransposePtr, EdgeTilesPtr);            \
   template Var<T> sddmm<T>(CsrPtr, Var<T>, Var<T>, int64_t, CsrTransposePtr, EdgeTilesPtr);  \
-  template Var<T> ppr_diffusion<T>(CsrPtr, Var<T>, Var<T>, const DiffusionHops&, const CounterRng&, bool, CsrTransposePtr, EdgeTilesPtr);
+  template Var<T> ppr_diffusion<T>(CsrPtr, Var<T>, Var<T>, const DiffusionHops&, const CounterRng&, bool, CsrTransposePtr, EdgeTilesPtr); \
+  template Var<T> split_ppr_diffusion<T>(CsrPtr, Var<T>, Var<T>, const DiffusionHops&, const CounterRng&, bool, SplitLayoutPtr, RowIds, \
+                                         CsrTransposePtr, EdgeTilesPtr);
 
 RELFM_INSTANTIATE_ATTENTION(float)
 RELFM_INSTANTIATE_ATTENTION(double)

@@ -181,31 +181,12 @@ Var<T> dropout(Var<T> x, double p, const CounterRng& rng, bool training, RowIds 
   T* yp = y.data();
   uint8_t* __restrict keep = node->keep.data();
   const T scale = node->scale;
-  // Masks element [base, base + len) of the (row-major) matrix from uniforms u, drawn for elements
-  // [first, first + len) of the whole.
-  auto apply = [&](const float* u, int64_t base, int64_t len) {
+  detail::dropout_uniforms(rng, x.rows(), x.cols(), row_ids.get(), [&](const float* u, int64_t base, int64_t len) {
     for (int64_t k = 0; k < len; ++k) {
       keep[base + k] = u[k] >= threshold;
       yp[base + k] = keep[base + k] ? xp[base + k] * scale : T(0);
     }
-  };
-  constexpr int64_t kChunk = 256;  // uniforms are generated a cache-resident chunk at a time
-  float u[kChunk];
-  if (!row_ids) {
-    for (int64_t base = 0; base < n; base += kChunk) {
-      const int64_t len = std::min(kChunk, n - base);
-      rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>(base));
-      apply(u, base, len);
-    }
-  } else {
-    const int64_t cols = x.cols();
-    for (int64_t r = 0; r < x.rows(); ++r)
-      for (int64_t c = 0; c < cols; c += kChunk) {
-        const int64_t len = std::min(kChunk, cols - c);
-        rng.fill_uniform(std::span<float>(u, static_cast<size_t>(len)), static_cast<uint64_t>((*row_ids)[static_cast<size_t>(r)] * cols + c));
-        apply(u, r * cols + c, len);
-      }
-  }
+  });
   return finish(tape, node, {x});
 }
 

@@ -3,6 +3,7 @@
 // split. Every op here is collective: each rank of the layout's communicator calls it in the same order.
 #include "src/tensor/op_util.hpp"
 #include "src/tensor/ops.hpp"
+#include "src/tensor/split_moves.hpp"
 
 #include <cmath>
 #include <limits>
@@ -42,6 +43,78 @@ void exchange_rows(const Neighbourhood& nb, const Mat<T>& src, const std::vector
     }
 }
 
+}  // namespace
+
+namespace detail {
+
+template <typename T>
+Mat<T> split_columns(const SplitLayout& s, const Mat<T>& xv) {
+  if (xv.rows() != s.owned) fail("split_to_columns: {} rows for a layout that owns {}", xv.rows(), s.owned);
+  Mat<T> y = Mat<T>::Zero(s.columns, xv.cols());
+  for (int64_t i = 0; i < s.owned; ++i) y.row(s.owned_column[i]) = xv.row(i);
+  exchange_rows(*s.halo, xv, s.send_owned, y, s.recv_columns, false);
+  const auto shared = static_cast<int64_t>(s.shared_column.size());
+  Mat<T> rows = Mat<T>::Zero(shared, xv.cols());
+  for (int64_t k = 0; k < shared; ++k)
+    if (s.shared_owned[k] >= 0) rows.row(k) = xv.row(s.shared_owned[k]);
+  allreduce_sum(*s.comm, rows);
+  for (int64_t k = 0; k < shared; ++k) y.row(s.shared_column[k]) = rows.row(k);
+  return y;
+}
+
+template <typename T>
+Mat<T> split_columns_adjoint(const SplitLayout& s, const Mat<T>& g) {
+  Mat<T> gx = Mat<T>::Zero(s.owned, g.cols());
+  // Shared rows: every rank read them, so their gradient is the sum over ranks (kept by the owner). The
+  // owner's own column is in that sum, so the owned-column copy below skips shared rows.
+  const auto shared = static_cast<int64_t>(s.shared_column.size());
+  Mat<T> sum(shared, g.cols());
+  std::vector<char> is_shared(static_cast<size_t>(s.owned), 0);
+  for (int64_t k = 0; k < shared; ++k) {
+    sum.row(k) = g.row(s.shared_column[k]);
+    if (s.shared_owned[k] >= 0) is_shared[static_cast<size_t>(s.shared_owned[k])] = 1;
+  }
+  allreduce_sum(*s.comm, sum);
+  for (int64_t k = 0; k < shared; ++k)
+    if (s.shared_owned[k] >= 0) gx.row(s.shared_owned[k]) = sum.row(k);
+  for (int64_t i = 0; i < s.owned; ++i)
+    if (!is_shared[static_cast<size_t>(i)]) gx.row(i) = g.row(s.owned_column[i]);
+  // Halo columns: back to their owners, added.
+  exchange_rows(*s.halo_back, g, s.recv_columns, gx, s.send_owned, true);
+  return gx;
+}
+
+template <typename T>
+Mat<T> split_rows(const SplitLayout& s, const Mat<T>& yv) {
+  const int64_t full = s.full_rows(), shared = static_cast<int64_t>(s.shared_column.size());
+  if (yv.rows() != full + shared) fail("split_complete_rows: {} rows for a layout of {} pattern rows", yv.rows(), full + shared);
+  Mat<T> out = Mat<T>::Zero(s.owned, yv.cols());
+  for (int64_t r = 0; r < full; ++r) out.row(s.full_row_owned[r]) = yv.row(r);
+  Mat<T> whole = yv.bottomRows(shared);
+  allreduce_sum(*s.comm, whole);
+  for (int64_t k = 0; k < shared; ++k)
+    if (s.shared_owned[k] >= 0) out.row(s.shared_owned[k]) = whole.row(k);
+  return out;
+}
+
+template <typename T>
+Mat<T> split_rows_adjoint(const SplitLayout& s, const Mat<T>& g) {
+  const int64_t full = s.full_rows(), shared = static_cast<int64_t>(s.shared_column.size());
+  Mat<T> gy(full + shared, g.cols());
+  for (int64_t r = 0; r < full; ++r) gy.row(r) = g.row(s.full_row_owned[r]);
+  // Each rank's partial row of a shared row receives the owner's gradient of the whole row.
+  Mat<T> owner = Mat<T>::Zero(shared, g.cols());
+  for (int64_t k = 0; k < shared; ++k)
+    if (s.shared_owned[k] >= 0) owner.row(k) = g.row(s.shared_owned[k]);
+  allreduce_sum(*s.comm, owner);
+  gy.bottomRows(shared) = owner;
+  return gy;
+}
+
+}  // namespace detail
+
+namespace {
+
 template <typename T>
 struct SplitToColumnsNode final : Node<T> {
   Node<T>* x;
@@ -49,25 +122,7 @@ struct SplitToColumnsNode final : Node<T> {
   SplitToColumnsNode(Node<T>* x_, SplitLayoutPtr l) : Node<T>(OpKind::kSplitToColumns), x(x_), layout(std::move(l)) {}
   bool is_collective() const override { return true; }
   void backward() override {
-    const SplitLayout& s = *layout;
-    const Mat<T>& g = this->grad();
-    Mat<T> gx = Mat<T>::Zero(s.owned, g.cols());
-    // Shared rows: every rank read them, so their gradient is the sum over ranks (kept by the owner). The
-    // owner's own column is in that sum, so the owned-column copy below skips shared rows.
-    const auto shared = static_cast<int64_t>(s.shared_column.size());
-    Mat<T> sum(shared, g.cols());
-    std::vector<char> is_shared(static_cast<size_t>(s.owned), 0);
-    for (int64_t k = 0; k < shared; ++k) {
-      sum.row(k) = g.row(s.shared_column[k]);
-      if (s.shared_owned[k] >= 0) is_shared[static_cast<size_t>(s.shared_owned[k])] = 1;
-    }
-    detail::allreduce_sum(*s.comm, sum);
-    for (int64_t k = 0; k < shared; ++k)
-      if (s.shared_owned[k] >= 0) gx.row(s.shared_owned[k]) = sum.row(k);
-    for (int64_t i = 0; i < s.owned; ++i)
-      if (!is_shared[static_cast<size_t>(i)]) gx.row(i) = g.row(s.owned_column[i]);
-    // Halo columns: back to their owners, added.
-    exchange_rows(*s.halo_back, g, s.recv_columns, gx, s.send_owned, true);
+    Mat<T> gx = detail::split_columns_adjoint(*layout, this->grad());
     if (x->requires_grad()) x->accumulate_grad(gx);
   }
 };
@@ -79,17 +134,7 @@ struct SplitCompleteRowsNode final : Node<T> {
   SplitCompleteRowsNode(Node<T>* y_, SplitLayoutPtr l) : Node<T>(OpKind::kSplitCompleteRows), y(y_), layout(std::move(l)) {}
   bool is_collective() const override { return true; }
   void backward() override {
-    const SplitLayout& s = *layout;
-    const Mat<T>& g = this->grad();
-    const int64_t full = s.full_rows(), shared = static_cast<int64_t>(s.shared_column.size());
-    Mat<T> gy(full + shared, g.cols());
-    for (int64_t r = 0; r < full; ++r) gy.row(r) = g.row(s.full_row_owned[r]);
-    // Each rank's partial row of a shared row receives the owner's gradient of the whole row.
-    Mat<T> owner = Mat<T>::Zero(shared, g.cols());
-    for (int64_t k = 0; k < shared; ++k)
-      if (s.shared_owned[k] >= 0) owner.row(k) = g.row(s.shared_owned[k]);
-    detail::allreduce_sum(*s.comm, owner);
-    gy.bottomRows(shared) = owner;
+    Mat<T> gy = detail::split_rows_adjoint(*layout, this->grad());
     if (y->requires_grad()) y->accumulate_grad(gy);
   }
 };
@@ -152,40 +197,21 @@ double value_of(const T& v) {
 
 template <typename T>
 Var<T> split_to_columns(Var<T> x, SplitLayoutPtr layout) {
-  const SplitLayout& s = *layout;
-  if (x.rows() != s.owned) fail("split_to_columns: {} rows for a layout that owns {}", x.rows(), s.owned);
+  if (x.rows() != layout->owned) fail("split_to_columns: {} rows for a layout that owns {}", x.rows(), layout->owned);
   auto* tape = x.tape();
   auto* node = tape->template push<SplitToColumnsNode<T>>(x.node(), layout);
-  Mat<T>& y = node->mutable_value();
-  y = Mat<T>::Zero(s.columns, x.cols());
-  const Mat<T>& xv = x.value();
-  for (int64_t i = 0; i < s.owned; ++i) y.row(s.owned_column[i]) = xv.row(i);
-  exchange_rows(*s.halo, xv, s.send_owned, y, s.recv_columns, false);
-  const auto shared = static_cast<int64_t>(s.shared_column.size());
-  Mat<T> rows = Mat<T>::Zero(shared, x.cols());
-  for (int64_t k = 0; k < shared; ++k)
-    if (s.shared_owned[k] >= 0) rows.row(k) = xv.row(s.shared_owned[k]);
-  detail::allreduce_sum(*s.comm, rows);
-  for (int64_t k = 0; k < shared; ++k) y.row(s.shared_column[k]) = rows.row(k);
+  node->mutable_value() = detail::split_columns(*layout, x.value());
   tape->set_requires_grad_collective(node);
   return Var<T>(node, tape);
 }
 
 template <typename T>
 Var<T> split_complete_rows(Var<T> y, SplitLayoutPtr layout) {
-  const SplitLayout& s = *layout;
-  const int64_t full = s.full_rows(), shared = static_cast<int64_t>(s.shared_column.size());
-  if (y.rows() != full + shared) fail("split_complete_rows: {} rows for a layout of {} pattern rows", y.rows(), full + shared);
+  if (y.rows() != layout->pattern_rows())
+    fail("split_complete_rows: {} rows for a layout of {} pattern rows", y.rows(), layout->pattern_rows());
   auto* tape = y.tape();
   auto* node = tape->template push<SplitCompleteRowsNode<T>>(y.node(), layout);
-  Mat<T>& out = node->mutable_value();
-  out = Mat<T>::Zero(s.owned, y.cols());
-  const Mat<T>& yv = y.value();
-  for (int64_t r = 0; r < full; ++r) out.row(s.full_row_owned[r]) = yv.row(r);
-  Mat<T> whole = yv.bottomRows(shared);
-  detail::allreduce_sum(*s.comm, whole);
-  for (int64_t k = 0; k < shared; ++k)
-    if (s.shared_owned[k] >= 0) out.row(s.shared_owned[k]) = whole.row(k);
+  node->mutable_value() = detail::split_rows(*layout, y.value());
   tape->set_requires_grad_collective(node);
   return Var<T>(node, tape);
 }
@@ -245,6 +271,10 @@ Var<T> sum_rows_over_ranks(Var<T> x, IndexList target, int64_t out_rows, const C
 }
 
 #define RELFM_INSTANTIATE_SPLIT(T)                                                           \
+  template Mat<T> detail::split_columns<T>(const SplitLayout&, const Mat<T>&);               \
+  template Mat<T> detail::split_columns_adjoint<T>(const SplitLayout&, const Mat<T>&);       \
+  template Mat<T> detail::split_rows<T>(const SplitLayout&, const Mat<T>&);                  \
+  template Mat<T> detail::split_rows_adjoint<T>(const SplitLayout&, const Mat<T>&);          \
   template Var<T> split_to_columns<T>(Var<T>, SplitLayoutPtr);                               \
   template Var<T> split_complete_rows<T>(Var<T>, SplitLayoutPtr);                            \
   template Var<T> split_edge_softmax<T>(CsrPtr, Var<T>, SplitLayoutPtr);                     \

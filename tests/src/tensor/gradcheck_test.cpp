@@ -185,6 +185,10 @@ std::vector<GradCheckCase> all_cases() {
   cases.push_back(make("split_edge_softmax", {{share_edges, 2}}, [=](auto&, const auto& x) {
     return split_edge_softmax(share->pattern.by_query, x[0], share->layout);
   }));
+  cases.push_back(make("split_ppr_diffusion", {{share_edges, 2}, {9, 4}}, [=](auto&, const auto& x) {
+    return split_ppr_diffusion(share->pattern.by_query, x[0], x[1], DiffusionHops{2, 0.2, 0.3}, hop_rng, true, share->layout,
+                               share->owned_tokens, share->pattern.by_key, share->pattern.tiles);
+  }));
   auto pool_target = std::make_shared<const std::vector<int32_t>>(std::vector<int32_t>{0, -1, 1, 0, 2});
   cases.push_back(make("sum_rows_over_ranks", {{5, 3}},
                        [=](auto&, const auto& x) { return sum_rows_over_ranks(x[0], pool_target, 3, one_rank); }));
