@@ -20,6 +20,24 @@
 
 namespace relfm {
 
+// The gradients of a flagged buffer: per parameter of `params` in order, its values then a presence flag
+// (> 0 when some contributor had the gradient). Absent gradients stay out of the result.
+template <typename T>
+std::map<std::string, Mat<T>> unpack_flagged(const std::vector<Parameter<T>*>& params, const std::vector<T>& buffer) {
+  std::map<std::string, Mat<T>> out;
+  size_t at = 0;
+  for (Parameter<T>* p : params) {
+    const auto size = static_cast<size_t>(p->value.size());
+    if (buffer[at + size] > T(0)) {
+      Mat<T> g(p->value.rows(), p->value.cols());
+      std::copy(buffer.begin() + static_cast<std::ptrdiff_t>(at), buffer.begin() + static_cast<std::ptrdiff_t>(at + size), g.data());
+      out.emplace(p->name, std::move(g));
+    }
+    at += size + 1;
+  }
+  return out;
+}
+
 // Sums the gradients of a fixed parameter list over ranks in one message. A parameter has a gradient
 // afterwards when it had one on some rank (a presence flag travels with the values), so that every
 // replica skips the same parameters in its optimiser step, whatever the rank count. On one rank the
@@ -45,19 +63,7 @@ class GradientSum {
   std::map<std::string, Mat<T>> finish() {
     if (comm_.size() == 1) return std::move(local_);
     request_.wait();
-    std::map<std::string, Mat<T>> out;
-    size_t at = 0;
-    for (Parameter<T>* p : params_) {
-      const size_t size = static_cast<size_t>(p->value.size());
-      if (buffer_[at + size] > T(0)) {
-        Mat<T> g(p->value.rows(), p->value.cols());
-        std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(at),
-                  buffer_.begin() + static_cast<std::ptrdiff_t>(at + size), g.data());
-        out.emplace(p->name, std::move(g));
-      }
-      at += size + 1;
-    }
-    return out;
+    return unpack_flagged(params_, buffer_);
   }
   std::map<std::string, Mat<T>> run() {
     start();
@@ -122,7 +128,7 @@ class OrderedGradientSum {
   }
   // Collective. A parameter is in the result when some block had its gradient.
   std::map<std::string, Mat<T>> finish(const Communicator& comm) const {
-    return unpack(comm.size() > 1 ? summed_across(comm) : sum_here());
+    return unpack_flagged(params_, comm.size() > 1 ? summed_across(comm) : sum_here());
   }
 
  private:
@@ -182,21 +188,6 @@ class OrderedGradientSum {
     std::vector<T> sum(block_);
     comm.allgatherv(mine.data(), sum.data(), slice_sizes);
     return sum;
-  }
-
-  std::map<std::string, Mat<T>> unpack(const std::vector<T>& sum) const {
-    std::map<std::string, Mat<T>> out;
-    size_t at = 0;
-    for (Parameter<T>* p : params_) {
-      const auto size = static_cast<size_t>(p->value.size());
-      if (sum[at + size] > T(0)) {
-        Mat<T> g(p->value.rows(), p->value.cols());
-        std::copy(sum.begin() + static_cast<std::ptrdiff_t>(at), sum.begin() + static_cast<std::ptrdiff_t>(at + size), g.data());
-        out.emplace(p->name, std::move(g));
-      }
-      at += size + 1;
-    }
-    return out;
   }
 
   std::vector<Parameter<T>*> params_;

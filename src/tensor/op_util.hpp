@@ -3,11 +3,13 @@
 
 #include "src/core/collective.hpp"
 #include "src/core/rng.hpp"
+#include "src/graph/csr.hpp"
 #include "src/tensor/dual.hpp"
 #include "src/tensor/gemm.hpp"
 #include "src/tensor/tape.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <span>
 #include <string_view>
@@ -94,6 +96,24 @@ void dropout_uniforms(const CounterRng& rng, int64_t rows, int64_t cols, const s
       use(static_cast<const float*>(u), r * cols + c, len);
     }
 }
+
+// exp of n contiguous values in place: Eigen's vectorised exp for floats and doubles, std::exp per element
+// for Dual numbers (their tangents).
+template <typename T>
+void exp_in_place(T* x, int64_t n) {
+  if constexpr (std::is_floating_point_v<T>) {
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> run(x, n);
+    run = run.exp();
+  } else {
+    using std::exp;
+    for (int64_t k = 0; k < n; ++k) x[k] = exp(x[k]);
+  }
+}
+// Edge softmax (ops.hpp) of the pattern rows [first, end), each in one visit: a = softmax of s over the row's
+// entries, per head column; and its backward, gs = a (g - sum_row a g), for the same rows.
+template <typename T> void edge_softmax_rows(const Csr& p, const Mat<T>& s, Mat<T>& a, int64_t first, int64_t end);
+template <typename T>
+void edge_softmax_rows_backward(const Csr& p, const Mat<T>& a, const Mat<T>& g, Mat<T>& gs, int64_t first, int64_t end);
 
 // How the relu of an op over n elements decides, under the tape's relu pattern (relu_pattern.hpp):
 // from its input (kPlain), from its input while recording the mask, or from a recorded mask.

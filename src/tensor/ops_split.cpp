@@ -148,23 +148,22 @@ struct SplitEdgeSoftmaxNode final : Node<T> {
       : Node<T>(OpKind::kSplitEdgeSoftmax), pattern(std::move(p)), s(s_), layout(std::move(l)) {}
   bool is_collective() const override { return true; }
   void backward() override {
-    // ds = a (g - sum_row a g), with the partial rows' sums reduced over ranks.
+    // ds = a (g - sum_row a g): full rows as edge_softmax's; the partial rows' sums reduced over ranks.
     const Mat<T>& a = this->value();
     const Mat<T>& g = this->grad();
     const Csr& p = *pattern;
     const int64_t heads = a.cols(), full = layout->full_rows();
-    Mat<T> dot = Mat<T>::Zero(p.num_rows, heads);
-    for (int64_t i = 0; i < p.num_rows; ++i)
+    Mat<T> dot = Mat<T>::Zero(p.num_rows - full, heads);
+    for (int64_t i = full; i < p.num_rows; ++i)
       for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
-        for (int64_t h = 0; h < heads; ++h) dot(i, h) += a(k, h) * g(k, h);
-    Mat<T> partial = dot.bottomRows(p.num_rows - full);
-    detail::allreduce_sum(*layout->comm, partial);
-    dot.bottomRows(p.num_rows - full) = partial;
+        for (int64_t h = 0; h < heads; ++h) dot(i - full, h) += a(k, h) * g(k, h);
+    detail::allreduce_sum(*layout->comm, dot);
     if (!s->requires_grad()) return;
     Mat<T> gs(a.rows(), heads);
-    for (int64_t i = 0; i < p.num_rows; ++i)
+    detail::edge_softmax_rows_backward(p, a, g, gs, 0, full);
+    for (int64_t i = full; i < p.num_rows; ++i)
       for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
-        for (int64_t h = 0; h < heads; ++h) gs(k, h) = a(k, h) * (g(k, h) - dot(i, h));
+        for (int64_t h = 0; h < heads; ++h) gs(k, h) = a(k, h) * (g(k, h) - dot(i - full, h));
     s->accumulate_grad(gs);
   }
 };
@@ -229,26 +228,27 @@ Var<T> split_edge_softmax(CsrPtr pattern, Var<T> s, SplitLayoutPtr layout) {
   Mat<T>& a = node->mutable_value();
   a.resize(s.rows(), heads);
   const Mat<T>& sv = s.value();
-  // Row maxima (a constant shift, so a plain double: it carries no tangent); partial rows' over ranks.
-  std::vector<double> mx(static_cast<size_t>(p.num_rows * heads), -std::numeric_limits<double>::infinity());
-  for (int64_t i = 0; i < p.num_rows; ++i)
+  // Full rows: whole on this rank, so edge_softmax's. Partial rows: their maxima (a constant shift, so a
+  // plain double: it carries no tangent) and sums reduced over the ranks between the passes.
+  detail::edge_softmax_rows(p, sv, a, 0, full);
+  std::vector<double> mx(static_cast<size_t>(partial * heads), -std::numeric_limits<double>::infinity());
+  for (int64_t i = full; i < p.num_rows; ++i)
     for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
-      for (int64_t h = 0; h < heads; ++h) mx[i * heads + h] = std::max(mx[i * heads + h], value_of(sv(k, h)));
-  layout->comm->allreduce_max(mx.data() + full * heads, static_cast<size_t>(partial * heads));
-  using std::exp;
-  Mat<T> total = Mat<T>::Zero(p.num_rows, heads);
-  for (int64_t i = 0; i < p.num_rows; ++i)
+      for (int64_t h = 0; h < heads; ++h) mx[(i - full) * heads + h] = std::max(mx[(i - full) * heads + h], value_of(sv(k, h)));
+  layout->comm->allreduce_max(mx.data(), mx.size());
+  Mat<T> total = Mat<T>::Zero(partial, heads);
+  for (int64_t i = full; i < p.num_rows; ++i) {
+    const int64_t b = p.row_ptr[i], e = p.row_ptr[i + 1];
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) a(k, h) = sv(k, h) - T(mx[(i - full) * heads + h]);
+    detail::exp_in_place(a.data() + b * heads, (e - b) * heads);
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t h = 0; h < heads; ++h) total(i - full, h) += a(k, h);
+  }
+  detail::allreduce_sum(*layout->comm, total);
+  for (int64_t i = full; i < p.num_rows; ++i)
     for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
-      for (int64_t h = 0; h < heads; ++h) {
-        a(k, h) = exp(sv(k, h) - T(mx[i * heads + h]));
-        total(i, h) += a(k, h);
-      }
-  Mat<T> partial_total = total.bottomRows(partial);
-  detail::allreduce_sum(*layout->comm, partial_total);
-  total.bottomRows(partial) = partial_total;
-  for (int64_t i = 0; i < p.num_rows; ++i)
-    for (int64_t k = p.row_ptr[i]; k < p.row_ptr[i + 1]; ++k)
-      for (int64_t h = 0; h < heads; ++h) a(k, h) /= total(i, h);
+      for (int64_t h = 0; h < heads; ++h) a(k, h) /= total(i - full, h);
   tape->set_requires_grad_collective(node);
   return Var<T>(node, tape);
 }
