@@ -228,7 +228,7 @@ class DiffuserJob final : public EpochJob {
       const SequenceBatch batch = batch_of(shard_.train, mine_, &labels);
       Tape<float> tape;
       if (ctx.profile) tape.set_profile(ctx.profile);
-      const CounterRng rng = dropout_base_.derive(static_cast<uint64_t>(ctx.global_step)).derive(static_cast<uint64_t>(data_rank_));
+      const CounterRng rng = dropout_base_.derive(static_cast<uint64_t>(ctx.run_step)).derive(static_cast<uint64_t>(data_rank_));
       const auto share = share_of(batch);
       const double counted = sequence_group_->is_root() ? 1.0 : 0.0;  // the group's logits are on all its ranks
       Var<float> loss = scale(cross_entropy(model_->forward(tape, batch, true, rng, nullptr, share.get()), labels),

@@ -215,7 +215,7 @@ class GinJob final : public EpochJob {
       if (ctx.profile) tape.set_profile(ctx.profile);
       ForwardOptions fo;
       fo.training = true;
-      fo.dropout_rng = dropout_base_.derive(static_cast<uint64_t>(ctx.global_step)).derive(static_cast<uint64_t>(comm_->rank()));
+      fo.dropout_rng = dropout_base_.derive(static_cast<uint64_t>(ctx.run_step)).derive(static_cast<uint64_t>(comm_->rank()));
       Var<float> logits = model_->forward(tape, batch_, fo);
       Var<float> loss = data_.classification ? bce_with_logits(logits, batch_.labels, static_cast<double>(labelled))
                                              : mse(logits, batch_.labels, static_cast<double>(labelled));

@@ -82,7 +82,7 @@ class GinGroupJob final : public EpochJob {
 
   StepOutcome run_step(const StepContext& ctx, const std::vector<int64_t>&) override {
     if (present_ == 0) return {};
-    const CounterRng dropout = CounterRng(seed_, RngPurpose::kDropout).derive(static_cast<uint64_t>(ctx.global_step));
+    const CounterRng dropout = CounterRng(seed_, RngPurpose::kDropout).derive(static_cast<uint64_t>(ctx.run_step));
     OrderedGradientSum<float> sum(store_->trainable());
     std::vector<int64_t> ids;
     std::vector<double> losses;

@@ -201,7 +201,7 @@ class GraphClJob final : public EpochJob {
     if (skip_) return {{}, 0};
     originals_batch_.clear();
     augmented_batch_.clear();
-    const CounterRng step_rng = CounterRng(seed_, RngPurpose::kAugment).derive(static_cast<uint64_t>(ctx.global_step));
+    const CounterRng step_rng = CounterRng(seed_, RngPurpose::kAugment).derive(static_cast<uint64_t>(ctx.run_step));
     for (int64_t i = first_; i < last_; ++i) {
       const GraphView& g = originals_[static_cast<size_t>(batch_[i])];
       originals_batch_.push_back(g);

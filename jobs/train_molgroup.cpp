@@ -219,7 +219,7 @@ class MolGroupJob final : public EpochJob {
     in.num_aux = step_.num_aux;
     ForwardOptions fo;
     fo.training = true;
-    fo.dropout_rng = CounterRng(seed_, RngPurpose::kDropout).derive(static_cast<uint64_t>(ctx.global_step));
+    fo.dropout_rng = CounterRng(seed_, RngPurpose::kDropout).derive(static_cast<uint64_t>(ctx.run_step));
     double loss = 0;
     std::vector<double> row(group_.size(), std::nan(""));
     if (epoch_ < warmup_epochs_ || step_.num_aux == 0) {

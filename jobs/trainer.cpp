@@ -283,6 +283,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
     double epoch_train_seconds = 0.0;
     int64_t epoch_items = 0;
     bool seed_resumed = false;
+    int64_t run_first_step = global_step_total;
     if (resuming && si == start_seed_index && resume_state.get_int("seed_started") != 0) {
       CheckpointReader reader(checkpoint_path, comm);
       const StateSection st = reader.read_state("trainer");
@@ -297,6 +298,9 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
         epoch_train_seconds = st.get_array("epoch_rank_train_seconds").at(static_cast<size_t>(comm.rank()));
         epoch_items = st.get_int("epoch_items_seen");
       }
+      // Where this run began in the job's step count. Checkpoints from before run_step existed keyed a
+      // run's steps by the job-wide count: such a run goes on with those keys to its end.
+      run_first_step = global_step_total - (st.ints.count("run_step") ? st.get_int("run_step") : global_step_total);
       seed_resumed = true;
     }
     if (!seed_resumed) {
@@ -320,6 +324,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       st.ints["epoch"] = epoch;
       st.ints["step_in_epoch"] = step_in_epoch;
       st.ints["global_step"] = global_step_total;
+      st.ints["run_step"] = global_step_total - run_first_step;
       st.ints["epoch_loss_steps"] = epoch_loss_steps;
       st.reals["epoch_loss_sum"] = epoch_loss_sum;
       st.arrays["epoch_rank_train_seconds"] = comm.allgather(epoch_train_seconds);
@@ -356,7 +361,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       }
       for (int64_t step = first_step; step < steps; ++step) {
         const auto t0 = std::chrono::steady_clock::now();
-        StepContext ctx{seed, epoch, step, global_step_total, profiling ? &profile : nullptr};
+        StepContext ctx{seed, epoch, step, global_step_total, global_step_total - run_first_step, profiling ? &profile : nullptr};
         StepPlan plan;
         std::exception_ptr failure;
         try {

@@ -61,6 +61,9 @@ struct StepContext {
   int64_t epoch = 0;        // 0-based
   int64_t step = 0;         // 0-based within the epoch
   int64_t global_step = 0;  // 0-based over the whole job (all seeds)
+  // 0-based within this run (seed). Per-step random streams (dropout, augmentations) are keyed by it with
+  // the seed, so a seed gives the same run whichever seeds the job ran before it.
+  int64_t run_step = 0;
   OpProfile* profile = nullptr;  // non-null when debug.profile is on: pass to tapes
 };
 

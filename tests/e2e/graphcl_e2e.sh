@@ -2,7 +2,8 @@
 # The graphcl job kind on MUTAG (shipped in data/tu): every sampler trains and is scored by the SVM
 # protocol, with the batch tables in results.h5; kNN batches are harder (higher in-batch cosine) than
 # uniform ones; a BatchSampler run with background rebuilds stopped mid-epoch twice and resumed ends
-# bit-identical to an uninterrupted one (parameters, metrics, every batch); the bad inputs fail once,
+# bit-identical to an uninterrupted one (parameters, metrics, every batch); a seed run alone equals the
+# same seed run after another; the bad inputs fail once,
 # on every rank, naming the file or key.
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -71,7 +72,20 @@ for s in ("0", "1"):
 print("resumed run identical")
 PY
 
-# (3) Bad inputs.
+# (3) A run does not depend on the runs before it: seed 1 alone equals seed 1 after seed 0 (per-step
+# random streams are keyed by the step within the run, not the job-wide step).
+run "$NP" train "$JOB" "${RESUME[@]}" --set train.seeds=[1] --set output.dir=seed1 > seed1.log 2>&1 || { cat seed1.log; fail "seed 1 alone"; }
+"$PY" - <<'PY' || fail "seed 1 alone differs from seed 1 after seed 0"
+import h5py
+a, b = h5py.File("straight/results.h5")["seeds/1"], h5py.File("seed1/results.h5")["seeds/1"]
+for k in ("train_loss", "svm_accuracy", "mean_cosine", "visits", "walk_steps"):
+    assert a[k][()].tobytes() == b[k][()].tobytes(), k
+assert a["batch_stats"][()][:, 1:].tobytes() == b["batch_stats"][()][:, 1:].tobytes()  # column 0: the job-wide step
+assert a["batches"][()][:, 1].tobytes() == b["batches"][()][:, 1].tobytes()
+print("seed 1 alone identical to seed 1 after seed 0")
+PY
+
+# (4) Bad inputs.
 expect_failure 2 "no_such_dir" "$NP" train "$JOB" "${SMALL[@]}" --set data.tu=no_such_dir --set output.dir=bad1
 expect_failure 2 "sampler.kind 'shuffle'" "$NP" train "$JOB" "${SMALL[@]}" --set sampler.kind=shuffle --set output.dir=bad2
 expect_failure 2 "eval.epochs lists epoch 9" "$NP" train "$JOB" "${SMALL[@]}" --set eval.epochs=[9] --set output.dir=bad3
