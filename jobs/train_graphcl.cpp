@@ -85,6 +85,8 @@ std::vector<KeySpec> graphcl_keys() {
       {"eval.epochs", ValueKind::kIntList, "[10, 20]", "Epochs (1-based) after which the SVM protocol scores the embeddings (GraphCL: 10 and 20).",
        {}, 1, {}, Resume::kFree},
       {"eval.kernel", ValueKind::kString, "\"rbf\"", "SVM kernel (GraphCL: rbf).", {"rbf", "linear"}},
+      {"eval.standardize", ValueKind::kBool, "false",
+       "Standardise each feature by each SVM fit's training rows (GraphCL: false, raw features).", {}, {}, {}},
       {"eval.folds", ValueKind::kInt, "10", "Outer stratified folds (GraphCL: 10; C by an inner 5-fold grid search).", {}, 2},
       {"eval.batch_size", ValueKind::kInt, "512", "Graphs per forward pass when embedding for the evaluation.", {}, 1},
       {"output.batches", ValueKind::kBool, "true", "Store every batch's members in results.h5 (table batches).", {}, {}, {}, Resume::kFree},
@@ -127,6 +129,7 @@ class GraphClJob final : public EpochJob {
         if (e > config.get_int("train.epochs"))
           fail_input("{}: eval.epochs lists epoch {}, after the last (train.epochs = {})", config.source(), e, config.get_int("train.epochs"));
       protocol_.kernel = config.get_string("eval.kernel");
+      protocol_.standardize = config.get_bool("eval.standardize");
       protocol_.outer_folds = static_cast<int>(config.get_int("eval.folds"));
       std::vector<int64_t> per_class(static_cast<size_t>(set_.num_classes), 0);
       for (int32_t y : set_.graph_labels) ++per_class[static_cast<size_t>(y)];

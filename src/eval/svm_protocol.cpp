@@ -86,11 +86,32 @@ std::vector<svm_node> kernel_row(const Eigen::MatrixXd& k, int64_t i, int serial
   return row;
 }
 
+// x with every column standardised by the mean and standard deviation of the `train` rows (a constant
+// column is only centred).
+MatF standardised(const MatF& x, const std::vector<int64_t>& train) {
+  Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(x.cols()), sum2 = Eigen::RowVectorXd::Zero(x.cols());
+  for (int64_t i : train) {
+    const Eigen::RowVectorXd row = x.row(i).cast<double>();
+    sum += row;
+    sum2 += row.array().square().matrix();
+  }
+  const double n = static_cast<double>(train.size());
+  const Eigen::RowVectorXd mean = sum / n;
+  Eigen::RowVectorXd sd = (sum2 / n - mean.array().square().matrix()).cwiseMax(0.0).cwiseSqrt();
+  for (int64_t j = 0; j < sd.size(); ++j)
+    if (!(sd(j) > 0)) sd(j) = 1.0;
+  return ((x.cast<double>().rowwise() - mean).array().rowwise() / sd.array()).cast<float>().matrix();
+}
+
 // Accuracy on `test` of an SVM with this C trained on `train`. The RBF kernel is computed once per fit
 // as a matrix product and handed to libsvm precomputed: the same kernel values (up to the order of the
 // sums), several times faster than libsvm's sparse per-entry dot products.
-double fit_and_score(const MatF& x, const std::vector<int32_t>& y, const std::vector<int64_t>& train,
-                     const std::vector<int64_t>& test, double c, const std::string& kernel) {
+double fit_and_score(const MatF& raw, const std::vector<int32_t>& y, const std::vector<int64_t>& train,
+                     const std::vector<int64_t>& test, double c, const SvmProtocol& protocol) {
+  MatF scaled;
+  if (protocol.standardize) scaled = standardised(raw, train);
+  const MatF& x = protocol.standardize ? scaled : raw;
+  const std::string& kernel = protocol.kernel;
   svm_parameter param{};
   param.svm_type = C_SVC;
   param.cache_size = 200;
@@ -197,14 +218,14 @@ SvmFold run_fold(const MatF& x, const std::vector<int32_t>& y, const SvmProtocol
       std::vector<int64_t> inner_test, inner_train;
       for (int64_t i : inner_test_local) inner_test.push_back(train[i]);
       for (int64_t i : complement(static_cast<int64_t>(train.size()), inner_test_local)) inner_train.push_back(train[i]);
-      total += fit_and_score(x, y, inner_train, inner_test, c, protocol.kernel);
+      total += fit_and_score(x, y, inner_train, inner_test, c, protocol);
     }
     if (total > best + 1e-12) {  // strictly better: ties keep the smaller C
       best = total;
       best_c = c;
     }
   }
-  return {fit_and_score(x, y, train, test, best_c, protocol.kernel), best_c};
+  return {fit_and_score(x, y, train, test, best_c, protocol), best_c};
 }
 
 }  // namespace

@@ -20,6 +20,10 @@ struct SvmProtocol {
   int outer_folds = 10;
   int inner_folds = 5;
   std::string kernel = "rbf";  // "rbf" | "linear"
+  // Standardise every feature by the mean and standard deviation of each fit's training rows (scikit-learn's
+  // StandardScaler in a pipeline). GraphCL's protocol does not: its raw sum-pooled features let a few large
+  // coordinates dominate the RBF kernel when an embedding's scale grows.
+  bool standardize = false;
 };
 
 struct SvmResult {
