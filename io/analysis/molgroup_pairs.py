@@ -48,14 +48,22 @@ def main():
     parser.add_argument("--datasets", required=True, help="comma-separated, in the array's order")
     parser.add_argument("--out", help="HDF5 file to write (default <base>/pairs.h5)")
     parser.add_argument("--png", help="heat-map to write (default <base>/heatmap.png)")
+    parser.add_argument("--targets", help="comma-separated: only these rows were run (tests/bench/molgroup_pairs.sh); "
+                        "the others stay NaN, are not reported missing and are left out of the heat-map")
     args = parser.parse_args()
     names = [n for n in args.datasets.split(",") if n]
     d = len(names)
+    targets = [n for n in (args.targets or args.datasets).split(",") if n]
+    unknown = [t for t in targets if t not in names]
+    if unknown:
+        sys.exit(f"molgroup_pairs.py: --targets {','.join(unknown)} not in --datasets")
     score, std = np.full((d, d), np.nan), np.full((d, d), np.nan)
     seeds = np.zeros((d, d), dtype=np.int64)
     metric, higher = [""] * d, np.ones(d, dtype=np.int64)
     missing = []
     for i, a in enumerate(names):
+        if a not in targets:
+            continue
         for j, b in enumerate(names):
             path = os.path.join(args.base, f"{a}__{'alone' if i == j else b}", "results.h5")
             if not os.path.exists(path):
@@ -87,17 +95,19 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     png = args.png or os.path.join(args.base, "heatmap.png")
-    fig, ax = plt.subplots(figsize=(max(5.0, 2.0 + 0.6 * d), max(4.0, 1.5 + 0.55 * d)))
-    limit = np.nanmax(np.abs(gain)) if np.isfinite(gain).any() else 1.0
-    image = ax.imshow(100 * gain, cmap="RdBu", vmin=-100 * limit, vmax=100 * limit)
+    rows = [i for i, n in enumerate(names) if n in targets]
+    shown = gain[rows]
+    fig, ax = plt.subplots(figsize=(max(5.0, 2.0 + 0.6 * d), max(2.5, 1.5 + 0.55 * len(rows))))
+    limit = np.nanmax(np.abs(shown)) if np.isfinite(shown).any() else 1.0
+    image = ax.imshow(100 * shown, cmap="RdBu", vmin=-100 * limit, vmax=100 * limit)
     ax.set_xticks(range(d), names, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(d), [f"{n} ({metric[i]})" for i, n in enumerate(names)], fontsize=8)
+    ax.set_yticks(range(len(rows)), [f"{names[i]} ({metric[i]})" for i in rows], fontsize=8)
     ax.set_xlabel("auxiliary data set")
     ax.set_ylabel("target data set")
-    for i in range(d):
+    for r, i in enumerate(rows):
         for j in range(d):
             if i != j and np.isfinite(gain[i, j]):
-                ax.text(j, i, f"{100 * gain[i, j]:+.1f}", ha="center", va="center", fontsize=6)
+                ax.text(j, r, f"{100 * gain[i, j]:+.1f}", ha="center", va="center", fontsize=6)
     fig.colorbar(image, ax=ax, label="relative gain (%)")
     ax.set_title("target + one auxiliary vs the target alone", fontsize=9)
     fig.tight_layout()
