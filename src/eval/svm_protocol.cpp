@@ -103,59 +103,68 @@ MatF standardised(const MatF& x, const std::vector<int64_t>& train) {
   return ((x.cast<double>().rowwise() - mean).array().rowwise() / sd.array()).cast<float>().matrix();
 }
 
-// Accuracy on `test` of an SVM with this C trained on `train`. The RBF kernel is computed once per fit
-// as a matrix product and handed to libsvm precomputed: the same kernel values (up to the order of the
-// sums), several times faster than libsvm's sparse per-entry dot products.
-double fit_and_score(const MatF& raw, const std::vector<int32_t>& y, const std::vector<int64_t>& train,
-                     const std::vector<int64_t>& test, double c, const SvmProtocol& protocol) {
-  MatF scaled;
-  if (protocol.standardize) scaled = standardised(raw, train);
-  const MatF& x = protocol.standardize ? scaled : raw;
-  const std::string& kernel = protocol.kernel;
-  svm_parameter param{};
-  param.svm_type = C_SVC;
-  param.cache_size = 200;
-  param.eps = 1e-3;
-  param.C = c;
-  param.shrinking = 1;
-  const bool rbf = kernel != "linear";
-  const double gamma = scale_gamma(x, train);
-  Problem problem;
-  Eigen::MatrixXd k_test;
-  if (rbf) {
-    param.kernel_type = PRECOMPUTED;
-    const Eigen::MatrixXd k = rbf_kernel(x, train, train, gamma);
-    problem.rows.resize(train.size());
-    for (size_t i = 0; i < train.size(); ++i) {
-      problem.rows[i] = kernel_row(k, static_cast<int64_t>(i), static_cast<int>(i + 1));
-      problem.pointers.push_back(problem.rows[i].data());
-      problem.targets.push_back(y[train[i]]);
-    }
-    problem.problem.l = static_cast<int>(train.size());
-    problem.problem.y = problem.targets.data();
-    problem.problem.x = problem.pointers.data();
-    k_test = rbf_kernel(x, test, train, gamma);
-  } else {
-    param.kernel_type = LINEAR;
-    problem = Problem(x, y, train);
-  }
-  if (const char* bad = svm_check_parameter(&problem.problem, &param)) fail("libsvm: {}", bad);
-  svm_model* model = svm_train(&problem.problem, &param);
-  int64_t correct = 0;
-  std::vector<svm_node> row(static_cast<size_t>(x.cols()) + 1);
-  for (size_t t = 0; t < test.size(); ++t) {
-    const int64_t s = test[t];
-    if (rbf) {
-      row = kernel_row(k_test, static_cast<int64_t>(t), 0);
+// One fit's data, ready for libsvm at any C: the features standardised by the training rows when the
+// protocol asks, and for the RBF kernel the training and test kernel rows, computed once as matrix products
+// and handed to libsvm precomputed (the same kernel values up to the order of the sums, several times faster
+// than libsvm's sparse per-entry dot products). The grid search fits every C on the same split, so the
+// kernel is built once per split instead of once per C.
+class PreparedFit {
+ public:
+  PreparedFit(const MatF& raw, const std::vector<int32_t>& y, const std::vector<int64_t>& train, const std::vector<int64_t>& test,
+              const SvmProtocol& protocol)
+      : rbf_(protocol.kernel != "linear") {
+    MatF scaled;
+    if (protocol.standardize) scaled = standardised(raw, train);
+    const MatF& x = protocol.standardize ? scaled : raw;
+    if (rbf_) {
+      const double gamma = scale_gamma(x, train);
+      const Eigen::MatrixXd k = rbf_kernel(x, train, train, gamma);
+      problem_.rows.resize(train.size());
+      for (size_t i = 0; i < train.size(); ++i) {
+        problem_.rows[i] = kernel_row(k, static_cast<int64_t>(i), static_cast<int>(i + 1));
+        problem_.pointers.push_back(problem_.rows[i].data());
+        problem_.targets.push_back(y[train[i]]);
+      }
+      problem_.problem.l = static_cast<int>(train.size());
+      problem_.problem.y = problem_.targets.data();
+      problem_.problem.x = problem_.pointers.data();
+      const Eigen::MatrixXd k_test = rbf_kernel(x, test, train, gamma);
+      for (size_t t = 0; t < test.size(); ++t) test_rows_.push_back(kernel_row(k_test, static_cast<int64_t>(t), 0));
     } else {
-      for (int64_t j = 0; j < x.cols(); ++j) row[j] = {static_cast<int>(j + 1), x(s, j)};
-      row[x.cols()] = {-1, 0.0};
+      problem_ = Problem(x, y, train);
+      for (int64_t s : test) {
+        std::vector<svm_node> row(static_cast<size_t>(x.cols()) + 1);
+        for (int64_t j = 0; j < x.cols(); ++j) row[static_cast<size_t>(j)] = {static_cast<int>(j + 1), x(s, j)};
+        row[static_cast<size_t>(x.cols())] = {-1, 0.0};
+        test_rows_.push_back(std::move(row));
+      }
     }
-    correct += static_cast<int32_t>(svm_predict(model, row.data())) == y[s];
+    for (int64_t s : test) test_labels_.push_back(y[s]);
   }
-  svm_free_and_destroy_model(&model);
-  return static_cast<double>(correct) / static_cast<double>(test.size());
-}
+
+  // Accuracy on the test rows of an SVM with this C trained on the training rows.
+  double score(double c) {
+    svm_parameter param{};
+    param.svm_type = C_SVC;
+    param.kernel_type = rbf_ ? PRECOMPUTED : LINEAR;
+    param.cache_size = 200;
+    param.eps = 1e-3;
+    param.C = c;
+    param.shrinking = 1;
+    if (const char* bad = svm_check_parameter(&problem_.problem, &param)) fail("libsvm: {}", bad);
+    svm_model* model = svm_train(&problem_.problem, &param);
+    int64_t correct = 0;
+    for (size_t t = 0; t < test_rows_.size(); ++t) correct += static_cast<int32_t>(svm_predict(model, test_rows_[t].data())) == test_labels_[t];
+    svm_free_and_destroy_model(&model);
+    return static_cast<double>(correct) / static_cast<double>(test_rows_.size());
+  }
+
+ private:
+  bool rbf_;
+  Problem problem_;
+  std::vector<std::vector<svm_node>> test_rows_;
+  std::vector<int32_t> test_labels_;
+};
 
 std::vector<int64_t> complement(int64_t n, const std::vector<int64_t>& part) {
   std::vector<uint8_t> in(static_cast<size_t>(n), 0);
@@ -211,21 +220,22 @@ SvmFold run_fold(const MatF& x, const std::vector<int32_t>& y, const SvmProtocol
   std::vector<int32_t> train_labels;
   for (int64_t i : train) train_labels.push_back(y[i]);
   const auto inner = stratified_folds(train_labels, protocol.inner_folds, seed ^ (0x9e37ULL + static_cast<uint64_t>(f)));
-  double best_c = protocol.c_grid.front(), best = -1;
-  for (double c : protocol.c_grid) {
-    double total = 0;
-    for (const auto& inner_test_local : inner) {
-      std::vector<int64_t> inner_test, inner_train;
-      for (int64_t i : inner_test_local) inner_test.push_back(train[i]);
-      for (int64_t i : complement(static_cast<int64_t>(train.size()), inner_test_local)) inner_train.push_back(train[i]);
-      total += fit_and_score(x, y, inner_train, inner_test, c, protocol);
-    }
-    if (total > best + 1e-12) {  // strictly better: ties keep the smaller C
-      best = total;
-      best_c = c;
-    }
+  // Each C's accuracy summed over the inner folds in fold order (one kernel per inner split for all C).
+  std::vector<double> total(protocol.c_grid.size(), 0.0);
+  for (const auto& inner_test_local : inner) {
+    std::vector<int64_t> inner_test, inner_train;
+    for (int64_t i : inner_test_local) inner_test.push_back(train[i]);
+    for (int64_t i : complement(static_cast<int64_t>(train.size()), inner_test_local)) inner_train.push_back(train[i]);
+    PreparedFit fit(x, y, inner_train, inner_test, protocol);
+    for (size_t c = 0; c < protocol.c_grid.size(); ++c) total[c] += fit.score(protocol.c_grid[c]);
   }
-  return {fit_and_score(x, y, train, test, best_c, protocol), best_c};
+  double best_c = protocol.c_grid.front(), best = -1;
+  for (size_t c = 0; c < protocol.c_grid.size(); ++c)
+    if (total[c] > best + 1e-12) {  // strictly better: ties keep the smaller C
+      best = total[c];
+      best_c = protocol.c_grid[c];
+    }
+  return {PreparedFit(x, y, train, test, protocol).score(best_c), best_c};
 }
 
 }  // namespace
