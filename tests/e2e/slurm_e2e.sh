@@ -342,6 +342,19 @@ assert abs(g[0, 1] - (s[0, 0] - s[0, 1]) / s[0, 0]) < 1e-12 and abs(g[1, 0] - (s
 EOF
 inspect_out="$("$relfm_bin" inspect "$base_d/pairs.h5")" || fail "(d): relfm inspect pairs.h5"
 grep -q "relative gain" <<<"$inspect_out" || { echo "$inspect_out" >&2; fail "(d): inspect summary"; }
-log "(d) ok: 4 cells, pairs.h5 and heatmap.png gathered"
+# One row gathered alone (tests/bench/molgroup_pairs.sh): the other rows are NaN and not reported missing.
+rm -rf "$base_d/bace__freesolv" "$base_d/bace__alone"
+"$python" "$src/io/analysis/molgroup_pairs.py" "$base_d" --datasets freesolv,bace --targets freesolv --out "$base_d/row.h5" \
+  --png "$base_d/row.png" || fail "(d): gathering one row failed"
+[ -s "$base_d/row.png" ] || fail "(d): no heat-map of the row"
+"$python" - "$base_d/row.h5" <<'EOF' || fail "(d): row.h5"
+import sys, h5py, numpy as np
+g = h5py.File(sys.argv[1], "r")["relative_gain"][()]
+assert np.isfinite(g[0]).all() and np.isnan(g[1]).all(), g
+EOF
+if "$python" "$src/io/analysis/molgroup_pairs.py" "$base_d" --datasets freesolv,bace --targets esol 2>/dev/null; then
+  fail "(d): a target outside --datasets was accepted"
+fi
+log "(d) ok: 4 cells, pairs.h5 and heatmap.png gathered; one row alone"
 
 log "PASS"
