@@ -6,11 +6,15 @@
 # the same rank count, so the differences are the sampler's. Resumable like graphcl_accuracy.sh.
 #   tests/bench/batchsampler_sweep.sh   env: NP (ranks, default 1), DATASETS (default "MUTAG PROTEINS
 #        IMDB-BINARY IMDB-MULTI"), SEEDS (default 0-9), CONFIGS (names below, default all), OUT (default
-#        runs/batchsampler_sweep), RESULTS (default results/batchsampler_sweep: the per-configuration CSVs)
+#        runs/batchsampler_sweep), RESULTS (default results/batchsampler_sweep: the per-configuration CSVs),
+#        RELFM_GEMM (default eigen)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export NP=${NP:-1} DATASETS=${DATASETS:-"MUTAG PROTEINS IMDB-BINARY IMDB-MULTI"} SEEDS=${SEEDS:-"0 1 2 3 4 5 6 7 8 9"}
 OUT=${OUT:-runs/batchsampler_sweep}
+# One GEMM backend for every cell: the start-up probe can flip between close candidates on a busy machine,
+# and each backend rounds differently.
+export RELFM_GEMM=${RELFM_GEMM:-eigen}
 RESULTS=${RESULTS:-results/batchsampler_sweep}
 # name | sampler | extra job keys. M is the hardness knob (M = K: uniform batches; M = N: the kNN sampler),
 # alpha the walk's locality (the official schedule 0.2 - 0.02 per epoch, floor 0.05).
