@@ -15,7 +15,18 @@ namespace {
 
 void quiet(const char*) {}
 
-// libsvm's sparse rows for the given samples (every feature present; index -1 ends a row).
+// libsvm's sparse rows of the given samples' features (every feature present; index -1 ends a row).
+std::vector<std::vector<svm_node>> feature_rows(const MatF& x, const std::vector<int64_t>& samples) {
+  std::vector<std::vector<svm_node>> rows(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    rows[i].resize(static_cast<size_t>(x.cols()) + 1);
+    for (int64_t j = 0; j < x.cols(); ++j) rows[i][static_cast<size_t>(j)] = {static_cast<int>(j + 1), x(samples[i], j)};
+    rows[i][static_cast<size_t>(x.cols())] = {-1, 0.0};
+  }
+  return rows;
+}
+
+// A libsvm training problem that owns its rows and targets.
 struct Problem {
   std::vector<std::vector<svm_node>> rows;
   std::vector<svm_node*> pointers;
@@ -24,26 +35,19 @@ struct Problem {
 
   Problem() = default;
   Problem(const Problem&) = delete;
+  Problem(std::vector<std::vector<svm_node>> r, std::vector<double> t) : rows(std::move(r)), targets(std::move(t)) { wire(); }
   Problem& operator=(Problem&& o) noexcept {
     rows = std::move(o.rows);
     targets = std::move(o.targets);
+    wire();
+    return *this;
+  }
+
+ private:
+  void wire() {
     pointers.clear();
     for (auto& r : rows) pointers.push_back(r.data());
     problem.l = static_cast<int>(rows.size());
-    problem.y = targets.data();
-    problem.x = pointers.data();
-    return *this;
-  }
-  Problem(const MatF& x, const std::vector<int32_t>& y, const std::vector<int64_t>& samples) {
-    rows.resize(samples.size());
-    for (size_t i = 0; i < samples.size(); ++i) {
-      rows[i].resize(static_cast<size_t>(x.cols()) + 1);
-      for (int64_t j = 0; j < x.cols(); ++j) rows[i][j] = {static_cast<int>(j + 1), x(samples[i], j)};
-      rows[i][x.cols()] = {-1, 0.0};
-      pointers.push_back(rows[i].data());
-      targets.push_back(y[samples[i]]);
-    }
-    problem.l = static_cast<int>(samples.size());
     problem.y = targets.data();
     problem.x = pointers.data();
   }
@@ -116,28 +120,19 @@ class PreparedFit {
     MatF scaled;
     if (protocol.standardize) scaled = standardised(raw, train);
     const MatF& x = protocol.standardize ? scaled : raw;
+    std::vector<double> targets;
+    for (int64_t s : train) targets.push_back(y[s]);
     if (rbf_) {
       const double gamma = scale_gamma(x, train);
       const Eigen::MatrixXd k = rbf_kernel(x, train, train, gamma);
-      problem_.rows.resize(train.size());
-      for (size_t i = 0; i < train.size(); ++i) {
-        problem_.rows[i] = kernel_row(k, static_cast<int64_t>(i), static_cast<int>(i + 1));
-        problem_.pointers.push_back(problem_.rows[i].data());
-        problem_.targets.push_back(y[train[i]]);
-      }
-      problem_.problem.l = static_cast<int>(train.size());
-      problem_.problem.y = problem_.targets.data();
-      problem_.problem.x = problem_.pointers.data();
+      std::vector<std::vector<svm_node>> rows;
+      for (size_t i = 0; i < train.size(); ++i) rows.push_back(kernel_row(k, static_cast<int64_t>(i), static_cast<int>(i + 1)));
+      problem_ = Problem(std::move(rows), std::move(targets));
       const Eigen::MatrixXd k_test = rbf_kernel(x, test, train, gamma);
       for (size_t t = 0; t < test.size(); ++t) test_rows_.push_back(kernel_row(k_test, static_cast<int64_t>(t), 0));
     } else {
-      problem_ = Problem(x, y, train);
-      for (int64_t s : test) {
-        std::vector<svm_node> row(static_cast<size_t>(x.cols()) + 1);
-        for (int64_t j = 0; j < x.cols(); ++j) row[static_cast<size_t>(j)] = {static_cast<int>(j + 1), x(s, j)};
-        row[static_cast<size_t>(x.cols())] = {-1, 0.0};
-        test_rows_.push_back(std::move(row));
-      }
+      problem_ = Problem(feature_rows(x, train), std::move(targets));
+      test_rows_ = feature_rows(x, test);
     }
     for (int64_t s : test) test_labels_.push_back(y[s]);
   }
