@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <string>
 
 namespace relfm {
 
@@ -15,7 +16,18 @@ void inspect_pairwise(const h5::File& f) {
   std::printf("pairwise study (target + one auxiliary vs the target alone), %lld data sets, from %s\n",
               static_cast<long long>(d), f.has_attr("/", "source") ? f.attr_string("/", "source").c_str() : "?");
   auto at = [&](const std::vector<double>& m, int64_t i, int64_t j) { return m[static_cast<size_t>(i * d + j)]; };
+  // A study gathered row by row (tests/bench/molgroup_pairs.sh --targets) leaves the other targets' rows NaN:
+  // report the targets that were run and name the others once, instead of a screen of nan and n/a.
+  std::vector<int64_t> run;
+  std::string not_run;
   for (int64_t i = 0; i < d; ++i) {
+    bool any = seeds[static_cast<size_t>(i * d + i)] > 0;
+    for (int64_t j = 0; j < d && !any; ++j) any = j != i && std::isfinite(at(score, i, j));
+    if (any) run.push_back(i);
+    else not_run += (not_run.empty() ? "" : ", ") + names[static_cast<size_t>(i)];
+  }
+  if (!not_run.empty()) std::printf("  targets not run (their rows are empty): %s\n", not_run.c_str());
+  for (const int64_t i : run) {
     std::vector<int64_t> order;
     for (int64_t j = 0; j < d; ++j)
       if (j != i && std::isfinite(at(gain, i, j))) order.push_back(j);
@@ -30,7 +42,7 @@ void inspect_pairwise(const h5::File& f) {
   std::printf("  relative gain (%%), row = target, column = auxiliary:\n  %10s", "");
   for (const std::string& n : names) std::printf(" %8.8s", n.c_str());
   std::printf("\n");
-  for (int64_t i = 0; i < d; ++i) {
+  for (const int64_t i : run) {
     std::printf("  %10.10s", names[static_cast<size_t>(i)].c_str());
     for (int64_t j = 0; j < d; ++j) {
       const double g = at(gain, i, j);

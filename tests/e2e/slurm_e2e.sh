@@ -352,6 +352,10 @@ import sys, h5py, numpy as np
 g = h5py.File(sys.argv[1], "r")["relative_gain"][()]
 assert np.isfinite(g[0]).all() and np.isnan(g[1]).all(), g
 EOF
+row_out="$("$relfm_bin" inspect "$base_d/row.h5")" || fail "(d): relfm inspect row.h5"
+# The target not run is named once, not printed as a row of nan.
+{ grep -q "targets not run (their rows are empty): bace" <<<"$row_out" && ! grep -qi "nan" <<<"$row_out"; } \
+  || { echo "$row_out" >&2; fail "(d): inspect of one row"; }
 if "$python" "$src/io/analysis/molgroup_pairs.py" "$base_d" --datasets freesolv,bace --targets esol 2>/dev/null; then
   fail "(d): a target outside --datasets was accepted"
 fi
