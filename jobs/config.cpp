@@ -278,6 +278,7 @@ std::string Schema::reference_markdown() const {
       doc += " One of " + list + ".";
     }
     if (k.resume == Resume::kBlocks) doc += " Must match to resume.";
+    if (k.resume == Resume::kExtends) doc += " May only grow at its end to resume (a finished job then runs the new entries).";
     out += fmt::format("| `{}` | {} | {} | {} |\n", k.key, type, k.default_value.empty() ? "(required)" : "`" + k.default_value + "`", doc);
   }
   return out;
@@ -366,10 +367,18 @@ std::string JobConfig::value_text(const std::string& key) const { return value_t
 std::vector<std::string> JobConfig::resume_conflicts(const JobConfig& saved) const {
   std::vector<std::string> out;
   for (const KeySpec& spec : schema_->keys()) {
-    if (spec.resume != Resume::kBlocks) continue;
+    if (spec.resume == Resume::kFree) continue;
     const std::string now = value_text(spec.key);
     const std::string before = saved.values_.count(spec.key) ? saved.value_text(spec.key) : std::string("(absent)");
-    if (now != before) out.push_back(fmt::format("{} = {} in the checkpoint, {} now", spec.key, before, now));
+    if (now == before) continue;
+    if (spec.resume == Resume::kExtends && saved.values_.count(spec.key) && spec.kind == ValueKind::kIntList) {
+      const std::vector<int64_t>& a = saved.get_int_list(spec.key);
+      const std::vector<int64_t>& b = get_int_list(spec.key);
+      if (a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin())) continue;  // grown at its end
+      out.push_back(fmt::format("{} = {} in the checkpoint, {} now (it may only grow at its end)", spec.key, before, now));
+      continue;
+    }
+    out.push_back(fmt::format("{} = {} in the checkpoint, {} now", spec.key, before, now));
   }
   return out;
 }

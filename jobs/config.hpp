@@ -25,6 +25,7 @@ enum class ValueKind { kBool, kInt, kReal, kString, kIntList, kRealList, kString
 enum class Resume {
   kFree,    // may change between runs (epochs, output, progress, debug aids)
   kBlocks,  // a different value makes the checkpoint meaningless: resume is refused, naming the key
+  kExtends, // a list that may only grow at its end (train.seeds: more independent runs after the saved ones)
 };
 
 struct KeySpec {
@@ -84,8 +85,9 @@ class JobConfig {
   // Every key with its effective value (defaults included), as a TOML document.
   std::string to_toml() const;
 
-  // The keys marked Resume::kBlocks whose values differ between `saved` and this configuration, as
-  // "key: saved -> now" lines (empty = resumable). Keys absent from `saved`'s schema count as differing.
+  // The keys marked Resume::kBlocks whose values differ between `saved` and this configuration, and the
+  // Resume::kExtends lists whose saved value is not a prefix of this one, as "key = saved in the
+  // checkpoint, now now" lines (empty = resumable). Keys absent from `saved`'s schema count as differing.
   std::vector<std::string> resume_conflicts(const JobConfig& saved) const;
   const std::string& source() const { return source_; }
 

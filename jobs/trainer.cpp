@@ -48,7 +48,7 @@ std::vector<KeySpec> epoch_trainer_keys() {
   std::vector<KeySpec> keys = {
       {"train.epochs", ValueKind::kInt, "50", "Epochs per seed.", {}, 1},
       {"train.seeds", ValueKind::kIntList, "[0]", "Seeds; each is an independent run (initialisation, order, dropout).",
-       {}, 0, {}, Resume::kBlocks},
+       {}, 0, {}, Resume::kExtends},
   };
   for (auto& k : output_keys("results.h5 and checkpoint.h5")) keys.push_back(k);
   const std::vector<KeySpec> rest = {
@@ -192,6 +192,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   CheckpointMeta resume_meta;
   bool resuming = false;
   int64_t saved_epochs = 0;  // train.epochs of the run that wrote the checkpoint
+  int64_t saved_runs = 0;    // the runs that job planned (train.seeds may have grown since)
   const bool checkpoint_exists = comm.collective([&] { return std::filesystem::exists(checkpoint_path); });
   if (options.resume == ResumeMode::kRequire && !checkpoint_exists)
     throw dist::CollectiveError(fmt::format("--resume require: no checkpoint at '{}'", checkpoint_path),
@@ -209,6 +210,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
     comm.collective([&] {
       const JobConfig saved = JobConfig::parse(resume_meta.config, checkpoint_path + " /config", {}, config.schema());
       saved_epochs = saved.get_int("train.epochs");
+      saved_runs = job.num_runs(saved.get_int_list("train.seeds"));
       const std::vector<std::string> conflicts = config.resume_conflicts(saved);
       if (!conflicts.empty())
         fail_input("'{}' was written with {}: resume with the same settings, or start afresh with --resume never "
@@ -243,7 +245,21 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : 0;
   // A job that ended its runs early says so in every later checkpoint.
   int64_t num_runs = job.num_runs(seeds);
-  if (resuming && resume_state.ints.count("runs_end")) num_runs = std::min(num_runs, resume_state.get_int("runs_end"));
+  if (resuming && resume_state.ints.count("runs_end") && resume_state.get_int("runs_end") < saved_runs)
+    num_runs = std::min(num_runs, resume_state.get_int("runs_end"));
+  // train.seeds grown at its end (checked against the checkpoint above): the saved runs are kept and the
+  // new seeds run after them, each from its own seed-keyed streams, so the job ends as one started with
+  // the longer list would. Not with another train.epochs: the runs would not be comparable.
+  const bool more_seeds = resuming && num_runs > saved_runs;
+  if (more_seeds && epochs != saved_epochs)
+    throw dist::CollectiveError(
+        fmt::format("'{}' was written with train.epochs = {}; adding seeds (train.seeds grew from {} to {} runs) needs "
+                    "the same train.epochs, or the runs would not be comparable",
+                    checkpoint_path, saved_epochs, saved_runs, num_runs),
+        dist::CollectiveError::Kind::kInput, 0);
+  if (more_seeds)
+    progress.message(fmt::format("adding {} run{} to the {} in '{}'", num_runs - saved_runs, num_runs - saved_runs > 1 ? "s" : "",
+                                 saved_runs, checkpoint_path));
   // A finished job rerun with a larger train.epochs trains its run further: the final checkpoint holds the
   // run's model and optimizer after its last epoch, so the result is that of a run started with the larger
   // value (bit-identical when no schedule depends on the epoch count). Only a single run can be extended:

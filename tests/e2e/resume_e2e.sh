@@ -1,6 +1,7 @@
 #!/bin/bash
 # Resume is bit-identical: a run stopped mid-epoch (as by Slurm's SIGUSR1) or killed while writing a
-# checkpoint, then resumed, ends with exactly the parameters and metrics of a run never interrupted.
+# checkpoint, then resumed, ends with exactly the parameters and metrics of a run never interrupted; a
+# finished job goes on with more epochs (one run) or more seeds.
 source "$(dirname "$0")/lib.sh" "$@"
 
 shard bbbp bbbp.h5
@@ -72,4 +73,23 @@ for k in ("train_loss", "valid_rocauc", "test_rocauc", "epoch"):
 assert len(b["seeds/0/epoch"][()]) == 3
 PY
 expect_failure 2 "can be raised to train further only for a job of one run" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.epochs=4
+
+# (5) Seeds added to a finished job: train.seeds may grow at its end; the new seeds run after the saved
+# ones and the job ends as the one started with the longer list (straight: seeds [0, 1]). Any other change
+# of the list, or a new train.epochs with it, is refused.
+cp -r longer more_seeds
+run "$NP" "${ARGS[@]}" --set output.dir=more_seeds > ms.log 2>&1 || { cat ms.log; fail "adding seed 1"; }
+grep -q "adding 1 run to the 1" ms.log || { cat ms.log; fail "no note about the added seed"; }
+h5 same straight/checkpoint.h5 more_seeds/checkpoint.h5 /sections/model /sections/optimizer
+h5 same straight/results.h5 more_seeds/results.h5 /summary
+"$PY" - <<PY || fail "the added seed's metrics differ"
+import h5py
+a, b = h5py.File("straight/results.h5"), h5py.File("more_seeds/results.h5")
+for s in ("0", "1"):
+    for k in ("train_loss", "valid_rocauc", "test_rocauc", "epoch"):
+        assert a["seeds/" + s + "/" + k][()].tobytes() == b["seeds/" + s + "/" + k][()].tobytes(), (s, k)
+PY
+expect_failure 2 "it may only grow at its end" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.seeds=[1,0,2]
+expect_failure 2 "it may only grow at its end" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.seeds=[0]
+expect_failure 2 "needs the same train.epochs" "$NP" "${ARGS[@]}" --set output.dir=longer --set train.epochs=4
 echo "PASS resume_e2e np=$NP"

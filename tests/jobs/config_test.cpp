@@ -17,6 +17,7 @@ const Schema& schema() {
       {"a.names", ValueKind::kStringList, "[]", "datasets", {"bace", "bbbp", "tox21"}},
       {"a.points", ValueKind::kTableList, "[]", "endpoints"},
       {"b.s", ValueKind::kString, "\"k\"", "a string"},
+      {"b.seeds", ValueKind::kIntList, "[0]", "seeds", {}, 0, {}, Resume::kExtends},
   });
   return s;
 }
@@ -71,6 +72,19 @@ TEST(JobConfig, ResumeConflictsListOnlyBlockingKeys) {
   EXPECT_EQ(changed.resume_conflicts(saved), (std::vector<std::string>{"a.n = 3 in the checkpoint, 4 now"}));
   EXPECT_NE(schema().reference_markdown().find("Must match to resume."), std::string::npos);
   EXPECT_NE(schema().reference_markdown().find("Range 1 to 10."), std::string::npos);
+}
+
+TEST(JobConfig, AGrowingListResumesOnlyWhenTheSavedOneIsItsPrefix) {
+  const JobConfig saved = JobConfig::parse("[b]\nseeds = [3, 1]\n", "saved", {}, schema());
+  auto conflicts = [&](const char* now) {
+    return JobConfig::parse(std::string("[b]\nseeds = ") + now + "\n", "now", {}, schema()).resume_conflicts(saved);
+  };
+  EXPECT_TRUE(conflicts("[3, 1]").empty());
+  EXPECT_TRUE(conflicts("[3, 1, 0, 7]").empty());
+  EXPECT_EQ(conflicts("[3]"), (std::vector<std::string>{"b.seeds = [3, 1] in the checkpoint, [3] now (it may only grow at its end)"}));
+  EXPECT_EQ(conflicts("[1, 3, 0]").size(), 1u);
+  EXPECT_EQ(conflicts("[3, 2, 1]").size(), 1u);
+  EXPECT_NE(schema().reference_markdown().find("May only grow at its end to resume"), std::string::npos);
 }
 
 TEST(JobKinds, JobKindDefaultsToGinAndPicksTheKindsSchema) {
