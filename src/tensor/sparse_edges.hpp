@@ -21,13 +21,15 @@ inline void axpy_row(T* __restrict y, const T* __restrict x, T a, int64_t d) {
 // the head count and head width are compile-time constants for the usual shapes (so the head loops
 // unroll into whole vectors); other shapes take the generic loops.
 //
-// y[head h] += sum_u w[edge[u], h] x[other[u], head h] over one run.
+// y[head h] += sum_u w[edge[u], h] x[other[u], head h] over one run; edge == nullptr: w holds the run's
+// values in run order (w[u, h]), copied there once for all the products over the same values, so that a
+// pass whose edges are scattered over the pattern (by key) reads them in sequence.
 template <int H, int DH, typename T>
 void accumulate_run_fixed(T* __restrict y, const T* __restrict x, int64_t ldx, const T* __restrict w, const int64_t* edge,
                           const VertexId* other, int64_t n) {
   T acc[H * DH] = {};
   for (int64_t u = 0; u < n; ++u) {
-    const T* wk = w + edge[u] * H;
+    const T* wk = w + (edge ? edge[u] : u) * H;
     const T* xj = x + other[u] * ldx;
     for (int h = 0; h < H; ++h) {
       const T a = wk[h];
@@ -83,7 +85,8 @@ void accumulate_run(T* y, const T* x, int64_t ldx, const T* w, int64_t heads, in
       }))
     return;
   for (int64_t u = 0; u < n; ++u)
-    for (int64_t h = 0; h < heads; ++h) axpy_row(y + h * dh, x + other[u] * ldx + h * dh, w[edge[u] * heads + h], dh);
+    for (int64_t h = 0; h < heads; ++h)
+      axpy_row(y + h * dh, x + other[u] * ldx + h * dh, w[(edge ? edge[u] : u) * heads + h], dh);
 }
 
 // Eigen's dot: it reassociates the sum into SIMD lanes, which a plain loop may not (strict float order
