@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <span>
 #include <type_traits>
 
@@ -272,7 +273,13 @@ class PatternMatrix {
       rest_by_key_.resize(n, heads);
       const T* from = values_.data();
       T* to = rest_by_key_.data();
-      for (int64_t u = 0; u < n; ++u, to += heads) std::copy_n(from + r.edge[static_cast<size_t>(u)] * heads, heads, to);
+      const int64_t* at = r.edge.data();
+      constexpr int64_t ahead = 16;  // the reads are scattered over the whole values array: ask for them early
+      for (int64_t u = 0; u < n; ++u, to += heads) {
+        if (u + ahead < n) __builtin_prefetch(from + at[u + ahead] * heads);
+        if (heads == 4) std::memcpy(to, from + at[u] * 4, 4 * sizeof(T));  // (a constant size: no call)
+        else std::copy_n(from + at[u] * heads, heads, to);
+      }
     }
     return rest_by_key_.data();
   }
