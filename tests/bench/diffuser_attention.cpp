@@ -7,11 +7,13 @@
 //
 //   relfm_diffuser_attention diffuser|dense L [D=256] [HEADS=4] [HOPS=5] [REPS=3]
 // env: RELFM_NO_TILES=1 runs every edge through the CSR loops; RELFM_RANDOM_KEYS=n sets the random keys
-// per template column (default 64); RELFM_PROFILE=1 prints per-op times of the last repetition.
+// per template column (default 64); RELFM_PROFILE=1 prints per-op times of the last repetition;
+// RELFM_BLOCK_KB=n sets the sparse loops' cache block (default: the CPU's, src/tensor/sparse_edges.cpp).
 #include "src/core/malloc_tuning.hpp"
 #include "src/graph/attention_graph.hpp"
 #include "src/models/diffuser_attention.hpp"
 #include "src/tensor/gemm.hpp"
+#include "src/tensor/sparse_edges.hpp"
 
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   const int64_t d = argc > 3 ? std::atoll(argv[3]) : 256, heads = argc > 4 ? std::atoll(argv[4]) : 4;
   const int64_t hops = argc > 5 ? std::atoll(argv[5]) : 5, reps = argc > 6 ? std::atoll(argv[6]) : 3;
   tune_malloc();  // as the trainer does (dist/runtime.cpp)
+  if (const char* kb = std::getenv("RELFM_BLOCK_KB")) sparse::set_cache_block_bytes(std::atoll(kb) << 10);
   gemm::activate(gemm::apply_gemm_request("auto"));
   const CounterRng rng(1, RngPurpose::kTest, 0);
   auto random = [&](uint64_t stream) {
