@@ -6,9 +6,63 @@
 #include <cmath>
 #include <type_traits>
 
+#include <immintrin.h>
+
 namespace relfm {
 
 namespace detail {
+
+#if defined(__AVX512F__)
+namespace {
+
+// 4 heads of floats: a row's n edges are 4n consecutive floats, lane l of a 16-wide vector holding head
+// l % 4. Whole vectors, the last one masked; per-head results are reduced across the four edges a vector
+// holds and broadcast back in the same lane pattern.
+constexpr int64_t kLanes = 16;
+inline __mmask16 tail_mask(int64_t left) { return left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u); }
+// Lanes l, l + 4, l + 8, l + 12 combined by op: every lane then holds its head's result.
+template <typename Op>
+inline __m512 per_head(__m512 v, Op op) {
+  v = op(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));  // swap 256-bit halves
+  return op(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));  // swap 128-bit quarters
+}
+
+void softmax_row_four_heads(const float* s, float* a, int64_t n) {
+  const int64_t m = 4 * n;
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  for (int64_t k = 0; k < m; k += kLanes) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, tail_mask(m - k), s + k));
+  mx = per_head(mx, [](__m512 x, __m512 y) { return _mm512_max_ps(x, y); });
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __mmask16 mask = tail_mask(m - k);
+    _mm512_mask_storeu_ps(a + k, mask, _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, s + k), mx));
+  }
+  exp_in_place(a, m);
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t k = 0; k < m; k += kLanes) total = _mm512_add_ps(total, _mm512_maskz_loadu_ps(tail_mask(m - k), a + k));
+  const __m512 inverse = _mm512_div_ps(_mm512_set1_ps(1.0f), per_head(total, [](__m512 x, __m512 y) { return _mm512_add_ps(x, y); }));
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __mmask16 mask = tail_mask(m - k);
+    _mm512_mask_storeu_ps(a + k, mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, a + k), inverse));
+  }
+}
+
+void softmax_row_backward_four_heads(const float* a, const float* g, float* gs, int64_t n) {
+  const int64_t m = 4 * n;
+  __m512 dot = _mm512_setzero_ps();
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __mmask16 mask = tail_mask(m - k);
+    dot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + k), _mm512_maskz_loadu_ps(mask, g + k), dot);
+  }
+  dot = per_head(dot, [](__m512 x, __m512 y) { return _mm512_add_ps(x, y); });
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __mmask16 mask = tail_mask(m - k);
+    const __m512 av = _mm512_maskz_loadu_ps(mask, a + k), gv = _mm512_maskz_loadu_ps(mask, g + k);
+    _mm512_mask_storeu_ps(gs + k, mask, _mm512_mul_ps(av, _mm512_sub_ps(gv, dot)));
+  }
+}
+
+}  // namespace
+#endif
 
 template <typename T>
 void edge_softmax_rows(const Csr& p, const Mat<T>& sv, Mat<T>& a, int64_t first, int64_t end) {
@@ -16,6 +70,15 @@ void edge_softmax_rows(const Csr& p, const Mat<T>& sv, Mat<T>& a, int64_t first,
   // cache-resident run: shifted by the heads' maxima, exponentiated (floats and doubles by Eigen's
   // vectorised exp in one call over the run), and normalised, in one visit.
   const int64_t heads = sv.cols();
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>)
+    if (heads == 4) {
+      for (int64_t i = first; i < end; ++i)
+        if (p.row_ptr[i + 1] > p.row_ptr[i])
+          softmax_row_four_heads(&sv(p.row_ptr[i], 0), &a(p.row_ptr[i], 0), p.row_ptr[i + 1] - p.row_ptr[i]);
+      return;
+    }
+#endif
   std::vector<T> mx(static_cast<size_t>(heads)), total(static_cast<size_t>(heads));
   for (int64_t i = first; i < end; ++i) {
     const int64_t b = p.row_ptr[i], e = p.row_ptr[i + 1];
@@ -38,6 +101,16 @@ void edge_softmax_rows(const Csr& p, const Mat<T>& sv, Mat<T>& a, int64_t first,
 template <typename T>
 void edge_softmax_rows_backward(const Csr& p, const Mat<T>& a, const Mat<T>& g, Mat<T>& gs, int64_t first, int64_t end) {
   const int64_t heads = a.cols();
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>)
+    if (heads == 4) {
+      for (int64_t i = first; i < end; ++i) {
+        const int64_t b = p.row_ptr[i];
+        if (p.row_ptr[i + 1] > b) softmax_row_backward_four_heads(&a(b, 0), &g(b, 0), &gs(b, 0), p.row_ptr[i + 1] - b);
+      }
+      return;
+    }
+#endif
   std::vector<T> dot(static_cast<size_t>(heads));
   for (int64_t i = first; i < end; ++i) {
     std::fill(dot.begin(), dot.end(), T(0));

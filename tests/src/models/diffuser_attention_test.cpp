@@ -177,6 +177,33 @@ TEST(DiffuserAttention, FloatTilesOfFourHeadsMatchTheEdgeLoops) {
   EXPECT_GT(tiled.gq.cwiseAbs().maxCoeff(), 0.0f);
 }
 
+// The edge softmax of 4 float heads runs 16 lanes (four edges) at a time with a masked last vector: rows of
+// every length from 0 to 40 edges (and one of 4,000), forward and backward, against the generic loops in
+// double.
+TEST(DiffuserAttention, FloatEdgeSoftmaxOfFourHeadsMatchesDouble) {
+  std::vector<int64_t> lengths;
+  for (int64_t n = 0; n <= 40; ++n) lengths.push_back(n);
+  lengths.push_back(4000);
+  const auto pattern = std::make_shared<const Csr>(Csr::segments(lengths));
+  const int64_t nnz = pattern->nnz(), heads = 4;
+  const MatD s = random_matrix(nnz, heads, 5) * 3.0, w = random_matrix(nnz, heads, 6);
+  Tape<double> td;
+  Var<double> sd = td.input(s, true);
+  Var<double> ad = edge_softmax(pattern, sd);
+  td.backward(sum(mul(ad, td.input(w))));
+  Tape<float> tf;
+  Var<float> sf = tf.input(MatF(s.cast<float>()), true);
+  Var<float> af = edge_softmax(pattern, sf);
+  tf.backward(sum(mul(af, tf.input(MatF(w.cast<float>())))));
+  EXPECT_LT((af.value().cast<double>() - ad.value()).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_LT((sf.grad().cast<double>() - sd.grad()).cwiseAbs().maxCoeff(), 1e-5);
+  // Every head of every non-empty row sums to one.
+  for (int64_t i = 0; i < pattern->num_rows; ++i)
+    if (pattern->row_ptr[i + 1] > pattern->row_ptr[i])
+      for (int64_t h = 0; h < heads; ++h)
+        EXPECT_NEAR(af.value().col(h).segment(pattern->row_ptr[i], pattern->row_ptr[i + 1] - pattern->row_ptr[i]).sum(), 1.0f, 1e-5f);
+}
+
 TEST(DiffuserAttention, FiveOfficialHopsPutMostWeightOnFiveHopPaths) {
   // With alpha 0.1 and K 5 the operator is sum_t c_t A^t with c_t = 0.1 * 0.9^t (t < 5) and 0.9^5 = 0.59 on
   // A^5 (research §1.4). With A the cyclic shift of 6 tokens, applied to V = I, entry (i, i + t mod 6) is c_t.
