@@ -7,6 +7,30 @@
 
 namespace relfm::jobs {
 
+LabelScale LabelScale::of(const MatF& labels, const std::vector<int64_t>& pool) {
+  LabelScale s{Eigen::RowVectorXf::Zero(labels.cols()), Eigen::RowVectorXf::Ones(labels.cols())};
+  for (int64_t t = 0; t < labels.cols(); ++t) {
+    double n = 0, sum = 0;
+    for (const int64_t r : pool)
+      if (const double v = labels(r, t); !std::isnan(v)) n += 1, sum += v;
+    if (n < 2) continue;
+    const double mean = sum / n;
+    double squares = 0;  // two passes: no cancellation for labels far from zero
+    for (const int64_t r : pool)
+      if (const double v = labels(r, t); !std::isnan(v)) squares += (v - mean) * (v - mean);
+    s.mean(t) = static_cast<float>(mean);
+    const double var = squares / n;
+    if (var > 1e-12 * (1.0 + mean * mean)) s.inverse_std(t) = static_cast<float>(1.0 / std::sqrt(var));
+  }
+  return s;
+}
+
+std::shared_ptr<const MatF> LabelScale::apply(const MatF& labels) const {
+  auto out = std::make_shared<MatF>(labels);
+  for (int64_t r = 0; r < out->rows(); ++r) out->row(r) = (out->row(r) - mean).cwiseProduct(inverse_std);
+  return out;
+}
+
 std::string joined(const std::vector<std::string>& parts, const char* separator) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : separator) + p;

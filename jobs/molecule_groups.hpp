@@ -12,6 +12,7 @@
 #include "src/models/molgroup_plan.hpp"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +28,15 @@ struct GroupMember {
   bool regression = false;
   std::vector<int64_t> pool;  // labelled training molecules (shard rows): what balanced sampling draws
   double mean_atoms = 0;
+};
+
+// A regression data set's labels per task as (y - mean) / std, the mean and standard deviation taken over
+// the labelled entries of the rows `pool` (its training molecules). A task with fewer than two labels, or a
+// constant one, keeps its scale (and a task with none its values); unlabelled entries (NaN) stay NaN.
+struct LabelScale {
+  Eigen::RowVectorXf mean, inverse_std;
+  static LabelScale of(const MatF& labels, const std::vector<int64_t>& pool);
+  std::shared_ptr<const MatF> apply(const MatF& labels) const;
 };
 
 class DatasetGroup {

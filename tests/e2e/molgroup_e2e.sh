@@ -66,6 +66,28 @@ for s in ("0", "1"):
     for k in ("train_loss", "valid_rmse", "test_rmse"):
         assert a[f"seeds/{s}/{k}"][()].tobytes() == b[f"seeds/{s}/{k}"][()].tobytes(), (s, k)
 PY
+# train.auxiliary_regression = standardized rescales only auxiliary regression labels: with classification
+# auxiliaries (and a regression target) the runs are bit for bit the raw ones; with FreeSolv as an auxiliary
+# its MSE, in kcal^2/mol^2 when raw, drops to about 1 and the training loss with it.
+AR=(train "$SOURCE_DIR/jobs/gin_group.toml" --set data.shard_dir=shards "${TINY[@]}" --set train.epochs=1 --set 'train.seeds=[0]')
+for pair in 'bace_clintox:["bace", "clintox"]' 'freesolv_bace:["freesolv", "bace"]' 'bace_freesolv:["bace", "freesolv"]'; do
+  name=${pair%%:*}; sets=${pair#*:}
+  for mode in raw standardized; do
+    run "$NP" "${AR[@]}" --set "data.datasets=$sets" --set train.auxiliary_regression=$mode --set output.dir=ar_${name}_$mode \
+      > ar_${name}_$mode.log 2>&1 || { cat ar_${name}_$mode.log; fail "auxiliary_regression=$mode on $sets"; }
+  done
+done
+"$PY" - <<'PY' || fail "train.auxiliary_regression"
+import h5py
+def series(d, k):
+    f = h5py.File(d + "/results.h5")
+    return f["seeds/0/" + k][()]
+for name, metric in (("bace_clintox", "test_rocauc"), ("freesolv_bace", "test_rmse")):
+    for k in ("train_loss", metric):
+        assert series(f"ar_{name}_raw", k).tobytes() == series(f"ar_{name}_standardized", k).tobytes(), (name, k)
+raw, std = series("ar_bace_freesolv_raw", "train_loss")[0], series("ar_bace_freesolv_standardized", "train_loss")[0]
+assert std < 0.5 * raw, (raw, std)
+PY
 "$PY" "$SOURCE_DIR/io/analysis/molgroup_report.py" one/results.h5 --out report > report.log 2>&1 || { cat report.log; fail "report"; }
 grep -q "Selected group: \*\*" report/report.md && [[ -s report/gates_freesolv.png ]] || fail "report contents"
 
