@@ -402,12 +402,44 @@ struct DiffusionNode final : Node<T> {
     T* p = m.data();
     for (int64_t e = 0; e < m.size(); ++e) p[e] = keepers[e] ? p[e] * drop_scale : T(0);
   }
+  // After a hop's product into `next`, one visit per row (unsplit, no dropout): out = keep next (+ teleport
+  // base), next back to zero for the following product, and optionally out added to `sum` (x sum_scale) and
+  // stacked at hop `stack_at` of `into`. Each of these was a pass over L x d values of its own: a tenth of
+  // the layer at 4k went to them.
+  void finish_hop(Mat<T>& next, const Mat<T>* base, Mat<T>& out, Mat<T>* sum, T sum_scale, Mat<T>* into, int64_t stack_at) const {
+    const int64_t d = next.cols(), heads = a->value().cols(), dh = d / heads;
+    for (int64_t r = 0; r < next.rows(); ++r) {
+      T* n = next.row(r).data();
+      T* o = out.row(r).data();
+      if (base) {
+        const T* b = base->row(r).data();
+        for (int64_t k = 0; k < d; ++k) o[k] = keep * n[k] + teleport * b[k];
+      } else {
+        for (int64_t k = 0; k < d; ++k) o[k] = keep * n[k];
+      }
+      std::fill(n, n + d, T(0));
+      if (sum) {
+        T* s = sum->row(r).data();
+        for (int64_t k = 0; k < d; ++k) s[k] += sum_scale * o[k];
+      }
+      if (into)
+        for (int64_t h = 0; h < heads; ++h) std::copy_n(o + h * dh, dh, into->row(r).data() + (h * hops + stack_at) * dh);
+    }
+  }
+  bool dropping() const {
+    return std::any_of(masks.begin(), masks.end(), [](const std::vector<uint8_t>& m) { return !m.empty(); });
+  }
+
   void backward() override {
     const bool grad_a = a->requires_grad(), grad_v = v->requires_grad();
     // A split node's peers wait in its moves: it runs them all whatever this rank's inputs need.
     const bool all = layout != nullptr;
     if (!grad_a && !grad_v && !all) return;
     const PatternMatrix<T> matrix(*pattern, tiles.get(), transposed.get(), a->value());
+    if (!layout && !dropping() && hops > 0) {
+      backward_fused(matrix, grad_a, grad_v);
+      return;
+    }
     const Csr& p = *pattern;
     const int64_t d = v->value().cols();
     Mat<T> g = this->grad(), gv, gu_stacked, gu_rows, next;
@@ -433,6 +465,33 @@ struct DiffusionNode final : Node<T> {
       if (hops > 0) gv += g;  // z_0 = v
       else gv = g;            // no hops, no moves: the output is v
       if (grad_v) v->accumulate_grad(gv);
+    }
+    if (grad_a)
+      sampled_products(p, tiles.get(), gu_stacked, stacked, a->value().cols(), keep, true, a->grad_accumulator().data());
+  }
+
+  // The same recurrence unsplit and without dropout (gu_t = g_t), each hop's element-wise work in one
+  // visit: g_t = keep A^T g_{t+1}, then gv += teleport g_t and g_t stacked at t - 1, while the row is hot.
+  void backward_fused(const PatternMatrix<T>& matrix, bool grad_a, bool grad_v) {
+    const Csr& p = *pattern;
+    const int64_t d = v->value().cols();
+    Mat<T> g = this->grad(), gv, gu_stacked, next;
+    const bool teleporting = grad_v && teleport != T(0);
+    if (grad_v) gv.setZero(v->value().rows(), d);
+    if (grad_a) gu_stacked.resize(p.num_rows, hops * d);
+    if (teleporting) gv += teleport * g;
+    if (grad_a) stack(g, hops - 1, gu_stacked);
+    next.setZero(p.num_cols, d);
+    for (int64_t t = hops - 1; t >= 0; --t) {
+      if (t == 0 && !grad_v) break;
+      matrix.multiply_transposed(g, next);
+      const bool inner = t > 0;  // g_t is then gu_t, which feeds gv and hop t - 1's stack
+      finish_hop(next, nullptr, g, inner && teleporting ? &gv : nullptr, teleport, inner && grad_a ? &gu_stacked : nullptr, t - 1);
+    }
+    next = Mat<T>();
+    if (grad_v) {
+      gv += g;  // z_0 = v
+      v->accumulate_grad(gv);
     }
     if (grad_a)
       sampled_products(p, tiles.get(), gu_stacked, stacked, a->value().cols(), keep, true, a->grad_accumulator().data());
@@ -470,6 +529,17 @@ Var<T> diffusion(const char* op, CsrPtr pattern, Var<T> a, Var<T> v, const Diffu
   node->stacked.resize(p.num_cols, hops.hops * d);
   const PatternMatrix<T> matrix(p, tiles.get(), nullptr, a.value());
   Mat<T> z = vv, split_columns, next;
+  if (!layout && !dropping) {  // each hop's element-wise work in one visit per row (DiffusionNode::finish_hop)
+    if (hops.hops > 0) node->stack(z, 0, node->stacked);
+    next.setZero(p.num_rows, d);
+    for (int64_t t = 0; t < hops.hops; ++t) {
+      matrix.multiply(z, next);
+      const bool more = t + 1 < hops.hops;
+      node->finish_hop(next, hops.alpha > 0.0 ? &vv : nullptr, z, nullptr, T(0), more ? &node->stacked : nullptr, t + 1);
+    }
+    node->mutable_value() = std::move(z);
+    return finish(tape, node, {a, v});
+  }
   for (int64_t t = 0; t < hops.hops; ++t) {
     const Mat<T>& columns = layout ? (split_columns = detail::split_columns(*layout, z)) : z;
     node->stack(columns, t, node->stacked);

@@ -77,7 +77,7 @@ namespace {
 struct HopsResult {
   MatD value, grad_a, grad_v;
 };
-HopsResult diffuse_official_pattern(bool fused) {
+HopsResult diffuse_official_pattern(bool fused, double hop_dropout = 0.2) {
   AttentionGraphConfig gc;
   gc.random_mode = "fixed";
   gc.num_random = 20;
@@ -85,7 +85,7 @@ HopsResult diffuse_official_pattern(bool fused) {
   const int64_t L = 3000, d = 512, heads = 4;
   const AttentionGraph graph = build_attention_graph(L, gc);
   const MatD q = random_matrix(L, d, 1) * 0.05, k = random_matrix(L, d, 2), v = random_matrix(L, d, 3), w = random_matrix(L, d, 4);
-  const DiffusionHops hops{4, 0.1, 0.2};
+  const DiffusionHops hops{4, 0.1, hop_dropout};
   const CounterRng rng(3, RngPurpose::kDropout);
   Tape<double> tape;
   Var<double> vv = tape.input(v, true);
@@ -123,6 +123,11 @@ TEST(DiffuserAttention, TheFusedHopsEqualTheComposedOps) {
   EXPECT_LT(relative_gap(fused.grad_a, composed.grad_a), 1e-13);
   EXPECT_LT(relative_gap(fused.grad_v, composed.grad_v), 1e-13);
   EXPECT_GT((fused.value.array() == 0.0).count(), 0) << "hop dropout zeroed nothing";
+  // Without dropout the node takes its one-visit-per-row path (DiffusionNode::finish_hop).
+  const HopsResult composed_plain = diffuse_official_pattern(false, 0.0), fused_plain = diffuse_official_pattern(true, 0.0);
+  EXPECT_LT(relative_gap(fused_plain.value, composed_plain.value), 1e-13);
+  EXPECT_LT(relative_gap(fused_plain.grad_a, composed_plain.grad_a), 1e-13);
+  EXPECT_LT(relative_gap(fused_plain.grad_v, composed_plain.grad_v), 1e-13);
 }
 
 // The cache block is chosen per CPU (1 MB on Intel, 4 MB on AMD): any block size, from 16 rows to one block
