@@ -46,6 +46,12 @@ std::vector<KeySpec> dataset_group_keys(int64_t default_batch) {
        Resume::kBlocks},
       {"train.batch_size", ValueKind::kInt, std::to_string(default_batch),
        "Balanced slots per step (all data sets together; each data set's share is one sub-batch).", {}, 1, {}, Resume::kBlocks},
+      {"train.auxiliary_regression", ValueKind::kString, "\"raw\"",
+       "Labels of the auxiliary regression data sets in the loss: `raw` (the official code: an MSE in the data set's "
+       "units, which can outweigh the others, e.g. FreeSolv's kcal/mol) or `standardized` (each task shifted and "
+       "scaled by the mean and standard deviation of its labelled training molecules, so that its MSE starts near 1). "
+       "The target is never rescaled: its metric stays in its units.",
+       {"raw", "standardized"}, {}, {}, Resume::kBlocks},
       {"eval.batch_size", ValueKind::kInt, "1024", "Molecules per forward pass when evaluating.", {}, 1},
   };
 }
@@ -95,6 +101,9 @@ void DatasetGroup::load(const dist::Comm& comm, const JobConfig& config, const F
       for (int64_t row : m.pool) atoms += static_cast<double>(m.shard.molecules.atoms_of(row));
       m.mean_atoms = atoms / static_cast<double>(m.pool.size());
     }
+    if (config.get_string("train.auxiliary_regression") == "standardized")
+      for (size_t m = 1; m < members_.size(); ++m)
+        if (members_[m].regression) members_[m].scale = LabelScale::of(members_[m].shard.molecules.labels, members_[m].pool);
     const GroupMember& t = members_.front();
     if (t.shard.split.valid.empty())
       fail_input("data.datasets: the target '{}' has no validation split in '{}' (the best validation epoch picks the reported "
@@ -168,7 +177,10 @@ std::vector<std::vector<int64_t>> DatasetGroup::step_rows(int64_t step) {
 }
 
 GraphBatch DatasetGroup::collate_rows(size_t member, const std::vector<int64_t>& rows) const {
-  return collate(members_[member].shard.molecules, rows, features_.atom_columns, features_.bond_columns);
+  const GroupMember& m = members_[member];
+  GraphBatch batch = collate(m.shard.molecules, rows, features_.atom_columns, features_.bond_columns);
+  if (m.scale) batch.labels = m.scale->apply(*batch.labels);
+  return batch;
 }
 
 std::vector<double> DatasetGroup::costs(const std::vector<int64_t>& active, double target_passes, double aux_passes) const {

@@ -12,6 +12,7 @@
 #include "src/models/molgroup_plan.hpp"
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -19,16 +20,9 @@
 
 namespace relfm::jobs {
 
-// data.shard_dir, data.datasets, train.batch_size (default `default_batch`), eval.batch_size.
+// data.shard_dir, data.datasets, train.batch_size (default `default_batch`), train.auxiliary_regression,
+// eval.batch_size.
 std::vector<KeySpec> dataset_group_keys(int64_t default_batch);
-
-struct GroupMember {
-  std::string name, path;
-  MoleculeShard shard;
-  bool regression = false;
-  std::vector<int64_t> pool;  // labelled training molecules (shard rows): what balanced sampling draws
-  double mean_atoms = 0;
-};
 
 // A regression data set's labels per task as (y - mean) / std, the mean and standard deviation taken over
 // the labelled entries of the rows `pool` (its training molecules). A task with fewer than two labels, or a
@@ -37,6 +31,15 @@ struct LabelScale {
   Eigen::RowVectorXf mean, inverse_std;
   static LabelScale of(const MatF& labels, const std::vector<int64_t>& pool);
   std::shared_ptr<const MatF> apply(const MatF& labels) const;
+};
+
+struct GroupMember {
+  std::string name, path;
+  MoleculeShard shard;
+  bool regression = false;
+  std::vector<int64_t> pool;  // labelled training molecules (shard rows): what balanced sampling draws
+  double mean_atoms = 0;
+  std::optional<LabelScale> scale;  // train.auxiliary_regression = standardized, an auxiliary regression set
 };
 
 class DatasetGroup {
@@ -63,6 +66,7 @@ class DatasetGroup {
   // Shard rows of step `step` per position in `active`. A step without target molecules reuses the
   // previous step's (the official rule; none yet: the target's list stays empty and the step is skipped).
   std::vector<std::vector<int64_t>> step_rows(int64_t step);
+  // The sub-batch of `rows` of a member, its labels standardised when the member has a scale.
   GraphBatch collate_rows(size_t member, const std::vector<int64_t>& rows) const;
 
   // Expected atoms per step times passes, per active data set: the placement's costs.

@@ -1,7 +1,7 @@
 // The group training job (MolGroup's evaluation, research/molgroup.md §1.6, the official app/train.py):
 // one GIN encoder shared by the target and its auxiliary data sets, a linear decoder per data set
 // (SharedGin), MolGroup's balanced sampling, the loss the plain mean of the data sets' losses in the step
-// (the auxiliary regression sets' labels raw, as the official code, or standardised: train.auxiliary_regression),
+// (the auxiliary regression sets' labels raw, as the official code, or standardised: DatasetGroup),
 // batch-norm running statistics moved by target batches only, the target's test score at its best
 // validation epoch over train.seeds. With data.datasets = [target, aux] it is one cell of the pairwise
 // study (slurm/molgroup_pairs.sbatch), with [target] alone its baseline.
@@ -15,10 +15,7 @@
 #include "src/nn/gradient_sum.hpp"
 #include "src/tensor/ops.hpp"
 
-#include <algorithm>
 #include <cmath>
-#include <map>
-#include <memory>
 #include <numeric>
 
 namespace relfm::jobs {
@@ -26,12 +23,6 @@ namespace {
 
 std::vector<KeySpec> gin_group_keys() {
   std::vector<KeySpec> keys = dataset_group_keys(64);
-  keys.push_back({"train.auxiliary_regression", ValueKind::kString, "\"raw\"",
-                  "Labels of the auxiliary regression data sets in the loss: `raw` (the official code: an MSE in the "
-                  "data set's units, which can outweigh the others, e.g. FreeSolv's kcal/mol) or `standardized` (each "
-                  "task shifted and scaled by the mean and standard deviation of its labelled training molecules, so "
-                  "that its MSE starts near 1). The target is never rescaled: its metric stays in its units.",
-                  {"raw", "standardized"}, {}, {}, Resume::kBlocks});
   for (auto& k : gin_model_keys()) keys.push_back(k);
   for (auto& k : optimizer_keys("train", "the shared GIN and the decoders")) keys.push_back(k);
   return keys;
@@ -47,9 +38,6 @@ class GinGroupJob final : public EpochJob {
     all_.resize(group_.size());
     std::iota(all_.begin(), all_.end(), 0);
     batch_size_ = config.get_int("train.batch_size");
-    if (config.get_string("train.auxiliary_regression") == "standardized")
-      for (size_t m = 1; m < group_.size(); ++m)
-        if (group_[m].regression) scales_[static_cast<int64_t>(m)] = LabelScale::of(group_[m].shard.molecules.labels, group_[m].pool);
     // Every data set runs one forward/backward pass; the target's is no dearer than another's.
     owner_ = group_.place(all_, 1.0, 1.0, comm.size());
   }
@@ -111,9 +99,7 @@ class GinGroupJob final : public EpochJob {
       // The pools hold labelled molecules only (DatasetGroup::load), so no sub-batch is without labels.
       RELFM_CHECK(labelled > 0, "data set '{}': a sub-batch without any labelled molecule", d.name);
       Var<float> out = model_->forward(tape, m, batch, fo);
-      const auto scale_of = scales_.find(m);
-      const ConstMatPtr<float> labels = scale_of == scales_.end() ? batch.labels : scale_of->second.apply(*batch.labels);
-      Var<float> loss = d.regression ? mse(out, labels, static_cast<double>(labelled))
+      Var<float> loss = d.regression ? mse(out, batch.labels, static_cast<double>(labelled))
                                      : bce_with_logits(out, batch.labels, static_cast<double>(labelled));
       ids.push_back(m);
       losses.push_back(static_cast<double>(loss.value()(0, 0)));
@@ -177,7 +163,6 @@ class GinGroupJob final : public EpochJob {
   std::unique_ptr<SharedGin<float>> model_;
   std::unique_ptr<Optimizer<float>> optimizer_;
   std::vector<std::pair<int64_t, GraphBatch>> batches_;
-  std::map<int64_t, LabelScale> scales_;  // train.auxiliary_regression = standardized: per auxiliary regression set
 };
 
 }  // namespace

@@ -88,6 +88,21 @@ for name, metric in (("bace_clintox", "test_rocauc"), ("freesolv_bace", "test_rm
 raw, std = series("ar_bace_freesolv_raw", "train_loss")[0], series("ar_bace_freesolv_standardized", "train_loss")[0]
 assert std < 0.5 * raw, (raw, std)
 PY
+# The grouping job reads the same key (DatasetGroup): with a regression auxiliary its gates move, with a
+# classification one they do not.
+for pair in 'bc:["bace", "clintox"]' 'bf:["bace", "freesolv"]'; do
+  name=${pair%%:*}; sets=${pair#*:}
+  for mode in raw standardized; do
+    run "$NP" "${ARGS[@]}" --set "data.datasets=$sets" --set train.rounds=1 --set train.auxiliary_regression=$mode \
+      --set output.dir=gr_${name}_$mode > gr_${name}_$mode.log 2>&1 || { cat gr_${name}_$mode.log; fail "grouping, $mode, $sets"; }
+  done
+done
+"$PY" - <<'PY' || fail "train.auxiliary_regression in the grouping"
+import h5py
+g = lambda d: h5py.File(d + "/results.h5")["seeds/round1/gates"][()]
+assert g("gr_bc_raw").tobytes() == g("gr_bc_standardized").tobytes()
+assert g("gr_bf_raw").tobytes() != g("gr_bf_standardized").tobytes()
+PY
 "$PY" "$SOURCE_DIR/io/analysis/molgroup_report.py" one/results.h5 --out report > report.log 2>&1 || { cat report.log; fail "report"; }
 grep -q "Selected group: \*\*" report/report.md && [[ -s report/gates_freesolv.png ]] || fail "report contents"
 
