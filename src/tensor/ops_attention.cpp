@@ -423,7 +423,10 @@ struct DiffusionNode final : Node<T> {
         for (int64_t k = 0; k < d; ++k) s[k] += sum_scale * o[k];
       }
       if (into)
-        for (int64_t h = 0; h < heads; ++h) std::copy_n(o + h * dh, dh, into->row(r).data() + (h * hops + stack_at) * dh);
+        for (int64_t h = 0; h < heads; ++h) {
+          T* to = into->row(r).data() + (h * hops + stack_at) * dh;
+          for (int64_t c = 0; c < dh; ++c) to[c] = o[h * dh + c];  // (a loop: a call to memmove per head cost more)
+        }
     }
   }
   bool dropping() const {
@@ -475,24 +478,21 @@ struct DiffusionNode final : Node<T> {
   void backward_fused(const PatternMatrix<T>& matrix, bool grad_a, bool grad_v) {
     const Csr& p = *pattern;
     const int64_t d = v->value().cols();
-    Mat<T> g = this->grad(), gv, gu_stacked, next;
+    Mat<T> g = this->grad(), gu_stacked, next;
     const bool teleporting = grad_v && teleport != T(0);
-    if (grad_v) gv.setZero(v->value().rows(), d);
+    Mat<T>* gv = grad_v ? &v->grad_accumulator() : nullptr;  // v's gradient, added to in place
     if (grad_a) gu_stacked.resize(p.num_rows, hops * d);
-    if (teleporting) gv += teleport * g;
+    if (teleporting) *gv += teleport * g;
     if (grad_a) stack(g, hops - 1, gu_stacked);
     next.setZero(p.num_cols, d);
     for (int64_t t = hops - 1; t >= 0; --t) {
       if (t == 0 && !grad_v) break;
       matrix.multiply_transposed(g, next);
       const bool inner = t > 0;  // g_t is then gu_t, which feeds gv and hop t - 1's stack
-      finish_hop(next, nullptr, g, inner && teleporting ? &gv : nullptr, teleport, inner && grad_a ? &gu_stacked : nullptr, t - 1);
+      finish_hop(next, nullptr, g, inner && teleporting ? gv : nullptr, teleport, inner && grad_a ? &gu_stacked : nullptr, t - 1);
     }
     next = Mat<T>();
-    if (grad_v) {
-      gv += g;  // z_0 = v
-      v->accumulate_grad(gv);
-    }
+    if (grad_v) *gv += g;  // z_0 = v
     if (grad_a)
       sampled_products(p, tiles.get(), gu_stacked, stacked, a->value().cols(), keep, true, a->grad_accumulator().data());
   }
