@@ -1,0 +1,155 @@
+// The sparse matrix of one set of edge values over an attention pattern, for products with node features
+// (ops_attention.cpp: SpMM, SDDMM's backward, Diffuser's hops): the regular parts as dense per-head tiles
+// (GEMMs), the rest walked edge by edge in cache blocks.
+#pragma once
+
+#include "src/graph/csr.hpp"
+#include "src/graph/edge_tiles.hpp"
+#include "src/tensor/sparse_edges.hpp"
+#include "src/tensor/tile_values.hpp"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace relfm::pattern_matrix {
+
+using namespace sparse;
+using tile_values::gather_tile;
+
+template <typename T>
+using RowsView = Eigen::Map<const Mat<T>, 0, Eigen::OuterStride<>>;
+template <typename T>
+using MutableRowsView = Eigen::Map<Mat<T>, 0, Eigen::OuterStride<>>;
+
+// Head h's columns of the rows `span` of m: a view when the rows are contiguous, else gathered into
+// `scratch` (the products below then run on either without a copy of contiguous operands).
+template <typename T>
+RowsView<T> rows_view(const Mat<T>& m, const IndexSpan& span, int64_t h, int64_t dh, Mat<T>& scratch) {
+  if (span.contiguous()) return RowsView<T>(m.data() + span.first * m.cols() + h * dh, span.count, dh, Eigen::OuterStride<>(m.cols()));
+  scratch.resize(span.count, dh);
+  for (int64_t r = 0; r < span.count; ++r) scratch.row(r) = m.row(span[r]).segment(h * dh, dh);
+  return RowsView<T>(scratch.data(), span.count, dh, Eigen::OuterStride<>(dh));
+}
+// Adds `product` to head h's columns of the rows `span` of m: in place when the rows are contiguous,
+// else through `scratch`.
+template <typename T, typename Product>
+void add_product(Mat<T>& m, const IndexSpan& span, int64_t h, int64_t dh, const Product& product, Mat<T>& scratch) {
+  if (span.contiguous()) {
+    MutableRowsView<T>(m.data() + span.first * m.cols() + h * dh, span.count, dh, Eigen::OuterStride<>(m.cols())).noalias() += product;
+    return;
+  }
+  scratch.noalias() = product;
+  for (int64_t r = 0; r < span.count; ++r) m.row(span[r]).segment(h * dh, dh) += scratch.row(r);
+}
+
+// The sparse matrix of one set of edge values (nnz x heads) over a pattern, for products with node
+// features: the tiles' values are gathered once into dense per-head blocks (products over them are GEMMs),
+// the rest is walked edge by edge. One PatternMatrix serves every product with the same values (Diffuser's
+// hops: the forward and the backward of all K of them).
+template <typename T>
+class PatternMatrix {
+ public:
+  PatternMatrix(const Csr& pattern, const EdgeTiles* tiles, const CsrTranspose* transposed, const Mat<T>& values)
+      : pattern_(pattern), tiles_(tiles), edges_(pattern, tiles, transposed), values_(values) {
+    if (tiles_) {
+      dense_.resize(tiles_->tiles.size());
+      for (size_t t = 0; t < dense_.size(); ++t) gather_tile(values, tiles_->tiles[t], dense_[t]);
+    }
+  }
+  int64_t heads() const { return values_.cols(); }
+
+  // y (rows x d) += A x (x: keys x d), per head.
+  void multiply(const Mat<T>& x, Mat<T>& y) const {
+    const int64_t heads = values_.cols(), d = x.cols(), dh = d / heads;
+    if (tiles_) {
+      Mat<T> xs, prod;
+      for (size_t t = 0; t < dense_.size(); ++t) {
+        const EdgeTiles::Tile& tile = tiles_->tiles[t];
+        for (int64_t h = 0; h < heads; ++h)
+          add_product(y, tile.rows, h, dh, dense_[t][static_cast<size_t>(h)] * rows_view(x, tile.keys, h, dh, xs), prod);
+      }
+    }
+    if (edges_.each_run_by_key_blocks(cache_block_rows<T>(d), [&](int64_t i, const int64_t* edge, const VertexId* key, int64_t n) {
+          accumulate_run(y.row(i).data(), x.data(), d, values_.data(), heads, dh, edge, key, n);
+        }))
+      return;
+    edges_.each_by_key_blocks(cache_block_rows<T>(d), [&](int64_t k, int64_t i, int64_t j) {
+      T* yi = y.row(i).data();
+      const T* xj = x.row(j).data();
+      const T* wk = values_.row(k).data();
+      for (int64_t h = 0; h < heads; ++h) axpy_row(yi + h * dh, xj + h * dh, wk[h], dh);
+    });
+  }
+
+  // gx (keys x d) += A^T g (g: rows x d), per head: gathers along keys when they are indexed, else scatters.
+  void multiply_transposed(const Mat<T>& g, Mat<T>& gx) const {
+    const int64_t heads = values_.cols(), d = g.cols(), dh = d / heads;
+    if (tiles_) {
+      Mat<T> gs, prod;
+      for (size_t t = 0; t < dense_.size(); ++t) {
+        const EdgeTiles::Tile& tile = tiles_->tiles[t];
+        for (int64_t h = 0; h < heads; ++h)
+          add_product(gx, tile.keys, h, dh, dense_[t][static_cast<size_t>(h)].transpose() * rows_view(g, tile.rows, h, dh, gs), prod);
+      }
+    }
+    if (tiles_) {
+      const EdgeTiles::Rest& r = tiles_->rest_by_key;
+      const T* w = rest_values_by_key();
+      if (edges_.each_run_by_row_blocks(cache_block_rows<T>(d), [&](int64_t j, const int64_t* edge, const VertexId* row, int64_t n) {
+            accumulate_run(gx.row(j).data(), g.data(), d, w + (edge - r.edge.data()) * heads, heads, dh, nullptr, row, n);
+          }))
+        return;
+    }
+    if (edges_.by_key()) {
+      edges_.each_by_row_blocks(cache_block_rows<T>(d), [&](int64_t e, int64_t j, int64_t i) {
+        T* gxj = gx.row(j).data();
+        const T* gi = g.row(i).data();
+        const T* we = values_.row(e).data();
+        for (int64_t h = 0; h < heads; ++h) axpy_row(gxj + h * dh, gi + h * dh, we[h], dh);
+      });
+      return;
+    }
+    for (int64_t i = 0; i < pattern_.num_rows; ++i) {
+      const T* gi = g.row(i).data();
+      edges_.row(i, [&](int64_t k, int64_t j) {
+        T* gxj = gx.row(j).data();
+        const T* wk = values_.row(k).data();
+        for (int64_t h = 0; h < heads; ++h) axpy_row(gxj + h * dh, gi + h * dh, wk[h], dh);
+      });
+    }
+  }
+
+ private:
+  // The rest edges' values in by-key order (built at the first transposed product, then reused by the
+  // others): by key, a run's edges lie all over the pattern, and reading their values through the edge
+  // index missed the cache at every edge (the values of 1M edges x 4 heads are 18 MB).
+  const T* rest_values_by_key() const {
+    if (rest_by_key_.size() == 0) {
+      const EdgeTiles::Rest& r = tiles_->rest_by_key;
+      const int64_t heads = values_.cols(), n = static_cast<int64_t>(r.edge.size());
+      rest_by_key_.resize(n, heads);
+      const T* from = values_.data();
+      T* to = rest_by_key_.data();
+      const int64_t* at = r.edge.data();
+      constexpr int64_t ahead = 16;  // the reads are scattered over the whole values array: ask for them early
+      for (int64_t u = 0; u < n; ++u, to += heads) {
+        if (u + ahead < n) __builtin_prefetch(from + at[u + ahead] * heads);
+        if (heads == 4) std::memcpy(to, from + at[u] * 4, 4 * sizeof(T));  // (a constant size: no call)
+        else std::copy_n(from + at[u] * heads, heads, to);
+      }
+    }
+    return rest_by_key_.data();
+  }
+
+  const Csr& pattern_;
+  const EdgeTiles* tiles_;
+  SparseEdges edges_;
+  const Mat<T>& values_;
+  std::vector<std::vector<Mat<T>>> dense_;  // per tile, per head
+  mutable Mat<T> rest_by_key_;
+};
+
+}  // namespace relfm::pattern_matrix
