@@ -92,11 +92,16 @@ for t in "${TARGETS[@]}"; do
       fi
     done
   fi
-  if [[ $STAGE == round1 ]] && [[ -f "$g/results.h5" ]]; then
+  # The round-1 survivors come from the grouping of this AUX_REGRESSION setting where it has run, else from the
+  # official (raw) grouping: AUX_REGRESSION=standardized then trains the raw grouping's round-1 group with
+  # standardised labels (a later standardised grouping with other survivors stops with the resume error).
+  r1="$g"; [[ -f "$r1/results.h5" ]] || r1="$OUT/$t/grouping"
+  if [[ $STAGE == round1 ]] && [[ -f "$r1/results.h5" ]]; then
     # Kept data sets in the order of their round-1 scores, lowest (highest affinity) first.
     kept=$(/usr/bin/python3 -c "import h5py,sys; a=h5py.File(sys.argv[1],'r')['seeds/round1'].attrs
 t=lambda v: v.decode() if isinstance(v,bytes) else v; sc=dict(x.split('=') for x in t(a['scores']).split(', '))
-print(', '.join('\"%s\"' % d for d in sorted(filter(None, t(a['kept']).split(', ')), key=lambda d: float(sc[d]))))" "$g/results.h5")
+print(', '.join('\"%s\"' % d for d in sorted(filter(None, t(a['kept']).split(', ')), key=lambda d: float(sc[d]))))" "$r1/results.h5")
+    echo "== $t: round-1 survivors of $r1"
     if [[ -z $kept ]]; then echo "== $t: round 1 kept no data set (the round-1 group is Only-target)"; continue; fi
     for cell in "round1_group$SUFFIX:[\"$t\", $kept]" "alone_samebinary:[\"$t\"]"; do
       name=${cell%%:*}; datasets=${cell#*:}; dir="$OUT/$t/$name"
