@@ -75,8 +75,14 @@ for t in "${TARGETS[@]}"; do
       --set output.dir="$g" --set job.name="molgroup${SUFFIX}_$t" \
       ${AUX_SET[@]+"${AUX_SET[@]}"}
   fi
-  if [[ $STAGE == all || $STAGE == evaluation ]] && [[ -f "$g/group.toml" ]]; then
-    group=$(sed -n 's/^datasets = //p' "$g/group.toml")
+  # The group (and below, the round-1 survivors) come from the grouping of this AUX_REGRESSION setting where it
+  # has run, else from the official (raw) grouping: AUX_REGRESSION=standardized then trains the raw grouping's
+  # groups with standardised labels (a later standardised grouping with other survivors stops with the resume
+  # error, which names data.datasets).
+  gsel="$g"; [[ -f "$gsel/results.h5" ]] || gsel="$OUT/$t/grouping"
+  if [[ $STAGE == all || $STAGE == evaluation ]] && [[ -f "$gsel/group.toml" ]]; then
+    group=$(sed -n 's/^datasets = //p' "$gsel/group.toml")
+    echo "== $t: the group of $gsel"
     # The target alone does not depend on AUX_REGRESSION; with standardized labels it is the same-binary rerun.
     alone=alone; [[ -z $SUFFIX ]] || alone=alone_samebinary
     for cell in "$alone:[\"$t\"]" "group$SUFFIX:$group"; do
@@ -92,10 +98,7 @@ for t in "${TARGETS[@]}"; do
       fi
     done
   fi
-  # The round-1 survivors come from the grouping of this AUX_REGRESSION setting where it has run, else from the
-  # official (raw) grouping: AUX_REGRESSION=standardized then trains the raw grouping's round-1 group with
-  # standardised labels (a later standardised grouping with other survivors stops with the resume error).
-  r1="$g"; [[ -f "$r1/results.h5" ]] || r1="$OUT/$t/grouping"
+  r1="$gsel"
   if [[ $STAGE == round1 ]] && [[ -f "$r1/results.h5" ]]; then
     # Kept data sets in the order of their round-1 scores, lowest (highest affinity) first.
     kept=$(/usr/bin/python3 -c "import h5py,sys; a=h5py.File(sys.argv[1],'r')['seeds/round1'].attrs
