@@ -39,11 +39,10 @@ case $AUX_REGRESSION in
   standardized) SUFFIX=_standardized ;;
   *) echo "AUX_REGRESSION must be raw or standardized, not '$AUX_REGRESSION'" >&2; exit 2 ;;
 esac
-# Set only when standardized, and only for runs with auxiliaries: a run's job file is part of what its
-# checkpoint must match on resume, and the runs started before this option had no such key.
-AUX_SET=(); [[ -z $SUFFIX ]] || AUX_SET=(--set "train.auxiliary_regression=$AUX_REGRESSION")
-aux_set() {  # aux_set RUN_NAME: the option for a run with auxiliaries (the target alone never gets it)
-  [[ $1 == alone* ]] || echo "${AUX_SET[@]+${AUX_SET[*]}}"
+aux_option() {  # aux_option RUN_NAME: the option's words for a run with auxiliaries under AUX_REGRESSION=standardized.
+  # Nothing otherwise, nor for the target alone: a run's job file is part of what its checkpoint must match on
+  # resume, and the runs started before this option had no such key.
+  [[ -z $SUFFIX || $1 == alone* ]] || echo "--set train.auxiliary_regression=$AUX_REGRESSION"
 }
 read -r -a TARGETS <<< "${TARGETS:-freesolv bbbp bace clintox tox21}"
 ALL=(bace bbbp clintox esol freesolv hiv lipo muv sider tox21 toxcast qm8)
@@ -73,7 +72,7 @@ for t in "${TARGETS[@]}"; do
     echo "== $t: grouping"
     train "$g/train.log" jobs/molgroup_grouping.toml --set data.shard_dir="$SHARDS" --set "data.datasets=$list" \
       --set output.dir="$g" --set job.name="molgroup${SUFFIX}_$t" \
-      ${AUX_SET[@]+"${AUX_SET[@]}"}
+      $(aux_option grouping)
   fi
   # The group (and below, the round-1 survivors) come from the grouping of this AUX_REGRESSION setting where it
   # has run, else from the official (raw) grouping: AUX_REGRESSION=standardized then trains the raw grouping's
@@ -94,7 +93,7 @@ for t in "${TARGETS[@]}"; do
         echo "== $t: $name $datasets"
         train "$dir/train.log" jobs/gin_group.toml --set data.shard_dir="$SHARDS" --set "data.datasets=$datasets" \
           --set "train.seeds=$SEED_LIST" --set output.dir="$dir" --set job.name="${name}_$t" \
-          $(aux_set "$name")
+          $(aux_option "$name")
       fi
     done
   fi
@@ -113,7 +112,7 @@ print(', '.join('\"%s\"' % d for d in sorted(filter(None, t(a['kept']).split(', 
         echo "== $t: $name $datasets"
         train "$dir/train.log" jobs/gin_group.toml --set data.shard_dir="$SHARDS" --set "data.datasets=$datasets" \
           --set "train.seeds=$SEED_LIST" --set output.dir="$dir" --set job.name="${name}_$t" \
-          $(aux_set "$name")
+          $(aux_option "$name")
       fi
     done
   fi
