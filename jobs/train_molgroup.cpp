@@ -1,8 +1,8 @@
 // The MolGroup grouping job (research/molgroup.md §1.4–1.6): MetaGIN and the router trained with the
 // bi-level meta-gradient over rounds; each round re-initialises everything with the same seed on the
 // data sets the previous round kept, scores each auxiliary data set by its mean gate over the round's
-// last epoch, keeps those at most grouping.threshold and always drops at least one. What survives the
-// rounds is the selected group, written to output.dir/group.toml for the evaluation job.
+// last epoch, keeps those at most grouping.threshold and always drops at least one (grouping.forced_drop;
+// without it a round that keeps everyone ends the grouping). What survives the rounds is the selected group, written to output.dir/group.toml for the evaluation job.
 //
 // Data: one shard per data set (`relfm shard`), every rank reads all of them. Each epoch is the balanced
 // plan of molgroup_plan.hpp (|target train| x #data sets slots, cut into train.batch_size steps); a step's
@@ -14,7 +14,7 @@
 // valid_<metric>/test_<metric> (the target branch), gate_<name> (mean gate per epoch, NaN in warm-up),
 // aux_loss, meta_loss; the table `gates` (one row per step, one column per data set of data.datasets,
 // NaN where a data set is not in the step or the round); attributes datasets, scores, kept, dropped,
-// forced_drop. Root attributes selected_group (and target).
+// forced_drop, converged. Root attributes selected_group (and target).
 #include "dist/partition.hpp"
 #include "io/checkpoint.hpp"
 #include "io/shard.hpp"
@@ -67,6 +67,10 @@ std::vector<KeySpec> molgroup_keys() {
        {}, 0.0, {}, Resume::kBlocks},
       {"grouping.threshold", ValueKind::kReal, "0.4", "A data set survives a round when its score (mean gate) is at most this.", {},
        0.0, 1.0, Resume::kBlocks},
+      {"grouping.forced_drop", ValueKind::kBool, "true",
+       "Every round removes at least one auxiliary (the official rule: when all pass, the largest score goes). false: a round "
+       "in which all pass ends the grouping with them (the next round would repeat it), so a lone strong survivor stays.",
+       {}, {}, {}, Resume::kBlocks},
       {"debug.nan_gate_at_step", ValueKind::kInt, "0",
        "Testing aid: poison the router so that the first auxiliary data set's gate is NaN at this global step (0 = never).", {}, 0},
   };
@@ -275,7 +279,9 @@ class MolGroupJob final : public EpochJob {
   RunConclusion finish_run(int64_t index) override {
     std::vector<std::string> scores;
     const std::vector<std::string> names = group_.names(active_);
-    const RoundDecision d = filter_round(active_, last_scores_, names, config_->get_real("grouping.threshold"));
+    const RoundDecision d = filter_round(active_, last_scores_, names, config_->get_real("grouping.threshold"),
+                                         config_->get_bool("grouping.forced_drop"));
+    const bool converged = d.dropped.empty();  // only without the forced drop (or with no auxiliary left)
     for (size_t a = 1; a < active_.size(); ++a) scores.push_back(fmt::format("{}={:.4f}", names[a], last_scores_[a]));
     auto names_of = [&](const std::vector<int64_t>& ids, bool skip_target) { return group_.names(ids, skip_target); };
     RunConclusion c;
@@ -283,9 +289,10 @@ class MolGroupJob final : public EpochJob {
                    {"scores", joined(scores)},
                    {"kept", joined(names_of(d.keep, true))},
                    {"dropped", joined(names_of(d.dropped, false))},
-                   {"forced_drop", d.forced_drop ? "yes" : "no"}};
+                   {"forced_drop", d.forced_drop ? "yes" : "no"},
+                   {"converged", converged ? "yes" : "no"}};
     active_ = d.keep;
-    c.more_runs = active_.size() > 1 && index + 1 < config_->get_int("train.rounds");
+    c.more_runs = !converged && active_.size() > 1 && index + 1 < config_->get_int("train.rounds");
     c.job_attrs["selected_group"] = joined(names_of(active_, true));
     c.job_attrs["rounds_run"] = std::to_string(index + 1);
     if (!c.more_runs && comm_->is_root()) write_group_file(names_of(active_, false), index + 1);

@@ -26,7 +26,8 @@ std::vector<BalancedSlot> balanced_epoch(const std::vector<int64_t>& train_sizes
 }
 
 RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vector<double>& scores,
-                           const std::vector<std::string>& names, double threshold) {
+                           const std::vector<std::string>& names, double threshold,
+                           bool forced_drop) {
   if (datasets.empty() || datasets.size() != scores.size() || names.size() != datasets.size())
     fail("filter_round: {} data sets, {} scores, {} names", datasets.size(), scores.size(), names.size());
   for (size_t k = 0; k < scores.size(); ++k)
@@ -35,7 +36,7 @@ RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vect
   RoundDecision d;
   d.keep.push_back(datasets[0]);  // the target always stays
   for (size_t k = 1; k < datasets.size(); ++k) (scores[k] <= threshold ? d.keep : d.dropped).push_back(datasets[k]);
-  if (d.dropped.empty() && datasets.size() > 1) {
+  if (forced_drop && d.dropped.empty() && datasets.size() > 1) {
     size_t worst = 1;
     for (size_t k = 2; k < datasets.size(); ++k)
       if (scores[k] > scores[worst]) worst = k;

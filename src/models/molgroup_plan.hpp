@@ -20,16 +20,19 @@ struct BalancedSlot {
 std::vector<BalancedSlot> balanced_epoch(const std::vector<int64_t>& train_sizes, uint64_t seed, int64_t epoch);
 
 // One round of the iterative filter: keep the data sets whose score (mean gate over the round's last
-// epoch; the target's is 0) is at most `threshold`; if every auxiliary would be kept, drop the one with
-// the largest score (the first of equal ones) so that every round removes at least one.
+// epoch; the target's is 0) is at most `threshold`; if every auxiliary would be kept and `forced_drop`
+// (the official rule), drop the one with the largest score (the first of equal ones) so that every round
+// removes at least one. Without it a round that keeps everyone keeps them (the grouping has converged:
+// the next round, re-initialised with the same seed on the same data sets, would repeat it).
 struct RoundDecision {
   std::vector<int64_t> keep;     // data set ids, in the order given; keep[0] is the target
   std::vector<int64_t> dropped;  // in the order given
-  bool forced_drop = false;
+  bool forced_drop = false;      // the official rule removed a data set that passed the threshold
 };
 // names[k] labels datasets[k] in errors. InputError naming the data set whose score is not finite.
 RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vector<double>& scores,
-                           const std::vector<std::string>& names, double threshold = 0.4);
+                           const std::vector<std::string>& names, double threshold = 0.4,
+                           bool forced_drop = true);
 
 // Which rank holds each data set's sub-batches (research/molgroup.md §6): the target (cost[0], which
 // includes its two extra passes) stays on rank 0; the auxiliary data sets go, largest cost first, to the

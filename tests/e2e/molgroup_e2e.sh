@@ -38,6 +38,21 @@ PY
 grep -q '^datasets = \["freesolv"' one/group.toml || { cat one/group.toml; fail "group.toml"; }
 inspect_has one/results.h5 "selected_group" || fail "inspect shows no selected group"
 
+# grouping.forced_drop = false: with every candidate under threshold 1 the first round keeps them all,
+# which ends the grouping (a second round would repeat it); the official rule would have dropped one.
+run 1 "${ARGS[@]}" --set grouping.threshold=1 --set grouping.forced_drop=false --set output.dir=converged > converged.log 2>&1 ||
+  { cat converged.log; fail "forced_drop=false run"; }
+"$PY" - <<'PY' || fail "forced_drop=false"
+import h5py
+text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+f = h5py.File("converged/results.h5")
+assert [text(s) for s in f["summary/run"][()]] == ["round1"], f["summary/run"][()]
+r1 = f["seeds/round1"]
+assert text(r1.attrs["dropped"]) == "" and text(r1.attrs["forced_drop"]) == "no" and text(r1.attrs["converged"]) == "yes"
+assert text(f.attrs["selected_group"]) == "bace, clintox, bbbp", f.attrs["selected_group"]
+PY
+grep -q '^datasets = \["freesolv", "bace", "clintox", "bbbp"\]' converged/group.toml || { cat converged/group.toml; fail "converged group.toml"; }
+
 if (( NP > 1 )); then
   run "$NP" "${ARGS[@]}" --set output.dir=many > many.log 2>&1 || { cat many.log; fail "$NP-rank run"; }
   "$PY" - <<'PY' || fail "gates differ between 1 and $NP ranks"

@@ -72,6 +72,22 @@ TEST(FilterRound, KeepsGatesAtMostTheThresholdAndAlwaysDropsOne) {
   EXPECT_FALSE(d.forced_drop);
 }
 
+TEST(FilterRound, WithoutTheForcedDropARoundThatKeepsEveryoneKeepsThem) {
+  const std::vector<std::string> names{"bbbp", "tox21", "bace", "esol"};
+  RoundDecision d = filter_round({0, 3, 5, 7}, {0.0, 0.1, 0.3, 0.3}, names, 0.4, false);
+  EXPECT_EQ(d.keep, (std::vector<int64_t>{0, 3, 5, 7}));
+  EXPECT_TRUE(d.dropped.empty());
+  EXPECT_FALSE(d.forced_drop);
+  // A lone survivor under the threshold stays (the official rule would leave only the target).
+  d = filter_round({0, 5}, {0.0, 0.07}, {"bace", "qm8"}, 0.4, false);
+  EXPECT_EQ(d.keep, (std::vector<int64_t>{0, 5}));
+  EXPECT_EQ(filter_round({0, 5}, {0.0, 0.07}, {"bace", "qm8"}).keep, (std::vector<int64_t>{0}));
+  // The threshold still applies.
+  d = filter_round({0, 3, 5, 7}, {0.0, 0.2, 0.55, 0.4}, names, 0.4, false);
+  EXPECT_EQ(d.keep, (std::vector<int64_t>{0, 3, 7}));
+  EXPECT_EQ(d.dropped, (std::vector<int64_t>{5}));
+}
+
 TEST(FilterRound, ANonFiniteGateNamesTheDataSet) {
   try {
     filter_round({0, 3}, {0.0, std::nan("")}, {"bbbp", "tox21"});
