@@ -28,7 +28,9 @@
 # Long (hours: a grouping takes 20 min for FreeSolv to ~4 h for Tox21 on 2 cores). Every run checkpoints:
 # rerunning the script resumes each run where it stopped and skips finished ones, so it can be split over
 # sessions (stop it with `pkill -TERM -x relfm`: the ranks finish their step, checkpoint and exit 75;
-# a signal to mpirun itself may kill them before they have written it).
+# a signal to mpirun itself may kill them before they have written it). For a queue that may outlive an
+# edit of this file, run a copy kept beside it (e.g. tests/bench/.mga_run.sh): bash reads a script as it
+# runs, so editing the file under a running bash changes what it executes next.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RELFM=${RELFM:-build/jobs/relfm}
