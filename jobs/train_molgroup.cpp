@@ -2,7 +2,8 @@
 // bi-level meta-gradient over rounds; each round re-initialises everything with the same seed on the
 // data sets the previous round kept, scores each auxiliary data set by its mean gate over the round's
 // last epoch, keeps those at most grouping.threshold and always drops at least one (grouping.forced_drop;
-// without it a round that keeps everyone ends the grouping). What survives the rounds is the selected group, written to output.dir/group.toml for the evaluation job.
+// without it a round that keeps everyone ends the grouping). What survives the rounds is the selected
+// group, written to output.dir/group.toml for the evaluation job.
 //
 // Data: one shard per data set (`relfm shard`), every rank reads all of them. Each epoch is the balanced
 // plan of molgroup_plan.hpp (|target train| x #data sets slots, cut into train.batch_size steps); a step's

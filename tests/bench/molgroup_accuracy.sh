@@ -52,7 +52,7 @@ case $FORCED_DROP in
   *) echo "FORCED_DROP must be yes or no, not '$FORCED_DROP'" >&2; exit 2 ;;
 esac
 SUFFIX+=$DROP_SUFFIX
-aux_option() {  # aux_option RUN_NAME: the option's words for a run with auxiliaries under AUX_REGRESSION=standardized.
+run_options() {  # run_options RUN_NAME: the deviations' --set words for a run (AUX_REGRESSION, FORCED_DROP).
   # Nothing otherwise, nor for the target alone: a run's job file is part of what its checkpoint must match on
   # resume, and the runs started before this option had no such key.
   [[ $AUX_REGRESSION == raw || $1 == alone* ]] || echo "--set train.auxiliary_regression=$AUX_REGRESSION"
@@ -86,7 +86,7 @@ for t in "${TARGETS[@]}"; do
     echo "== $t: grouping"
     train "$g/train.log" jobs/molgroup_grouping.toml --set data.shard_dir="$SHARDS" --set "data.datasets=$list" \
       --set output.dir="$g" --set job.name="molgroup${SUFFIX}_$t" \
-      $(aux_option grouping)
+      $(run_options grouping)
   fi
   # The group (and below, the round-1 survivors) come from the grouping of this AUX_REGRESSION setting where it
   # has run, else from the official (raw) grouping: AUX_REGRESSION=standardized then trains the raw grouping's
@@ -107,7 +107,7 @@ for t in "${TARGETS[@]}"; do
         echo "== $t: $name $datasets"
         train "$dir/train.log" jobs/gin_group.toml --set data.shard_dir="$SHARDS" --set "data.datasets=$datasets" \
           --set "train.seeds=$SEED_LIST" --set output.dir="$dir" --set job.name="${name}_$t" \
-          $(aux_option "$name")
+          $(run_options "$name")
       fi
     done
   fi
@@ -126,7 +126,7 @@ print(', '.join('\"%s\"' % d for d in sorted(filter(None, t(a['kept']).split(', 
         echo "== $t: $name $datasets"
         train "$dir/train.log" jobs/gin_group.toml --set data.shard_dir="$SHARDS" --set "data.datasets=$datasets" \
           --set "train.seeds=$SEED_LIST" --set output.dir="$dir" --set job.name="${name}_$t" \
-          $(aux_option "$name")
+          $(run_options "$name")
       fi
     done
   fi
