@@ -2,8 +2,8 @@
 // bi-level meta-gradient over rounds; each round re-initialises everything with the same seed on the
 // data sets the previous round kept, scores each auxiliary data set by its mean gate over the round's
 // last epoch, keeps those at most grouping.threshold and always drops at least one (grouping.forced_drop;
-// without it a round that keeps everyone ends the grouping). What survives the rounds is the selected
-// group, written to output.dir/group.toml for the evaluation job.
+// without it a round that keeps everyone ends the grouping). What survives the rounds (optionally only
+// its grouping.top_k best by the last round's score) is the selected group, written to output.dir/group.toml for the evaluation job.
 //
 // Data: one shard per data set (`relfm shard`), every rank reads all of them. Each epoch is the balanced
 // plan of molgroup_plan.hpp (|target train| x #data sets slots, cut into train.batch_size steps); a step's
@@ -15,7 +15,8 @@
 // valid_<metric>/test_<metric> (the target branch), gate_<name> (mean gate per epoch, NaN in warm-up),
 // aux_loss, meta_loss; the table `gates` (one row per step, one column per data set of data.datasets,
 // NaN where a data set is not in the step or the round); attributes datasets, scores, kept, dropped,
-// forced_drop, converged. Root attributes selected_group (and target).
+// forced_drop, converged. Root attributes target, survivors (what the rounds kept), selected_group (the
+// survivors, or their grouping.top_k best by the last round's score), rounds_run.
 #include "dist/partition.hpp"
 #include "io/checkpoint.hpp"
 #include "io/shard.hpp"
@@ -72,6 +73,11 @@ std::vector<KeySpec> molgroup_keys() {
        "Every round removes at least one auxiliary (the official rule: when all pass, the largest score goes). false: a round "
        "in which all pass ends the grouping with them (the next round would repeat it), so a lone strong survivor stays.",
        {}, {}, {}, Resume::kBlocks},
+      {"grouping.top_k", ValueKind::kInt, "0",
+       "After the rounds, keep only the k survivors with the lowest score in the last round (the project page's 'Step 4: "
+       "top-k affinity', which the official code does not run). 0: every survivor (the official code). With train.rounds "
+       "= 1: the k best of round 1.",
+       {}, 0, {}, Resume::kBlocks},
       {"debug.nan_gate_at_step", ValueKind::kInt, "0",
        "Testing aid: poison the router so that the first auxiliary data set's gate is NaN at this global step (0 = never).", {}, 0},
   };
@@ -292,8 +298,11 @@ class MolGroupJob final : public EpochJob {
                    {"dropped", joined(names_of(d.dropped, false))},
                    {"forced_drop", d.forced_drop ? "yes" : "no"},
                    {"converged", converged ? "yes" : "no"}};
+    const std::vector<int64_t> round = active_;
     active_ = d.keep;
     c.more_runs = !converged && active_.size() > 1 && index + 1 < config_->get_int("train.rounds");
+    c.job_attrs["survivors"] = joined(names_of(active_, true));
+    if (!c.more_runs) active_ = top_k_affinity(round, last_scores_, active_, config_->get_int("grouping.top_k"));
     c.job_attrs["selected_group"] = joined(names_of(active_, true));
     c.job_attrs["rounds_run"] = std::to_string(index + 1);
     if (!c.more_runs && comm_->is_root()) write_group_file(names_of(active_, false), index + 1);
@@ -411,8 +420,10 @@ class MolGroupJob final : public EpochJob {
     const std::string path = dir + "/group.toml", tmp = path + ".tmp";
     {
       std::ofstream f(tmp);
-      f << "# MolGroup's selected group for target '" << group.front() << "' after " << rounds
-        << " round(s) (results.h5 has the scores). Train it with the evaluation job:\n"
+      const int64_t top_k = config_->get_int("grouping.top_k");
+      f << "# MolGroup's selected group for target '" << group.front() << "' after " << rounds << " round(s)"
+        << (top_k > 0 ? fmt::format(", at most the {} best by the last round's score", top_k) : std::string())
+        << " (results.h5 has the scores). Train it with the evaluation job:\n"
         << "#   relfm train <job file> --set data.datasets='[...]'\n[data]\ndatasets = [";
       for (size_t i = 0; i < group.size(); ++i) f << (i ? ", " : "") << '"' << group[i] << '"';
       f << "]\n";

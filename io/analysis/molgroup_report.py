@@ -88,9 +88,12 @@ def main():
             target = text(f.attrs["target"])
             threshold = float(config_value(text(f["config"][()]), "grouping.threshold") or 0.4)
             group = text(f.attrs.get("selected_group", ""))
+            survivors = text(f.attrs.get("survivors", group))
+            top_k = (f"; grouping.top_k kept the {len(group.split(', ')) if group else 0} best of the survivors "
+                     f"{survivors}") if survivors != group else ""
             lines += [f"## {target} ({text(f.attrs['metric'])})", "",
                       f"Selected group: **{group or 'none (the target alone)'}** after {text(f.attrs.get('rounds_run', '?'))} "
-                      f"round(s); candidates {text(f.attrs.get('candidates', ''))}; threshold {threshold}.", "",
+                      f"round(s){top_k}; candidates {text(f.attrs.get('candidates', ''))}; threshold {threshold}.", "",
                       "| round | data sets | score per candidate (mean gate, last epoch) | kept | dropped |",
                       "|---|---|---|---|---|"]
             for run in rounds_of(f):

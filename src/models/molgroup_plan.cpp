@@ -47,6 +47,23 @@ RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vect
   return d;
 }
 
+std::vector<int64_t> top_k_affinity(const std::vector<int64_t>& datasets, const std::vector<double>& scores,
+                                    const std::vector<int64_t>& kept, int64_t k) {
+  if (datasets.empty() || datasets.size() != scores.size())
+    fail("top_k_affinity: {} data sets, {} scores", datasets.size(), scores.size());
+  std::vector<size_t> candidates;  // positions in `datasets` of the kept auxiliaries
+  for (size_t p = 1; p < datasets.size(); ++p)
+    if (std::find(kept.begin(), kept.end(), datasets[p]) != kept.end()) candidates.push_back(p);
+  if (k > 0 && static_cast<size_t>(k) < candidates.size()) {
+    std::stable_sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+    candidates.resize(static_cast<size_t>(k));
+    std::sort(candidates.begin(), candidates.end());
+  }
+  std::vector<int64_t> group{datasets[0]};
+  for (size_t p : candidates) group.push_back(datasets[p]);
+  return group;
+}
+
 std::vector<int> place_datasets(const std::vector<double>& cost, int ranks) {
   RELFM_CHECK(ranks >= 1 && !cost.empty(), "place_datasets: {} data sets on {} ranks", cost.size(), ranks);
   std::vector<int> owner(cost.size(), 0);

@@ -34,6 +34,14 @@ RoundDecision filter_round(const std::vector<int64_t>& datasets, const std::vect
                            const std::vector<std::string>& names, double threshold = 0.4,
                            bool forced_drop = true);
 
+// The project page's "Step 4: pick the auxiliary datasets with top-k affinity" (not in the official code,
+// research/molgroup.md §1.5), applied to what the rounds kept: the target (datasets[0]) and, of the
+// auxiliaries in `kept`, the k with the lowest score (the highest affinity; equal scores to the earlier in
+// `datasets`), in the order of `datasets`. `scores` are those of the round that kept them, aligned with
+// `datasets` (the round's data sets). k <= 0, or k at least the kept auxiliaries, keeps them all.
+std::vector<int64_t> top_k_affinity(const std::vector<int64_t>& datasets, const std::vector<double>& scores,
+                                    const std::vector<int64_t>& kept, int64_t k);
+
 // Which rank holds each data set's sub-batches (research/molgroup.md §6): the target (cost[0], which
 // includes its two extra passes) stays on rank 0; the auxiliary data sets go, largest cost first, to the
 // least loaded rank (longest-processing-time first; ties to the lower data set and rank). Depends only

@@ -53,6 +53,29 @@ assert text(f.attrs["selected_group"]) == "bace, clintox, bbbp", f.attrs["select
 PY
 grep -q '^datasets = \["freesolv", "bace", "clintox", "bbbp"\]' converged/group.toml || { cat converged/group.toml; fail "converged group.toml"; }
 
+# grouping.top_k = 2 on the same round: the selected group is the target and the two survivors with the
+# lowest round-1 scores (read back from the round's own record), in the round's order.
+run 1 "${ARGS[@]}" --set grouping.threshold=1 --set grouping.forced_drop=false --set grouping.top_k=2 \
+  --set output.dir=topk > topk.log 2>&1 || { cat topk.log; fail "top_k run"; }
+"$PY" - <<'PY' || fail "grouping.top_k"
+import h5py
+text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+f = h5py.File("topk/results.h5")
+scores = dict(kv.split("=") for kv in text(f["seeds/round1"].attrs["scores"]).split(", "))
+assert list(scores) == ["bace", "clintox", "bbbp"], scores
+best = sorted(scores, key=lambda n: float(scores[n]))[:2]
+expected = ", ".join(n for n in scores if n in best)
+assert text(f.attrs["survivors"]) == "bace, clintox, bbbp", f.attrs["survivors"]
+assert text(f.attrs["selected_group"]) == expected, (f.attrs["selected_group"], scores)
+with open("topk/group.toml") as g:
+    line = [l for l in g if l.startswith("datasets = ")][0]
+assert line.strip() == "datasets = " + str(["freesolv"] + expected.split(", ")).replace("'", '"'), line
+PY
+"$PY" "$SOURCE_DIR/io/analysis/molgroup_report.py" topk/results.h5 --out topk_report > topk_report.log 2>&1 ||
+  { cat topk_report.log; fail "top_k report"; }
+grep -q "grouping.top_k kept the 2 best of the survivors bace, clintox, bbbp" topk_report/report.md ||
+  { cat topk_report/report.md; fail "the report does not say what top_k cut"; }
+
 if (( NP > 1 )); then
   run "$NP" "${ARGS[@]}" --set output.dir=many > many.log 2>&1 || { cat many.log; fail "$NP-rank run"; }
   "$PY" - <<'PY' || fail "gates differ between 1 and $NP ranks"

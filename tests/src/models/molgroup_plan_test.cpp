@@ -88,6 +88,24 @@ TEST(FilterRound, WithoutTheForcedDropARoundThatKeepsEveryoneKeepsThem) {
   EXPECT_EQ(d.dropped, (std::vector<int64_t>{5}));
 }
 
+TEST(TopKAffinity, KeepsTheTargetAndTheKLowestScoresOfTheKeptInTheirOrder) {
+  // Round on data sets 0 (target), 3, 5, 7, 9; the round kept 3, 7, 9 (5 scored above the threshold).
+  const std::vector<int64_t> datasets{0, 3, 5, 7, 9};
+  const std::vector<double> scores{0.0, 0.30, 0.01, 0.05, 0.20};
+  const std::vector<int64_t> kept{0, 3, 7, 9};
+  EXPECT_EQ(top_k_affinity(datasets, scores, kept, 1), (std::vector<int64_t>{0, 7}));  // 5 is not a candidate
+  EXPECT_EQ(top_k_affinity(datasets, scores, kept, 2), (std::vector<int64_t>{0, 7, 9}));
+  // k = 0 (off) and k beyond the kept auxiliaries keep them all.
+  EXPECT_EQ(top_k_affinity(datasets, scores, kept, 0), kept);
+  EXPECT_EQ(top_k_affinity(datasets, scores, kept, 3), kept);
+  EXPECT_EQ(top_k_affinity(datasets, scores, kept, 10), kept);
+  // Equal scores go to the earlier data set; the result keeps the round's order, not the score order.
+  EXPECT_EQ(top_k_affinity({0, 4, 2, 8}, {0.0, 0.2, 0.1, 0.1}, {0, 4, 2, 8}, 1), (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(top_k_affinity({0, 4, 2, 8}, {0.0, 0.05, 0.1, 0.1}, {0, 4, 2, 8}, 2), (std::vector<int64_t>{0, 4, 2}));
+  // Only the target left.
+  EXPECT_EQ(top_k_affinity({0, 4}, {0.0, 0.9}, {0}, 2), (std::vector<int64_t>{0}));
+}
+
 TEST(FilterRound, ANonFiniteGateNamesTheDataSet) {
   try {
     filter_round({0, 3}, {0.0, std::nan("")}, {"bbbp", "tox21"});
