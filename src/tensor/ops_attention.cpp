@@ -47,10 +47,10 @@ void check_tiles(const char* op, const Csr& p, const EdgeTilesPtr& tiles) {
 
 // out[e, h] (= or +=) scale * a[i, slice h] . b[j, slice h] for every edge e = (i, j) of the pattern, where a
 // and b hold `heads` slices of equal width side by side (a head's columns; or a head's K hops stacked, so
-// that one product sums over the hops).
+// that one product sums over the hops). rest = false: the tiles' edges only (the caller has the others).
 template <typename T>
 void sampled_products(const Csr& pattern, const EdgeTiles* tiles, const Mat<T>& a, const Mat<T>& b, int64_t heads, T scale,
-                      bool accumulate, T* out) {
+                      bool accumulate, T* out, bool rest = true) {
   const int64_t width = a.cols() / heads;
   if (tiles) {
     std::vector<Mat<T>> dense(static_cast<size_t>(heads));
@@ -63,6 +63,7 @@ void sampled_products(const Csr& pattern, const EdgeTiles* tiles, const Mat<T>& 
       scatter_tile(dense, t, out, heads, accumulate);
     }
   }
+  if (!rest) return;
   const SparseEdges edges(pattern, tiles, nullptr);
   const bool fixed = tiles && with_fixed_heads(heads, width, [](auto, auto) {});
   if (fixed && edges.each_run_by_key_blocks(cache_block_rows<T>(b.cols()), [&](int64_t i, const int64_t* edge, const VertexId* key, int64_t n) {
@@ -228,26 +229,39 @@ struct DiffusionNode final : Node<T> {
 
   // The same recurrence unsplit and without dropout (gu_t = g_t), each hop's element-wise work in one
   // visit: g_t = keep A^T g_{t+1}, then gv += teleport g_t and g_t stacked at t - 1, while the row is hot.
+  // The random edges' share of gA is taken inside the hops' products: each hop's transposed product
+  // gathers g_{t+1}'s rows along the random edges anyway, and dots them with the key's z_t as it goes
+  // (keep g_{t+1}[i] . z_t[j], hop by hop), where the product with the hops stacked would gather each
+  // edge's 5 d_head-wide stacked row once more (about a tenth of the layer at 4k).
   void backward_fused(const PatternMatrix<T>& matrix, bool grad_a, bool grad_v) {
     const Csr& p = *pattern;
-    const int64_t d = v->value().cols();
-    Mat<T> g = this->grad(), gu_stacked, next;
+    const int64_t d = v->value().cols(), heads = a->value().cols(), dh = d / heads;
+    Mat<T> g = this->grad(), gu_stacked, next, ga_rest;
     const bool teleporting = grad_v && teleport != T(0);
     Mat<T>* gv = grad_v ? &v->grad_accumulator() : nullptr;  // v's gradient, added to in place
     if (grad_a) gu_stacked.resize(p.num_rows, hops * d);
     if (teleporting) *gv += teleport * g;
     if (grad_a) stack(g, hops - 1, gu_stacked);
+    bool rest_in_hops = grad_a && matrix.rest_edges() > 0;
+    if (rest_in_hops) ga_rest.setZero(matrix.rest_edges(), heads);
     next.setZero(p.num_cols, d);
     for (int64_t t = hops - 1; t >= 0; --t) {
-      if (t == 0 && !grad_v) break;
-      matrix.multiply_transposed(g, next);
+      if (t == 0 && !grad_v && !rest_in_hops) break;
+      // z_t's head h at columns (h K + t) d_head of `stacked`
+      if (!rest_in_hops || !matrix.multiply_transposed_with_rest_products(g, next, stacked.data() + t * dh, stacked.cols(), hops * dh,
+                                                                          keep, ga_rest.data())) {
+        rest_in_hops = false;  // (the same answer at every hop: a head shape without a fused kernel)
+        matrix.multiply_transposed(g, next);
+      }
       const bool inner = t > 0;  // g_t is then gu_t, which feeds gv and hop t - 1's stack
       finish_hop(next, nullptr, g, inner && teleporting ? gv : nullptr, teleport, inner && grad_a ? &gu_stacked : nullptr, t - 1);
     }
     next = Mat<T>();
     if (grad_v) *gv += g;  // z_0 = v
-    if (grad_a)
-      sampled_products(p, tiles.get(), gu_stacked, stacked, a->value().cols(), keep, true, a->grad_accumulator().data());
+    if (grad_a) {
+      sampled_products(p, tiles.get(), gu_stacked, stacked, heads, keep, true, a->grad_accumulator().data(), !rest_in_hops);
+      if (rest_in_hops) matrix.add_rest_by_key(ga_rest.data(), a->grad_accumulator().data());
+    }
   }
 };
 

@@ -88,14 +88,7 @@ class PatternMatrix {
   void multiply_transposed(const Mat<T>& g, Mat<T>& gx) const {
     const int64_t heads = values_.cols(), d = g.cols(), dh = d / heads;
     if (tiles_) {
-      Mat<T> gs, prod;
-      for (size_t t = 0; t < dense_.size(); ++t) {
-        const EdgeTiles::Tile& tile = tiles_->tiles[t];
-        for (int64_t h = 0; h < heads; ++h)
-          add_product(gx, tile.keys, h, dh, dense_[t][static_cast<size_t>(h)].transpose() * rows_view(g, tile.rows, h, dh, gs), prod);
-      }
-    }
-    if (tiles_) {
+      multiply_transposed_tiles(g, gx);
       const EdgeTiles::Rest& r = tiles_->rest_by_key;
       const T* w = rest_values_by_key();
       if (edges_.each_run_by_row_blocks(cache_block_rows<T>(d), [&](int64_t j, const int64_t* edge, const VertexId* row, int64_t n) {
@@ -122,6 +115,44 @@ class PatternMatrix {
     }
   }
 
+  // multiply_transposed, and from the rows its random edges gather, their part of the gradient of the
+  // values: grad_rest[u, h] += scale * g[i, head h] . z[j, head h] for the rest edge (i, j) at place u of
+  // the by-key order (tiles->rest_by_key), z's head h of row j at z + j * ldz + h * z_head_stride. False,
+  // having done nothing, where it does not apply (no tiles, or a head shape without a fixed kernel).
+  bool multiply_transposed_with_rest_products(const Mat<T>& g, Mat<T>& gx, const T* z, int64_t ldz, int64_t z_head_stride, T scale,
+                                              T* grad_rest) const {
+    const int64_t heads = values_.cols(), d = g.cols(), dh = d / heads;
+    if (!tiles_ || !with_fixed_heads(heads, dh, [](auto, auto) {})) return false;
+    multiply_transposed_tiles(g, gx);
+    const EdgeTiles::Rest& r = tiles_->rest_by_key;
+    const T* w = rest_values_by_key();
+    edges_.each_run_by_row_blocks(cache_block_rows<T>(d), [&](int64_t j, const int64_t* edge, const VertexId* row, int64_t n) {
+      const int64_t u = edge - r.edge.data();
+      with_fixed_heads(heads, dh, [&](auto h, auto width) {
+        accumulate_dot_run_fixed<decltype(h)::value, decltype(width)::value>(gx.row(j).data(), g.data(), d, w + u * heads, row, n,
+                                                                             z + j * ldz, z_head_stride, scale, grad_rest + u * heads);
+      });
+    });
+    return true;
+  }
+  // out[e, h] += grad_rest[u, h] for the rest edge e at place u of the by-key order (tiles only).
+  void add_rest_by_key(const T* grad_rest, T* out) const {
+    const EdgeTiles::Rest& r = tiles_->rest_by_key;
+    const int64_t heads = values_.cols(), n = static_cast<int64_t>(r.edge.size());
+    const int64_t* at = r.edge.data();
+    constexpr int64_t ahead = 16;  // scattered over the whole gradient, as rest_values_by_key's reads
+    for (int64_t u = 0; u < n; ++u, grad_rest += heads) {
+      if (u + ahead < n) __builtin_prefetch(out + at[u + ahead] * heads, 1);
+      T* o = out + at[u] * heads;
+      if (heads == 4) {  // (a constant trip count: one vector)
+        for (int h = 0; h < 4; ++h) o[h] += grad_rest[h];
+      } else {
+        for (int64_t h = 0; h < heads; ++h) o[h] += grad_rest[h];
+      }
+    }
+  }
+  int64_t rest_edges() const { return tiles_ ? static_cast<int64_t>(tiles_->rest_by_key.edge.size()) : 0; }
+
  private:
   // The rest edges' values in by-key order (built at the first transposed product, then reused by the
   // others): by key, a run's edges lie all over the pattern, and reading their values through the edge
@@ -142,6 +173,17 @@ class PatternMatrix {
       }
     }
     return rest_by_key_.data();
+  }
+
+  // The tiles' part of multiply_transposed: per tile and head, a GEMM.
+  void multiply_transposed_tiles(const Mat<T>& g, Mat<T>& gx) const {
+    const int64_t heads = values_.cols(), dh = g.cols() / heads;
+    Mat<T> gs, prod;
+    for (size_t t = 0; t < dense_.size(); ++t) {
+      const EdgeTiles::Tile& tile = tiles_->tiles[t];
+      for (int64_t h = 0; h < heads; ++h)
+        add_product(gx, tile.keys, h, dh, dense_[t][static_cast<size_t>(h)].transpose() * rows_view(g, tile.rows, h, dh, gs), prod);
+    }
   }
 
   const Csr& pattern_;
