@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   const int64_t hops = argc > 5 ? std::atoll(argv[5]) : 5, reps = argc > 6 ? std::atoll(argv[6]) : 3;
   tune_malloc();  // as the trainer does (dist/runtime.cpp)
   if (const char* kb = std::getenv("RELFM_BLOCK_KB")) sparse::set_cache_block_bytes(std::atoll(kb) << 10);
+  // The backend the trainer would run here: the same probe, then its choice (without the probe "auto"
+  // meant Eigen, whatever a faster OpenBLAS kernel would have given dense attention's big products).
+  gemm::probe_candidates();
   gemm::activate(gemm::apply_gemm_request("auto"));
   const CounterRng rng(1, RngPurpose::kTest, 0);
   auto random = [&](uint64_t stream) {

@@ -4,7 +4,9 @@
 # (Debian's python3-torch, one thread), each configuration in its own process (peak memory is that
 # process's). Dense runs are skipped above DENSE_MAX (default 8192: 16k needs 4 heads x 16k^2 floats for
 # the probabilities alone, plus the scores and their gradients). Prints the JSON lines and a table of
-# ratios measured in this one run.
+# ratios measured in this one run. relfm's layers run on the GEMM backend its start-up probe picks (as
+# the trainer's): on a CPU where OpenBLAS has a fast kernel (OPENBLAS_CORETYPE unset on AVX-512 machines)
+# that is OpenBLAS, which speeds up dense attention's big products far more than Diffuser's small tiles.
 #   tests/bench/diffuser_attention.sh [LENGTHS="1024 2048 4096 8192 16384"]   env: DENSE_MAX, REPS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,7 +26,9 @@ done
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 by = {(r["kind"], r["L"]): r for r in rows}
-print(f"\n{'L':>6} {'diffuser s':>11} {'MB':>7} {'dense s':>9} {'MB':>7} {'torch s':>9} {'MB':>7} {'dense/diff':>10} {'torch/diff':>10}")
+print("\nGEMM backends (relfm's start-up probe, as the trainer runs it): " +
+      ", ".join(sorted({f"{r['kind']} {r['gemm']}" for r in rows if 'gemm' in r})))
+print(f"{'L':>6} {'diffuser s':>11} {'MB':>7} {'dense s':>9} {'MB':>7} {'torch s':>9} {'MB':>7} {'dense/diff':>10} {'torch/diff':>10}")
 for L in sorted({r["L"] for r in rows}):
     d, n, t = by.get(("diffuser", L)), by.get(("dense", L)), by.get(("torch_dense", L))
     f = lambda r, k: f"{r[k]:.3f}" if r else "-"
