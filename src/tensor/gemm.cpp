@@ -44,6 +44,24 @@ void eigen_product(const Product& p) {
   else run(CMap(p.a, p.k, p.m).transpose(), CMap(p.b, p.n, p.k).transpose());
 }
 
+// A product whose operands are blocks of wider matrices: maps with row strides (no alignment assumed).
+void eigen_strided_product(const Product& p) {
+  using Stride = Eigen::OuterStride<>;
+  using CMap = Eigen::Map<const MatF, Eigen::Unaligned, Stride>;
+  Eigen::Map<MatF, Eigen::Unaligned, Stride> c(p.c, p.m, p.n, Stride(p.row_stride_c()));
+  const CMap a(p.a, p.trans_a ? p.k : p.m, p.trans_a ? p.m : p.k, Stride(p.row_stride_a()));
+  const CMap b(p.b, p.trans_b ? p.n : p.k, p.trans_b ? p.k : p.n, Stride(p.row_stride_b()));
+  auto run = [&](const auto& x, const auto& y) {
+    if (p.accumulate)
+      c.noalias() += x * y;
+    else
+      c.noalias() = x * y;
+  };
+  if (!p.trans_a && !p.trans_b) run(a, b);
+  else if (!p.trans_a && p.trans_b) run(a, b.transpose());
+  else if (p.trans_a && !p.trans_b) run(a.transpose(), b);
+  else run(a.transpose(), b.transpose());
+}
 bool is_aligned(const void* ptr) {
   return reinterpret_cast<uintptr_t>(ptr) % EIGEN_MAX_ALIGN_BYTES == 0;
 }
@@ -54,7 +72,9 @@ class EigenBackend final : public Backend {
   std::string kernel() const override { return eigen_isa(); }
   void multiply(const Product& p) const override { eigen_multiply(p); }
   static void eigen_multiply(const Product& p) {
-    if (is_aligned(p.a) && is_aligned(p.b) && is_aligned(p.c))
+    if (!p.packed())
+      eigen_strided_product(p);
+    else if (is_aligned(p.a) && is_aligned(p.b) && is_aligned(p.c))
       eigen_product<Eigen::AlignedMax>(p);
     else
       eigen_product<Eigen::Unaligned>(p);
@@ -93,7 +113,7 @@ inline double at(const std::vector<float>& x, bool trans, int64_t i, int64_t j, 
 }
 
 std::string check_shape(const Backend& backend, int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool accumulate,
-                        uint64_t seed) {
+                        uint64_t seed, int64_t pad = 0) {
   std::vector<float> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n)), c(static_cast<size_t>(m * n));
   fill(a, seed);
   fill(b, seed + 1);
@@ -104,7 +124,26 @@ std::string check_shape(const Backend& backend, int64_t m, int64_t n, int64_t k,
   MatF cm = Eigen::Map<MatF>(c.data(), m, n);
   if (!accumulate) cm.setConstant(std::numeric_limits<float>::quiet_NaN());  // must be overwritten
   Product p{am.data(), bm.data(), cm.data(), m, n, k, ta, tb, accumulate};
+  // Padded: each operand a block of a matrix `pad` columns wider (filled with NaN, which must stay unread
+  // and, in C, unwritten), as one attention head's columns are.
+  MatF ap, bp, cp;
+  if (pad > 0) {
+    auto widen = [&](const MatF& x, MatF& into) {
+      into.setConstant(x.rows(), x.cols() + pad, std::numeric_limits<float>::quiet_NaN());
+      into.leftCols(x.cols()) = x;
+    };
+    widen(am, ap);
+    widen(bm, bp);
+    widen(cm, cp);
+    p = Product{ap.data(), bp.data(), cp.data(), m, n, k, ta, tb, accumulate, ap.cols(), bp.cols(), cp.cols()};
+  }
   backend.multiply(p);
+  if (pad > 0) {
+    if (!cp.rightCols(pad).array().isNaN().all())
+      return fmt::format("{}x{}x{} product with row strides (trans_a={}, trans_b={}, accumulate={}) wrote outside C", m, n, k, ta,
+                         tb, accumulate);
+    cm = cp.leftCols(n);
+  }
   const double eps = std::numeric_limits<float>::epsilon();
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
@@ -181,6 +220,16 @@ std::string check(const Backend& backend) {
     for (int t = 0; t < 4; ++t)
       for (bool accumulate : {false, true}) {
         std::string err = check_shape(backend, s.m, s.n, s.k, t & 1, t & 2, accumulate, seed);
+        seed += 3;
+        if (!err.empty()) return err;
+      }
+  // Blocks of wider matrices (row strides): Diffuser's tiles, one head's columns of 256 (32 x 64 by 96),
+  // and the other branches once each.
+  const Shape strided[] = {{32, 64, 96}, {96, 64, 32}, {32, 96, 320}, {5, 6, 4}, {130, 1, 300}, {1, 130, 300}};
+  for (const Shape& s : strided)
+    for (int t = 0; t < 4; ++t)
+      for (bool accumulate : {false, true}) {
+        std::string err = check_shape(backend, s.m, s.n, s.k, t & 1, t & 2, accumulate, seed, 192);
         seed += 3;
         if (!err.empty()) return err;
       }

@@ -27,8 +27,10 @@
 
 namespace relfm::gemm {
 
-// C (m x n) = op(A) op(B), or C += op(A) op(B) when `accumulate`. All matrices are dense row-major with
-// no padding: A is stored m x k (or k x m when trans_a), B k x n (or n x k when trans_b), C m x n.
+// C (m x n) = op(A) op(B), or C += op(A) op(B) when `accumulate`. All matrices are dense row-major: A is
+// stored m x k (or k x m when trans_a), B k x n (or n x k when trans_b), C m x n, each with the row stride
+// lda / ldb / ldc in elements, or without padding when that is 0 (blocks of wider matrices, e.g. one
+// attention head's columns, have a stride).
 struct Product {
   const float* a = nullptr;
   const float* b = nullptr;
@@ -36,6 +38,13 @@ struct Product {
   int64_t m = 0, n = 0, k = 0;
   bool trans_a = false, trans_b = false;
   bool accumulate = false;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+
+  // The row strides in effect.
+  int64_t row_stride_a() const { return lda ? lda : (trans_a ? m : k); }
+  int64_t row_stride_b() const { return ldb ? ldb : (trans_b ? k : n); }
+  int64_t row_stride_c() const { return ldc ? ldc : n; }
+  bool packed() const { return row_stride_a() == (trans_a ? m : k) && row_stride_b() == (trans_b ? k : n) && row_stride_c() == n; }
 };
 
 class Backend {

@@ -112,8 +112,17 @@ class OpenBlasBackend final : public Backend {
       eigen_->multiply(p);
       return;
     }
-    if (!p.accumulate) std::fill(p.c, p.c + m * n, 0.0f);
     const float one = 1.0f;
+    if (!p.packed()) {  // blocks of wider matrices: sgemm with their strides (a vector's stride is a row's)
+      if (!p.accumulate)
+        for (int64_t i = 0; i < m; ++i) std::fill(p.c + i * p.row_stride_c(), p.c + i * p.row_stride_c() + n, 0.0f);
+      const char transa = p.trans_b ? 'T' : 'N', transb = p.trans_a ? 'T' : 'N';
+      const int bm = blas_int(n), bn = blas_int(m), bk = blas_int(k);
+      const int lda = blas_int(p.row_stride_b()), ldb = blas_int(p.row_stride_a()), ldc = blas_int(p.row_stride_c());
+      lib_.sgemm(&transa, &transb, &bm, &bn, &bk, &one, p.b, &lda, p.a, &ldb, &one, p.c, &ldc);
+      return;
+    }
+    if (!p.accumulate) std::fill(p.c, p.c + m * n, 0.0f);
     const int inc = 1;
     if (n == 1 || m == 1) {
       // y = op(A) x (one column) or y^T = x^T op(B) (one row); x and y are contiguous either way.

@@ -57,8 +57,15 @@ void sampled_products(const Csr& pattern, const EdgeTiles* tiles, const Mat<T>& 
     Mat<T> as, bs;
     for (const auto& t : tiles->tiles) {
       for (int64_t h = 0; h < heads; ++h) {
-        dense[static_cast<size_t>(h)].noalias() = rows_view(a, t.rows, h, width, as) * rows_view(b, t.keys, h, width, bs).transpose();
-        if (scale != T(1)) dense[static_cast<size_t>(h)] *= scale;
+        Mat<T>& tile = dense[static_cast<size_t>(h)];
+        if constexpr (std::is_same_v<T, float>) {  // on the selected GEMM backend (pattern_matrix.hpp)
+          tile.resize(t.rows.count, t.keys.count);
+          const auto x = pattern_matrix::tile_operand(a, t.rows, h, width, as), y = pattern_matrix::tile_operand(b, t.keys, h, width, bs);
+          gemm::multiply({x.data, y.data, tile.data(), t.rows.count, t.keys.count, width, false, true, false, x.ld, y.ld, 0});
+        } else {
+          tile.noalias() = rows_view(a, t.rows, h, width, as) * rows_view(b, t.keys, h, width, bs).transpose();
+        }
+        if (scale != T(1)) tile *= scale;
       }
       scatter_tile(dense, t, out, heads, accumulate);
     }

@@ -3,6 +3,7 @@
 // personalised-PageRank fixed point alpha (I - (1 - alpha) A)^-1 V, per head.
 #include "src/graph/attention_graph.hpp"
 #include "src/models/diffuser_attention.hpp"
+#include "src/tensor/gemm.hpp"
 #include "src/tensor/sparse_edges.hpp"
 
 #include <gtest/gtest.h>
@@ -155,11 +156,18 @@ void float_tiles_match_the_edge_loops(int64_t d);
 // edge through the CSR loops. 7 global tokens make the global-column tile's groups of four straddle rows.
 // Heads of 16 and of 64 (d = 256, the AVX-512 kernel that takes the random edges' gradient of A inside
 // the backward hops).
+// The float tiles run on the selected GEMM backend: every backend this build has.
 TEST(DiffuserAttention, FloatTilesOfFourHeadsMatchTheEdgeLoops) {
-  for (const int64_t d : {64, 256}) {
-    SCOPED_TRACE(d);
-    float_tiles_match_the_edge_loops(d);
+  for (const std::string& key : gemm::backend_names()) {
+    if (key != "eigen" && key != "openblas") continue;  // (tests may register stand-ins)
+    SCOPED_TRACE(key);
+    gemm::set_active(gemm::make_backend(key));
+    for (const int64_t d : {64, 256}) {
+      SCOPED_TRACE(d);
+      float_tiles_match_the_edge_loops(d);
+    }
   }
+  gemm::reset_for_tests();
 }
 
 void float_tiles_match_the_edge_loops(int64_t d) {

@@ -102,6 +102,51 @@ TEST_F(GemmTest, EveryBackendMatchesADoubleProductOnEveryDispatchBranch) {
   }
 }
 
+// Blocks of wider matrices (one attention head's columns): each operand a block of a matrix 192 columns
+// wider, against a double product; the padding of C (NaN) stays untouched.
+TEST_F(GemmTest, EveryBackendMultipliesBlocksOfWiderMatrices) {
+  std::vector<std::string> keys = {"eigen"};
+  if (has_openblas()) keys.push_back("openblas");
+  const int64_t pad = 192;
+  const int64_t shapes[][3] = {{32, 64, 96}, {96, 64, 32}, {32, 96, 320}, {5, 6, 4}, {130, 1, 300}, {1, 130, 300}};
+  for (const std::string& key : keys) {
+    auto backend = make_backend(key);
+    for (const auto& s : shapes)
+      for (int t = 0; t < 4; ++t)
+        for (bool acc : {false, true}) {
+          const int64_t m = s[0], n = s[1], k = s[2];
+          const bool ta = t & 1, tb = t & 2;
+          MatF a = MatF::Random(ta ? k : m, (ta ? m : k) + pad), b = MatF::Random(tb ? n : k, (tb ? k : n) + pad);
+          MatF c = MatF::Random(m, n + pad);
+          c.rightCols(pad).setConstant(std::numeric_limits<float>::quiet_NaN());
+          const MatD ad = a.leftCols(ta ? m : k).cast<double>(), bd = b.leftCols(tb ? k : n).cast<double>();
+          MatD ref = (ta ? MatD(ad.transpose()) : ad) * (tb ? MatD(bd.transpose()) : bd);
+          if (acc) ref += c.leftCols(n).cast<double>();
+          backend->multiply({a.data(), b.data(), c.data(), m, n, k, ta, tb, acc, a.cols(), b.cols(), c.cols()});
+          const double tol = 8.0 * (k + 1) * std::numeric_limits<float>::epsilon();
+          EXPECT_LE((c.leftCols(n).cast<double>() - ref).cwiseAbs().maxCoeff(), tol)
+              << key << " " << m << "x" << n << "x" << k << " ta=" << ta << " tb=" << tb << " acc=" << acc;
+          EXPECT_TRUE(c.rightCols(pad).array().isNaN().all()) << key << " wrote into C's padding";
+        }
+  }
+}
+
+// Multiplies as if every operand were packed: the check must notice that the strides are ignored.
+class PackedOnlyBackend final : public Backend {
+ public:
+  std::string key() const override { return "packed-only"; }
+  std::string kernel() const override { return "test"; }
+  void multiply(const Product& p) const override {
+    Product packed = p;
+    packed.lda = packed.ldb = packed.ldc = 0;
+    make_backend("eigen")->multiply(packed);
+  }
+};
+
+TEST_F(GemmTest, CheckRejectsABackendThatIgnoresRowStrides) {
+  EXPECT_NE(check(PackedOnlyBackend()), "");
+}
+
 TEST_F(GemmTest, OpenBlasMatchesEigensDispatchWithBlas) {
   // The openblas backend leaves the small products (m + n + k < 20, 1x1) to Eigen's own code, as
   // EIGEN_USE_BLAS did: there, both backends must agree to the bit.
