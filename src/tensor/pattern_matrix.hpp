@@ -100,19 +100,7 @@ class PatternMatrix {
   // y (rows x d) += A x (x: keys x d), per head.
   void multiply(const Mat<T>& x, Mat<T>& y) const {
     const int64_t heads = values_.cols(), d = x.cols(), dh = d / heads;
-    if (tiles_) {
-      Mat<T> xs, prod;
-      for (size_t t = 0; t < dense_.size(); ++t) {
-        const EdgeTiles::Tile& tile = tiles_->tiles[t];
-        for (int64_t h = 0; h < heads; ++h) {
-          const Mat<T>& a = dense_[t][static_cast<size_t>(h)];
-          if constexpr (std::is_same_v<T, float>)
-            add_tile_product(y, tile.rows, h, dh, a.data(), false, tile.keys.count, tile_operand(x, tile.keys, h, dh, xs), prod);
-          else
-            add_product(y, tile.rows, h, dh, a * rows_view(x, tile.keys, h, dh, xs), prod);
-        }
-      }
-    }
+    if (tiles_) tile_products(x, y, false);
     if (edges_.each_run_by_key_blocks(cache_block_rows<T>(d), [&](int64_t i, const int64_t* edge, const VertexId* key, int64_t n) {
           accumulate_run(y.row(i).data(), x.data(), d, values_.data(), heads, dh, edge, key, n);
         }))
@@ -129,7 +117,7 @@ class PatternMatrix {
   void multiply_transposed(const Mat<T>& g, Mat<T>& gx) const {
     const int64_t heads = values_.cols(), d = g.cols(), dh = d / heads;
     if (tiles_) {
-      multiply_transposed_tiles(g, gx);
+      tile_products(g, gx, true);
       const EdgeTiles::Rest& r = tiles_->rest_by_key;
       const T* w = rest_values_by_key();
       if (edges_.each_run_by_row_blocks(cache_block_rows<T>(d), [&](int64_t j, const int64_t* edge, const VertexId* row, int64_t n) {
@@ -164,7 +152,7 @@ class PatternMatrix {
                                               T* grad_rest) const {
     const int64_t heads = values_.cols(), d = g.cols(), dh = d / heads;
     if (!tiles_ || !with_fixed_heads(heads, dh, [](auto, auto) {})) return false;
-    multiply_transposed_tiles(g, gx);
+    tile_products(g, gx, true);
     const EdgeTiles::Rest& r = tiles_->rest_by_key;
     const T* w = rest_values_by_key();
     edges_.each_run_by_row_blocks(cache_block_rows<T>(d), [&](int64_t j, const int64_t* edge, const VertexId* row, int64_t n) {
@@ -216,18 +204,24 @@ class PatternMatrix {
     return rest_by_key_.data();
   }
 
-  // The tiles' part of multiply_transposed: per tile and head, a GEMM.
-  void multiply_transposed_tiles(const Mat<T>& g, Mat<T>& gx) const {
-    const int64_t heads = values_.cols(), dh = g.cols() / heads;
-    Mat<T> gs, prod;
+  // The tiles' part of multiply (out[rows] += A in[keys]) or, transposed, of multiply_transposed
+  // (out[keys] += A^T in[rows]): per tile and head, a GEMM.
+  void tile_products(const Mat<T>& in, Mat<T>& out, bool transposed) const {
+    const int64_t heads = values_.cols(), dh = in.cols() / heads;
+    Mat<T> scratch_in, scratch_out;
     for (size_t t = 0; t < dense_.size(); ++t) {
       const EdgeTiles::Tile& tile = tiles_->tiles[t];
+      const IndexSpan& from = transposed ? tile.rows : tile.keys;
+      const IndexSpan& to = transposed ? tile.keys : tile.rows;
       for (int64_t h = 0; h < heads; ++h) {
         const Mat<T>& a = dense_[t][static_cast<size_t>(h)];
-        if constexpr (std::is_same_v<T, float>)
-          add_tile_product(gx, tile.keys, h, dh, a.data(), true, tile.rows.count, tile_operand(g, tile.rows, h, dh, gs), prod);
-        else
-          add_product(gx, tile.keys, h, dh, a.transpose() * rows_view(g, tile.rows, h, dh, gs), prod);
+        if constexpr (std::is_same_v<T, float>) {
+          add_tile_product(out, to, h, dh, a.data(), transposed, from.count, tile_operand(in, from, h, dh, scratch_in), scratch_out);
+        } else if (transposed) {
+          add_product(out, to, h, dh, a.transpose() * rows_view(in, from, h, dh, scratch_in), scratch_out);
+        } else {
+          add_product(out, to, h, dh, a * rows_view(in, from, h, dh, scratch_in), scratch_out);
+        }
       }
     }
   }
