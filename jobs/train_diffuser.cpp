@@ -62,6 +62,10 @@ std::vector<KeySpec> diffuser_keys() {
       {"attention.random_mode", ValueKind::kString, "\"template\"",
        "template: the official cropped 4096 template (random keys and globals grow with L); fixed: counts per sequence.",
        {"template", "fixed"}, {}, {}, Resume::kBlocks},
+      {"attention.random_layout", ValueKind::kString, "\"per_query\"",
+       "per_query: each query draws its random keys (official); per_stride: the queries of a band stride share one draw, "
+       "which then runs as a dense tile (BigBird's random blocks; faster, not the official pattern).",
+       {"per_query", "per_stride"}, {}, {}, Resume::kBlocks},
       {"attention.template_length", ValueKind::kInt, "4096", "Template mode: the template's length (longest sequence served).", {},
        1, {}, Resume::kBlocks},
       {"attention.first_token_global", ValueKind::kBool, "false", "Make token 0 (the CLS token) global too (the official code does not).",
@@ -118,6 +122,7 @@ AttentionGraphConfig graph_config(const JobConfig& c) {
   g.num_global = c.get_int("attention.num_global");
   g.num_random = c.get_int("attention.num_random");
   g.random_mode = c.get_string("attention.random_mode");
+  g.random_layout = c.get_string("attention.random_layout");
   g.template_length = c.get_int("attention.template_length");
   g.first_token_global = c.get_bool("attention.first_token_global");
   g.seed = static_cast<uint64_t>(c.get_int("attention.seed"));

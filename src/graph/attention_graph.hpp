@@ -15,6 +15,14 @@
 //     expected count per query, never zero in the template).
 //   "fixed": num_random random keys per query and num_global global positions in [block, L), drawn for
 //     each L: cost per query independent of L.
+// Random edges, two layouts:
+//   "per_query" (the official code): every query draws its own random keys (above), so they run edge by
+//     edge, each gathering its key's row.
+//   "per_stride" (BigBird's random blocks, not the official pattern): the queries of one band stride (those
+//     whose local blocks are the same) share one draw of random keys, made as the first of them would make
+//     it in the mode above; the stride's random edges then join its band's dense tile. The same
+//     random keys per query on average, drawn from the same distribution; only their correlation between
+//     neighbouring queries differs.
 // first_token_global makes token 0 global as well (the official code does not: research §1.3).
 // Every draw comes from the counter-based generator keyed by (seed, part, query), so a graph is the same
 // on every rank and in every run.
@@ -35,6 +43,7 @@ struct AttentionGraphConfig {
   int64_t num_global = 64;
   int64_t num_random = 64;
   std::string random_mode = "template";  // "template" | "fixed"
+  std::string random_layout = "per_query";  // "per_query" | "per_stride"
   int64_t template_length = 4096;        // "template" mode: the longest sequence it serves
   bool first_token_global = false;
   uint64_t seed = 0;
@@ -47,7 +56,8 @@ struct AttentionGraph {
   // keys with it instead of scattering).
   std::shared_ptr<const CsrTranspose> by_key;
   // The regular parts as dense tiles: the global tokens' rows (every key), the local band (the queries of
-  // one stride share their keys) and the global tokens' columns; the random edges stay in the CSR loops.
+  // one stride share their keys; with random_layout = "per_stride" also their shared random keys) and the
+  // global tokens' columns; the rest (per_query random edges) stays in the CSR loops.
   EdgeTilesPtr tiles;
   std::vector<VertexId> global_tokens;  // increasing
   // Edge counts by the part that put them there (an edge in several parts counts in the first of local,

@@ -56,12 +56,14 @@ void sampled_products(const Csr& pattern, const EdgeTiles* tiles, const Mat<T>& 
     std::vector<Mat<T>> dense(static_cast<size_t>(heads));
     Mat<T> as, bs;
     for (const auto& t : tiles->tiles) {
+      pattern_matrix::TileOperand x{}, y{};
+      if constexpr (std::is_same_v<T, float>) x = pattern_matrix::tile_rows(a, t.rows, as), y = pattern_matrix::tile_rows(b, t.keys, bs);
       for (int64_t h = 0; h < heads; ++h) {
         Mat<T>& tile = dense[static_cast<size_t>(h)];
         if constexpr (std::is_same_v<T, float>) {  // on the selected GEMM backend (pattern_matrix.hpp)
           tile.resize(t.rows.count, t.keys.count);
-          const auto x = pattern_matrix::tile_operand(a, t.rows, h, width, as), y = pattern_matrix::tile_operand(b, t.keys, h, width, bs);
-          gemm::multiply({x.data, y.data, tile.data(), t.rows.count, t.keys.count, width, false, true, false, x.ld, y.ld, 0});
+          gemm::multiply({x.data + h * width, y.data + h * width, tile.data(), t.rows.count, t.keys.count, width, false, true, false,
+                          x.ld, y.ld, 0});
         } else {
           tile.noalias() = rows_view(a, t.rows, h, width, as) * rows_view(b, t.keys, h, width, bs).transpose();
         }

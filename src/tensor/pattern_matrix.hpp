@@ -55,30 +55,14 @@ struct TileOperand {
   const float* data;
   int64_t ld;
 };
-// Head h's columns of the rows `span` of m as a GEMM operand: the block in place when the rows are
-// contiguous, else gathered into `scratch`.
-inline TileOperand tile_operand(const Mat<float>& m, const IndexSpan& span, int64_t h, int64_t dh, Mat<float>& scratch) {
-  if (span.contiguous()) return {m.data() + span.first * m.cols() + h * dh, m.cols()};
-  scratch.resize(span.count, dh);
-  for (int64_t r = 0; r < span.count; ++r) scratch.row(r) = m.row(span[r]).segment(h * dh, dh);
-  return {scratch.data(), dh};
-}
-// m[span, head h] += op(A) B, with A (packed) and B given; in place when the rows are contiguous, else
-// through `scratch`.
-inline void add_tile_product(Mat<float>& m, const IndexSpan& span, int64_t h, int64_t dh, const float* a, bool trans_a, int64_t k,
-                             const TileOperand& b, Mat<float>& scratch) {
-  gemm::Product p{a, b.data, nullptr, span.count, dh, k, trans_a, false, true, 0, b.ld, 0};
-  if (span.contiguous()) {
-    p.c = m.data() + span.first * m.cols() + h * dh;
-    p.ldc = m.cols();
-    gemm::multiply(p);
-    return;
-  }
-  scratch.resize(span.count, dh);
-  p.c = scratch.data();
-  p.accumulate = false;
-  gemm::multiply(p);
-  for (int64_t r = 0; r < span.count; ++r) m.row(span[r]).segment(h * dh, dh) += scratch.row(r);
+// The rows `span` of m, every head's columns, as GEMM operands (head h at data + h d_head): the rows in place
+// when they are contiguous, else gathered once into `scratch` for all the heads' products (a tile whose
+// keys are a list: the global columns, per-stride random keys), whole rows instead of a head's slice each.
+inline TileOperand tile_rows(const Mat<float>& m, const IndexSpan& span, Mat<float>& scratch) {
+  if (span.contiguous()) return {m.data() + span.first * m.cols(), m.cols()};
+  scratch.resize(span.count, m.cols());
+  for (int64_t r = 0; r < span.count; ++r) scratch.row(r) = m.row(span[r]);
+  return {scratch.data(), m.cols()};
 }
 
 // The sparse matrix of one set of edge values (nnz x heads) over a pattern, for products with node
@@ -205,22 +189,30 @@ class PatternMatrix {
   }
 
   // The tiles' part of multiply (out[rows] += A in[keys]) or, transposed, of multiply_transposed
-  // (out[keys] += A^T in[rows]): per tile and head, a GEMM.
+  // (out[keys] += A^T in[rows]): per tile and head, a GEMM. Float tiles read and write whole rows for all
+  // heads at once (gathered or scattered once per tile when the rows are a list).
   void tile_products(const Mat<T>& in, Mat<T>& out, bool transposed) const {
-    const int64_t heads = values_.cols(), dh = in.cols() / heads;
+    const int64_t heads = values_.cols(), d = in.cols(), dh = d / heads;
     Mat<T> scratch_in, scratch_out;
     for (size_t t = 0; t < dense_.size(); ++t) {
       const EdgeTiles::Tile& tile = tiles_->tiles[t];
       const IndexSpan& from = transposed ? tile.rows : tile.keys;
       const IndexSpan& to = transposed ? tile.keys : tile.rows;
-      for (int64_t h = 0; h < heads; ++h) {
-        const Mat<T>& a = dense_[t][static_cast<size_t>(h)];
-        if constexpr (std::is_same_v<T, float>) {
-          add_tile_product(out, to, h, dh, a.data(), transposed, from.count, tile_operand(in, from, h, dh, scratch_in), scratch_out);
-        } else if (transposed) {
-          add_product(out, to, h, dh, a.transpose() * rows_view(in, from, h, dh, scratch_in), scratch_out);
-        } else {
-          add_product(out, to, h, dh, a * rows_view(in, from, h, dh, scratch_in), scratch_out);
+      if constexpr (std::is_same_v<T, float>) {
+        const TileOperand x = tile_rows(in, from, scratch_in);
+        const bool in_place = to.contiguous();
+        if (!in_place) scratch_out.resize(to.count, d);
+        float* c = in_place ? out.data() + to.first * d : scratch_out.data();
+        for (int64_t h = 0; h < heads; ++h)
+          gemm::multiply({dense_[t][static_cast<size_t>(h)].data(), x.data + h * dh, c + h * dh, to.count, dh, from.count, transposed,
+                          false, in_place, 0, x.ld, d});
+        if (!in_place)
+          for (int64_t r = 0; r < to.count; ++r) out.row(to[r]) += scratch_out.row(r);
+      } else {
+        for (int64_t h = 0; h < heads; ++h) {
+          const Mat<T>& a = dense_[t][static_cast<size_t>(h)];
+          if (transposed) add_product(out, to, h, dh, a.transpose() * rows_view(in, from, h, dh, scratch_in), scratch_out);
+          else add_product(out, to, h, dh, a * rows_view(in, from, h, dh, scratch_in), scratch_out);
         }
       }
     }

@@ -7,7 +7,8 @@
 //
 //   relfm_diffuser_attention diffuser|dense L [D=256] [HEADS=4] [HOPS=5] [REPS=3]
 // env: RELFM_NO_TILES=1 runs every edge through the CSR loops; RELFM_RANDOM_KEYS=n sets the random keys
-// per template column (default 64); RELFM_PROFILE=1 prints per-op times of the last repetition;
+// per template column (default 64); RELFM_RANDOM_LAYOUT=per_stride shares each band stride's random keys
+// (attention.random_layout); RELFM_PROFILE=1 prints per-op times of the last repetition;
 // RELFM_BLOCK_KB=n sets the sparse loops' cache block (default: the CPU's, src/tensor/sparse_edges.cpp).
 #include "src/core/malloc_tuning.hpp"
 #include "src/graph/attention_graph.hpp"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     AttentionGraphConfig g;
     g.template_length = std::max<int64_t>(4096, L);
     if (const char* n = std::getenv("RELFM_RANDOM_KEYS")) g.num_random = std::atoll(n);
+    if (const char* layout = std::getenv("RELFM_RANDOM_LAYOUT")) g.random_layout = layout;
     const AttentionGraph graph = build_attention_graph(L, g);
     pattern = {graph.by_query, graph.by_key, std::getenv("RELFM_NO_TILES") ? nullptr : graph.tiles};
     edges = graph.by_query->nnz();

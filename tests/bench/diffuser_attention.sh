@@ -7,7 +7,9 @@
 # ratios measured in this one run. relfm's layers run on the GEMM backend its start-up probe picks (as
 # the trainer's): on a CPU where OpenBLAS has a fast kernel (OPENBLAS_CORETYPE unset on AVX-512 machines)
 # that is OpenBLAS, which speeds up dense attention's big products far more than Diffuser's small tiles.
-#   tests/bench/diffuser_attention.sh [LENGTHS="1024 2048 4096 8192 16384"]   env: DENSE_MAX, REPS
+# RELFM_RANDOM_LAYOUT=per_stride runs Diffuser with each band stride's random keys shared (the pattern's
+# attention.random_layout; not the official pattern), whose random edges then run in the band's tiles.
+#   tests/bench/diffuser_attention.sh [LENGTHS="1024 2048 4096 8192 16384"]   env: DENSE_MAX, REPS, RELFM_RANDOM_LAYOUT
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/tests/relfm_diffuser_attention}
@@ -23,10 +25,11 @@ for L in $LENGTHS; do
   fi
 done
 /usr/bin/python3 - "$OUT" <<'PY'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 by = {(r["kind"], r["L"]): r for r in rows}
-print("\nGEMM backends (relfm's start-up probe, as the trainer runs it): " +
+print(f"\nDiffuser's random keys: {os.environ.get('RELFM_RANDOM_LAYOUT', 'per_query')}")
+print("GEMM backends (relfm's start-up probe, as the trainer runs it): " +
       ", ".join(sorted({f"{r['kind']} {r['gemm']}" for r in rows if 'gemm' in r})))
 print(f"{'L':>6} {'diffuser s':>11} {'MB':>7} {'dense s':>9} {'MB':>7} {'torch s':>9} {'MB':>7} {'dense/diff':>10} {'torch/diff':>10}")
 for L in sorted({r["L"] for r in rows}):

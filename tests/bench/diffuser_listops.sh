@@ -1,7 +1,8 @@
 #!/bin/bash
 # Issue 9's accuracy benchmark: Diffuser on LRA's ListOps (jobs/diffuser_listops.toml: 2 layers x 64, 2
 # heads, the official pattern and diffusion), the same model without diffusion (one hop, alpha 0: plain
-# sparse attention, the ablation), on 2 ranks, seed 0; then the table (test accuracy at the best validation
+# sparse attention, the ablation), on 2 ranks, seed 0 (RUNS may add "perstride": the random keys shared by each
+# band stride, attention.random_layout = "per_stride", and "dense"); then the table (test accuracy at the best validation
 # epoch, steps, wall time, parameters) next to LRA's best (Reformer 37.27, Transformer 36.37).
 #
 #   tests/bench/diffuser_listops.sh [OUT_DIR]   env: RELFM (binary), NP (ranks, default 2), EPOCHS (default 2),
@@ -29,6 +30,7 @@ if [[ $STAGE == all || $STAGE == train ]]; then
     extra=()
     [[ $run == onehop ]] && extra=(--set attention.hops=1 --set attention.alpha=0)
     [[ $run == dense ]] && extra=(--set attention.kind='"dense"')
+    [[ $run == perstride ]] && extra=(--set attention.random_layout='"per_stride"')
     mkdir -p "$OUT/$run"
     echo "== $run"
     mpirun -n "$NP" --bind-to none "$RELFM" train jobs/diffuser_listops.toml --set data.shard="$SHARD" \

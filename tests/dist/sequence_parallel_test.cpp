@@ -1,7 +1,8 @@
 // Sequence parallelism (issue 9, item 4): a batch's tokens split over 1, 2 or 4 ranks give the logits,
 // the loss and every parameter's gradient of the unsplit model, which every rank also computes on its
 // own: training mode with every dropout on (the masks are keyed by batch token and edge, so they are the
-// unsplit ones), post-LN and pre-LN, CLS and mean pooling, contiguous and scattered splits.
+// unsplit ones), post-LN and pre-LN, CLS and mean pooling, contiguous and scattered splits, and the
+// per-stride random keys (whose tiles the split restricts like the band's).
 #include "dist/comm.hpp"
 #include "src/models/diffuser_encoder.hpp"
 #include "tests/src/models/diffuser_test_models.hpp"
@@ -17,6 +18,7 @@ struct Case {
   bool pre_layer_norm;
   std::string pooling;
   bool scattered;
+  std::string random_layout = "per_query";  // attention.random_layout ("per_stride": random keys in the tiles)
 };
 
 class SequenceParallel : public ::testing::TestWithParam<Case> {};
@@ -32,8 +34,9 @@ DiffuserEncoderConfig encoder_config(const Case& c) {
   return e;
 }
 
-AttentionGraphConfig graph_config() {
+AttentionGraphConfig graph_config(const std::string& random_layout = "per_query") {
   AttentionGraphConfig g = testing::small_graph_config();
+  g.random_layout = random_layout;
   g.num_global = 2;
   g.first_token_global = true;
   g.seed = 5;
@@ -71,7 +74,7 @@ TEST_P(SequenceParallel, SplitForwardAndBackwardEqualTheUnsplitModel) {
   const Case c = GetParam();
   ParamStore<double> store;
   const DiffuserEncoder<double> model(store, encoder_config(c), 17);
-  AttentionGraphCache graphs(graph_config());
+  AttentionGraphCache graphs(graph_config(c.random_layout));
   std::vector<std::vector<int32_t>> sequences;
   for (int64_t length : {37, 23, 50}) {
     std::vector<int32_t> s;
@@ -102,10 +105,11 @@ TEST_P(SequenceParallel, SplitForwardAndBackwardEqualTheUnsplitModel) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, SequenceParallel,
                          ::testing::Values(Case{false, "cls", false}, Case{false, "cls", true}, Case{true, "mean", false},
-                                           Case{true, "mean", true}),
+                                           Case{true, "mean", true}, Case{false, "cls", true, "per_stride"}),
                          [](const auto& info) {
-                           return fmt::format("{}_{}_{}", info.param.pre_layer_norm ? "preLN" : "postLN", info.param.pooling,
-                                              info.param.scattered ? "scattered" : "contiguous");
+                           return fmt::format("{}_{}_{}{}", info.param.pre_layer_norm ? "preLN" : "postLN", info.param.pooling,
+                                              info.param.scattered ? "scattered" : "contiguous",
+                                              info.param.random_layout == "per_query" ? "" : "_" + info.param.random_layout);
                          });
 
 TEST(SequenceParallelErrors, ASplitThatDoesNotMatchTheGroupIsAnInputError) {

@@ -135,6 +135,70 @@ TEST(AttentionGraph, TheDenseTilesCoverEveryRegularEdgeOnce) {
   EXPECT_EQ(std::count(complete.tiles->tiled.begin(), complete.tiles->tiled.end(), uint8_t{1}), 37 * 37);
 }
 
+// random_layout = "per_stride": the queries of a band stride share one draw of random keys (the draw its
+// first query makes per query), every query keeps the official band and global tokens, and the random edges
+// then lie in dense tiles too, none left to the edge loops.
+TEST(AttentionGraph, PerStrideRandomKeysAreSharedByAStridesQueriesAndAllTiled) {
+  for (const std::string mode : {"template", "fixed"}) {
+    SCOPED_TRACE(mode);
+    AttentionGraphConfig own;
+    own.random_mode = mode;
+    own.num_global = 5;
+    own.num_random = 12;
+    AttentionGraphConfig shared = own, band_only = own;
+    shared.random_layout = "per_stride";
+    band_only.num_global = band_only.num_random = 0;
+    for (const int64_t length : {1, 50, 97, 1000}) {
+      SCOPED_TRACE(length);
+      const AttentionGraph a = build_attention_graph(length, own), b = build_attention_graph(length, shared),
+                           band = build_attention_graph(length, band_only);
+      ASSERT_NO_THROW(b.tiles->check(*b.by_query));
+      EXPECT_TRUE(b.tiles->rest_by_row.other.empty());
+      EXPECT_EQ(std::count(b.tiles->tiled.begin(), b.tiles->tiled.end(), uint8_t{1}), b.by_query->nnz());
+      ASSERT_EQ(a.global_tokens, b.global_tokens);
+      const std::set<int64_t> globals(b.global_tokens.begin(), b.global_tokens.end());
+      auto keys_of = [](const Csr& q, int64_t p) {
+        std::set<int64_t> keys;
+        for (int64_t e = q.row_begin(p); e < q.row_end(p); ++e) keys.insert(q.col[e]);
+        return keys;
+      };
+      // A query's keys outside its band and the global tokens: its random keys.
+      auto random_keys = [&](const Csr& q, int64_t p) {
+        std::set<int64_t> keys = keys_of(q, p);
+        for (int64_t k : keys_of(*band.by_query, p)) keys.erase(k);
+        for (int64_t t : globals) keys.erase(t);
+        return keys;
+      };
+      int64_t strides = 0, random_a = 0, random_b = 0;
+      std::set<int64_t> stride_keys;
+      bool known = false;  // stride_keys set by this stride's first non-global query
+      for (int64_t p = 0; p < length; ++p) {
+        const bool starts = p == 0 || keys_of(*band.by_query, p) != keys_of(*band.by_query, p - 1);
+        if (starts) {
+          ++strides;
+          known = false;
+        }
+        if (globals.count(p)) continue;  // a global query attends to every key
+        const std::set<int64_t> mine = random_keys(*b.by_query, p);
+        random_a += static_cast<int64_t>(random_keys(*a.by_query, p).size());
+        random_b += static_cast<int64_t>(mine.size());
+        if (starts) {
+          EXPECT_EQ(mine, random_keys(*a.by_query, p)) << "query " << p << ": the stride's draw is its first query's";
+        }
+        if (!known) {
+          stride_keys = mine;
+          known = true;
+        }
+        EXPECT_EQ(mine, stride_keys) << "query " << p;
+      }
+      if (length == 1000) {
+        EXPECT_GT(strides, 25);
+        EXPECT_NEAR(static_cast<double>(random_b) / static_cast<double>(random_a), 1.0, 0.15);  // the same count on average
+      }
+    }
+  }
+}
+
 TEST(EdgeTiles, CheckRejectsATileThatNamesTheWrongEdgeOrOneTwice) {
   AttentionGraphConfig c;
   c.random_mode = "fixed";
@@ -179,6 +243,14 @@ TEST(AttentionGraph, BadConfigurationsNameTheirKey) {
   c = AttentionGraphConfig{};
   c.random_mode = "bigbird";
   EXPECT_THROW(build_attention_graph(100, c), InputError);
+  c = AttentionGraphConfig{};
+  c.random_layout = "blocks";
+  EXPECT_THROW(
+      try { build_attention_graph(100, c); } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("attention.random_layout"), std::string::npos) << e.what();
+        throw;
+      },
+      InputError);
   c = AttentionGraphConfig{};
   EXPECT_THROW(build_attention_graph(5000, c), InputError);  // longer than the 4096 template
   EXPECT_THROW(build_attention_graph(0, c), InputError);

@@ -148,7 +148,7 @@ TEST(DiffuserAttention, EveryCacheBlockSizeGivesTheSameResult) {
   EXPECT_EQ(sparse::cache_block_rows<double>(512), sparse::cache_block_bytes() / (512 * 8));
 }
 
-void float_tiles_match_the_edge_loops(int64_t d);
+void float_tiles_match_the_edge_loops(int64_t d, const std::string& random_layout);
 
 // The float kernels for 4 heads move the tiles' values with SIMD shuffles (four cells at a time: runs of
 // consecutive edges, holes, scattered edges, the cells left over), which the double gradient checks never
@@ -162,17 +162,20 @@ TEST(DiffuserAttention, FloatTilesOfFourHeadsMatchTheEdgeLoops) {
     if (key != "eigen" && key != "openblas") continue;  // (tests may register stand-ins)
     SCOPED_TRACE(key);
     gemm::set_active(gemm::make_backend(key));
-    for (const int64_t d : {64, 256}) {
-      SCOPED_TRACE(d);
-      float_tiles_match_the_edge_loops(d);
-    }
+    for (const int64_t d : {64, 256})
+      for (const std::string layout : {"per_query", "per_stride"}) {
+        SCOPED_TRACE(d);
+        SCOPED_TRACE(layout);
+        float_tiles_match_the_edge_loops(d, layout);
+      }
   }
   gemm::reset_for_tests();
 }
 
-void float_tiles_match_the_edge_loops(int64_t d) {
+void float_tiles_match_the_edge_loops(int64_t d, const std::string& random_layout) {
   AttentionGraphConfig gc;
   gc.random_mode = "fixed";
+  gc.random_layout = random_layout;
   gc.num_random = 9;
   gc.num_global = 7;
   const int64_t L = 1000, heads = 4;
