@@ -1,8 +1,8 @@
 #!/bin/bash
 # The diffuser job kind: `relfm sequences` makes a small ListOps shard (same seed, same file at any rank
-# count), `relfm inspect` summarises it; Diffuser, the dense baseline and the one-hop ablation train and
-# report accuracy at the best validation epoch; the bad inputs fail once, on every rank, naming the file
-# and line or the key.
+# count), `relfm inspect` summarises it; Diffuser (official and per-stride random keys), the dense baseline
+# and the one-hop ablation train and report accuracy at the best validation epoch; the bad inputs fail once,
+# on every rank, naming the file and line or the key.
 source "$(dirname "$0")/lib.sh" "$@"
 
 SMALL=(--listops --train 48 --valid 16 --test 16 --min-length 20 --max-length 150 --max-depth 6)
@@ -25,16 +25,17 @@ JOB="$SOURCE_DIR/jobs/diffuser_listops.toml"
 TRAIN=(--set data.shard=lo.h5 --set model.dim=16 --set model.ffn=32 --set train.batch_size=16 --set train.epochs=2
        --set train.lr=1e-3 --set train.warmup_steps=2 --set attention.block=16 --set attention.stride=8
        --set attention.random_mode='"fixed"' --set attention.num_random=4 --set attention.num_global=2)
-for variant in diffuser dense onehop; do
+for variant in diffuser dense onehop perstride; do
   extra=()
   [[ $variant == dense ]] && extra=(--set attention.kind='"dense"')
   [[ $variant == onehop ]] && extra=(--set attention.hops=1 --set attention.alpha=0)
+  [[ $variant == perstride ]] && extra=(--set attention.random_layout='"per_stride"')
   run "$NP" train "$JOB" "${TRAIN[@]}" "${extra[@]}" --set output.dir=$variant > $variant.log 2>&1 || { cat $variant.log; fail "$variant run"; }
   grep -q "test accuracy at the best validation epoch" $variant.log || { cat $variant.log; fail "$variant: no summary"; }
 done
 "$PY" - <<'PY' || fail "results"
 import h5py, numpy as np
-for v in ("diffuser", "dense", "onehop"):
+for v in ("diffuser", "dense", "onehop", "perstride"):
     with h5py.File(f"{v}/results.h5") as f:
         s = f["seeds/0"]
         acc = s["test_accuracy"][()]
