@@ -70,14 +70,14 @@ EdgeTiles regular_tiles(const Csr& by_query, const std::vector<VertexId>& global
     const auto [lo, hi] = local_range(p, length, c);
     int64_t end = p + 1;
     while (end < length && local_range(end, length, c) == std::make_pair(lo, hi)) ++end;
-    std::vector<int64_t> keys;  // the band, then the stride's shared random keys (if any) in key order
+    std::vector<int64_t> keys;  // the stride's shared random keys outside the band and the globals, if any
     if (!stride_random.empty())
       for (VertexId k : stride_random[static_cast<size_t>(p)])
         if ((k < lo || k >= hi) && !is_global[static_cast<size_t>(k)]) keys.push_back(k);
     const int64_t band = hi - lo, shared = static_cast<int64_t>(keys.size());
     IndexSpan span = IndexSpan::range(lo, band);
     if (shared > 0) {
-      for (int64_t k = lo; k < hi; ++k) keys.push_back(k);
+      for (int64_t k = lo; k < hi; ++k) keys.push_back(k);  // and the band's: all of them in key order
       std::sort(keys.begin(), keys.end());
       span = IndexSpan::list(std::move(keys));
     }
