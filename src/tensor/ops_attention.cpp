@@ -55,19 +55,27 @@ void sampled_products(const Csr& pattern, const EdgeTiles* tiles, const Mat<T>& 
   if (tiles) {
     std::vector<Mat<T>> dense(static_cast<size_t>(heads));
     Mat<T> as, bs;
+    std::vector<float> rows_a, rows_b;
+    if constexpr (std::is_same_v<T, float>) {  // one buffer per head, as large as the largest tile (sized once)
+      int64_t cells = 0;
+      for (const auto& t : tiles->tiles) cells = std::max(cells, t.rows.count * t.keys.count);
+      for (auto& tile : dense) tile.resize(cells, 1);
+    }
     for (const auto& t : tiles->tiles) {
-      pattern_matrix::TileOperand x{}, y{};
-      if constexpr (std::is_same_v<T, float>) x = pattern_matrix::tile_rows(a, t.rows, as), y = pattern_matrix::tile_rows(b, t.keys, bs);
-      for (int64_t h = 0; h < heads; ++h) {
-        Mat<T>& tile = dense[static_cast<size_t>(h)];
-        if constexpr (std::is_same_v<T, float>) {  // on the selected GEMM backend (pattern_matrix.hpp)
-          tile.resize(t.rows.count, t.keys.count);
-          gemm::multiply({x.data + h * width, y.data + h * width, tile.data(), t.rows.count, t.keys.count, width, false, true, false,
-                          x.ld, y.ld, 0});
-        } else {
-          tile.noalias() = rows_view(a, t.rows, h, width, as) * rows_view(b, t.keys, h, width, bs).transpose();
+      if constexpr (std::is_same_v<T, float>) {  // on the selected GEMM backend (pattern_matrix.hpp)
+        const pattern_matrix::TileOperand x = pattern_matrix::tile_rows(a, t.rows, rows_a), y = pattern_matrix::tile_rows(b, t.keys, rows_b);
+        for (int64_t h = 0; h < heads; ++h) {
+          float* tile = dense[static_cast<size_t>(h)].data();  // the tile's cells, row-major, at the buffer's start
+          gemm::multiply({x.data + h * width, y.data + h * width, tile, t.rows.count, t.keys.count, width, false, true, false, x.ld, y.ld, 0});
+          if (scale != T(1))
+            for (int64_t q = 0; q < t.rows.count * t.keys.count; ++q) tile[q] *= scale;
         }
-        if (scale != T(1)) tile *= scale;
+      } else {
+        for (int64_t h = 0; h < heads; ++h) {
+          Mat<T>& tile = dense[static_cast<size_t>(h)];
+          tile.noalias() = rows_view(a, t.rows, h, width, as) * rows_view(b, t.keys, h, width, bs).transpose();
+          if (scale != T(1)) tile *= scale;
+        }
       }
       scatter_tile(dense, t, out, heads, accumulate);
     }

@@ -62,6 +62,60 @@ void softmax_row_backward_four_heads(const float* a, const float* g, float* gs, 
 }
 
 }  // namespace
+#define RELFM_SOFTMAX_FOUR_HEADS 1
+#elif defined(__AVX2__) && defined(__FMA__)
+namespace {
+
+// The same on AVX2 CPUs: 8 lanes (two edges of 4 heads; lane l holds head l % 4), the last vector half
+// (an odd edge count: the row's values are 4n floats) by a masked load and store.
+constexpr int64_t kLanes = 8;
+inline __m256i tail_mask(int64_t left) { return left >= kLanes ? _mm256_set1_epi32(-1) : _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0); }
+// Lanes l and l + 4 combined by op: every lane then holds its head's result.
+template <typename Op>
+inline __m256 per_head(__m256 v, Op op) {
+  return op(v, _mm256_permute2f128_ps(v, v, 1));  // swap 128-bit halves
+}
+
+void softmax_row_four_heads(const float* s, float* a, int64_t n) {
+  const int64_t m = 4 * n;
+  const __m256 lowest = _mm256_set1_ps(-INFINITY);
+  __m256 mx = lowest;
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __m256i mask = tail_mask(m - k);
+    mx = _mm256_max_ps(mx, _mm256_blendv_ps(lowest, _mm256_maskload_ps(s + k, mask), _mm256_castsi256_ps(mask)));
+  }
+  mx = per_head(mx, [](__m256 x, __m256 y) { return _mm256_max_ps(x, y); });
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __m256i mask = tail_mask(m - k);
+    _mm256_maskstore_ps(a + k, mask, _mm256_sub_ps(_mm256_maskload_ps(s + k, mask), mx));
+  }
+  exp_in_place(a, m);
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t k = 0; k < m; k += kLanes) total = _mm256_add_ps(total, _mm256_maskload_ps(a + k, tail_mask(m - k)));
+  const __m256 inverse = _mm256_div_ps(_mm256_set1_ps(1.0f), per_head(total, [](__m256 x, __m256 y) { return _mm256_add_ps(x, y); }));
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __m256i mask = tail_mask(m - k);
+    _mm256_maskstore_ps(a + k, mask, _mm256_mul_ps(_mm256_maskload_ps(a + k, mask), inverse));
+  }
+}
+
+void softmax_row_backward_four_heads(const float* a, const float* g, float* gs, int64_t n) {
+  const int64_t m = 4 * n;
+  __m256 dot = _mm256_setzero_ps();
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __m256i mask = tail_mask(m - k);
+    dot = _mm256_fmadd_ps(_mm256_maskload_ps(a + k, mask), _mm256_maskload_ps(g + k, mask), dot);
+  }
+  dot = per_head(dot, [](__m256 x, __m256 y) { return _mm256_add_ps(x, y); });
+  for (int64_t k = 0; k < m; k += kLanes) {
+    const __m256i mask = tail_mask(m - k);
+    const __m256 av = _mm256_maskload_ps(a + k, mask), gv = _mm256_maskload_ps(g + k, mask);
+    _mm256_maskstore_ps(gs + k, mask, _mm256_mul_ps(av, _mm256_sub_ps(gv, dot)));
+  }
+}
+
+}  // namespace
+#define RELFM_SOFTMAX_FOUR_HEADS 1
 #endif
 
 template <typename T>
@@ -70,7 +124,7 @@ void edge_softmax_rows(const Csr& p, const Mat<T>& sv, Mat<T>& a, int64_t first,
   // cache-resident run: shifted by the heads' maxima, exponentiated (floats and doubles by Eigen's
   // vectorised exp in one call over the run), and normalised, in one visit.
   const int64_t heads = sv.cols();
-#if defined(__AVX512F__)
+#if defined(RELFM_SOFTMAX_FOUR_HEADS)
   if constexpr (std::is_same_v<T, float>)
     if (heads == 4) {
       for (int64_t i = first; i < end; ++i)
@@ -101,7 +155,7 @@ void edge_softmax_rows(const Csr& p, const Mat<T>& sv, Mat<T>& a, int64_t first,
 template <typename T>
 void edge_softmax_rows_backward(const Csr& p, const Mat<T>& a, const Mat<T>& g, Mat<T>& gs, int64_t first, int64_t end) {
   const int64_t heads = a.cols();
-#if defined(__AVX512F__)
+#if defined(RELFM_SOFTMAX_FOUR_HEADS)
   if constexpr (std::is_same_v<T, float>)
     if (heads == 4) {
       for (int64_t i = first; i < end; ++i) {

@@ -58,11 +58,19 @@ struct TileOperand {
 // The rows `span` of m, every head's columns, as GEMM operands (head h at data + h d_head): the rows in place
 // when they are contiguous, else gathered once into `scratch` for all the heads' products (a tile whose
 // keys are a list: the global columns, per-stride random keys), whole rows instead of a head's slice each.
-inline TileOperand tile_rows(const Mat<float>& m, const IndexSpan& span, Mat<float>& scratch) {
-  if (span.contiguous()) return {m.data() + span.first * m.cols(), m.cols()};
-  scratch.resize(span.count, m.cols());
-  for (int64_t r = 0; r < span.count; ++r) scratch.row(r) = m.row(span[r]);
-  return {scratch.data(), m.cols()};
+// `scratch` only grows: tiles' key lists differ in length, and a buffer resized to each (an Eigen resize
+// reallocates on any change of size) cost a fresh allocation, and its page faults, per tile.
+inline TileOperand tile_rows(const Mat<float>& m, const IndexSpan& span, std::vector<float>& scratch) {
+  const int64_t d = m.cols();
+  if (span.contiguous()) return {m.data() + span.first * d, d};
+  if (static_cast<int64_t>(scratch.size()) < span.count * d) scratch.resize(static_cast<size_t>(span.count * d));
+  for (int64_t r = 0; r < span.count; ++r) std::memcpy(scratch.data() + r * d, m.row(span[r]).data(), sizeof(float) * static_cast<size_t>(d));
+  return {scratch.data(), d};
+}
+// A grow-only buffer of at least n floats (as tile_rows' scratch).
+inline float* grown(std::vector<float>& buffer, int64_t n) {
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+  return buffer.data();
 }
 
 // The sparse matrix of one set of edge values (nnz x heads) over a pattern, for products with node
@@ -194,20 +202,24 @@ class PatternMatrix {
   void tile_products(const Mat<T>& in, Mat<T>& out, bool transposed) const {
     const int64_t heads = values_.cols(), d = in.cols(), dh = d / heads;
     Mat<T> scratch_in, scratch_out;
+    std::vector<float> rows_in, rows_out;
     for (size_t t = 0; t < dense_.size(); ++t) {
       const EdgeTiles::Tile& tile = tiles_->tiles[t];
       const IndexSpan& from = transposed ? tile.rows : tile.keys;
       const IndexSpan& to = transposed ? tile.keys : tile.rows;
       if constexpr (std::is_same_v<T, float>) {
-        const TileOperand x = tile_rows(in, from, scratch_in);
+        const TileOperand x = tile_rows(in, from, rows_in);
         const bool in_place = to.contiguous();
-        if (!in_place) scratch_out.resize(to.count, d);
-        float* c = in_place ? out.data() + to.first * d : scratch_out.data();
+        float* c = in_place ? out.data() + to.first * d : grown(rows_out, to.count * d);
         for (int64_t h = 0; h < heads; ++h)
           gemm::multiply({dense_[t][static_cast<size_t>(h)].data(), x.data + h * dh, c + h * dh, to.count, dh, from.count, transposed,
                           false, in_place, 0, x.ld, d});
         if (!in_place)
-          for (int64_t r = 0; r < to.count; ++r) out.row(to[r]) += scratch_out.row(r);
+          for (int64_t r = 0; r < to.count; ++r) {
+            float* o = out.row(to[r]).data();
+            const float* p = c + r * d;
+            for (int64_t k = 0; k < d; ++k) o[k] += p[k];
+          }
       } else {
         for (int64_t h = 0; h < heads; ++h) {
           const Mat<T>& a = dense_[t][static_cast<size_t>(h)];

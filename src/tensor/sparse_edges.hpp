@@ -6,7 +6,7 @@
 #include "src/graph/edge_tiles.hpp"
 #include "src/tensor/tape.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -135,6 +135,88 @@ inline void dot_run_fixed<4, 64, float>(const float* __restrict a, const float* 
     float* o = out + edge[u] * 4;
     const __m128 v = _mm_mul_ps(scale4, lane_sums_of_four(dot[0], dot[1], dot[2], dot[3]));
     _mm_storeu_ps(o, accumulate ? _mm_add_ps(_mm_loadu_ps(o), v) : v);
+  }
+}
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+// The usual shape (4 float heads of 64) on AVX2 CPUs (AMD Zen 2/3, Intel before Skylake-SP). AVX2 has 16
+// vector registers: the generic loops' 4 x 64 accumulator (32 vectors) spills to the stack on every edge,
+// so these walk a run once per head with that head's 8 vectors in registers. Each pass reads only its
+// head's quarter of the other rows, so the rows are still read once in all.
+inline float lane_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+// to[k * 4] += scale * (the lane sum of v[k]) for k < count: four vectors' sums by three horizontal adds
+// instead of a horizontal sum each (which had cost as much as the edges' products).
+inline void add_lane_sums(const __m256* v, int64_t count, float scale, float* to) {
+  const __m256 ab = _mm256_hadd_ps(v[0], v[1]), cd = _mm256_hadd_ps(v[2], v[3]);
+  const __m256 abcd = _mm256_hadd_ps(ab, cd);  // per 128-bit half: partial sums of v[0..3]
+  alignas(16) float sums[4];
+  _mm_store_ps(sums, _mm_mul_ps(_mm_set1_ps(scale), _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1))));
+  for (int64_t k = 0; k < count; ++k) to[k * 4] += sums[k];
+}
+template <>
+inline void accumulate_run_fixed<4, 64, float>(float* __restrict y, const float* __restrict x, int64_t ldx, const float* __restrict w,
+                                               const int64_t* edge, const VertexId* other, int64_t n) {
+  for (int h = 0; h < 4; ++h) {
+    __m256 acc[8];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    for (int64_t u = 0; u < n; ++u) {
+      const __m256 a = _mm256_set1_ps(w[(edge ? edge[u] : u) * 4 + h]);
+      const float* xj = x + other[u] * ldx + h * 64;
+      for (int c = 0; c < 8; ++c) acc[c] = _mm256_fmadd_ps(a, _mm256_loadu_ps(xj + c * 8), acc[c]);
+    }
+    for (int c = 0; c < 8; ++c) _mm256_storeu_ps(y + h * 64 + c * 8, _mm256_add_ps(_mm256_loadu_ps(y + h * 64 + c * 8), acc[c]));
+  }
+}
+template <>
+inline void accumulate_dot_run_fixed<4, 64, float>(float* __restrict y, const float* __restrict x, int64_t ldx,
+                                                   const float* __restrict w, const VertexId* other, int64_t n,
+                                                   const float* __restrict z, int64_t z_head_stride, float scale,
+                                                   float* __restrict grad) {
+  for (int h = 0; h < 4; ++h) {
+    __m256 acc[8];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    const float* zh = z + h * z_head_stride;
+    __m256 pending[4] = {};  // the last edges' dot vectors, reduced four at a time
+    for (int64_t u = 0; u < n; ++u) {
+      const __m256 a = _mm256_set1_ps(w[u * 4 + h]);
+      const float* xj = x + other[u] * ldx + h * 64;
+      __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();  // two chains: half the FMA latency per edge
+      for (int c = 0; c < 8; c += 2) {
+        const __m256 v0 = _mm256_loadu_ps(xj + c * 8), v1 = _mm256_loadu_ps(xj + c * 8 + 8);
+        acc[c] = _mm256_fmadd_ps(a, v0, acc[c]);
+        acc[c + 1] = _mm256_fmadd_ps(a, v1, acc[c + 1]);
+        d0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(zh + c * 8), d0);
+        d1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(zh + c * 8 + 8), d1);
+      }
+      pending[u & 3] = _mm256_add_ps(d0, d1);
+      if ((u & 3) == 3) add_lane_sums(pending, 4, scale, grad + (u - 3) * 4 + h);
+    }
+    if (n & 3) add_lane_sums(pending, n & 3, scale, grad + (n & ~int64_t(3)) * 4 + h);
+    for (int c = 0; c < 8; ++c) _mm256_storeu_ps(y + h * 64 + c * 8, _mm256_add_ps(_mm256_loadu_ps(y + h * 64 + c * 8), acc[c]));
+  }
+}
+template <>
+inline void dot_run_fixed<4, 64, float>(const float* __restrict a, const float* __restrict b, int64_t ldb, float scale, bool accumulate,
+                                        float* __restrict out, const int64_t* edge, const VertexId* other, int64_t n) {
+  for (int h = 0; h < 4; ++h) {
+    __m256 ah[8];  // the run's own row's head h, in registers for the pass
+    for (int c = 0; c < 8; ++c) ah[c] = _mm256_loadu_ps(a + h * 64 + c * 8);
+    for (int64_t u = 0; u < n; ++u) {
+      const float* bj = b + other[u] * ldb + h * 64;
+      __m256 d0 = _mm256_mul_ps(ah[0], _mm256_loadu_ps(bj)), d1 = _mm256_mul_ps(ah[1], _mm256_loadu_ps(bj + 8));
+      for (int c = 2; c < 8; c += 2) {
+        d0 = _mm256_fmadd_ps(ah[c], _mm256_loadu_ps(bj + c * 8), d0);
+        d1 = _mm256_fmadd_ps(ah[c + 1], _mm256_loadu_ps(bj + c * 8 + 8), d1);
+      }
+      float& o = out[edge[u] * 4 + h];
+      const float v = scale * lane_sum(_mm256_add_ps(d0, d1));
+      o = accumulate ? o + v : v;
+    }
   }
 }
 #endif

@@ -228,6 +228,9 @@ TEST_F(GemmTest, AutoSelectionPicksAFastCorrectCandidateQuickly) {
   const Selection& s = key.find(':') == std::string::npos ? activate(key) : selection();
   double best = 0;
   for (const Candidate& c : candidates) {
+    // Another OpenBLAS kernel than the one an earlier test loaded (the ISA's kernel beside the detected one,
+    // e.g. Haswell beside Zen on AMD Zen 3) cannot run in this process; the probe reports it as such.
+    if (!c.correct && c.error.find("already loaded") != std::string::npos) continue;
     EXPECT_TRUE(c.correct) << c.key << ": " << c.error;
     best = std::max(best, c.gflops);
   }
