@@ -2,8 +2,17 @@
 # Installs relfm's dependencies from Debian 12's archive (as root) and builds it in ./build.
 # Idempotent: a second run only rebuilds what changed. Environment: BUILD_DIR (default build),
 # RELFM_CMAKE_ARGS (extra CMake options, e.g. -DRELFM_NATIVE=OFF for a portable build).
+#   jobs/setup.sh [--bench]   --bench: also the benchmarks' reference peers (Debian's python3-torch,
+#                             ~1 GB with its dependencies), which the tests never need
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH=0
+for arg in "$@"; do
+  case $arg in
+    --bench) BENCH=1 ;;
+    *) echo "jobs/setup.sh: unknown option '$arg' (only --bench)" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   cmake g++ make pkg-config
@@ -14,6 +23,7 @@ PACKAGES=(
   python3 python3-h5py python3-matplotlib python3-numpy
   slurm-wlm munge
 )
+(( BENCH )) && PACKAGES+=(python3-torch)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@
 #   tests/bench/diffuser_attention.sh [LENGTHS="1024 2048 4096 8192 16384"]   env: DENSE_MAX, REPS, RELFM_RANDOM_LAYOUT
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/bench/require_torch.sh
 BIN=${BIN:-build/tests/relfm_diffuser_attention}
 LENGTHS=${1:-"1024 2048 4096 8192 16384"}
 DENSE_MAX=${DENSE_MAX:-8192}

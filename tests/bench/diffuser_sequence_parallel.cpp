@@ -3,10 +3,13 @@
 // relfm_diffuser_attention), its tokens split over the ranks. Inputs are drawn per token, so every rank
 // count computes the same layer. At one rank the unsplit (fused) path runs: the baseline. Prints one JSON
 // line (rank 0): median seconds over the repetitions (each the slowest rank's), peak MB of the largest
-// rank, the split's edge balance and halo rows.
+// rank, the split's edge balance and halo rows. The products run on the GEMM backend the trainer would
+// pick (its start-up probe before MPI starts, rank 0's choice for all): until stop 31 this benchmark
+// skipped the probe and so always ran on Eigen.
 //
 //   mpirun -n P relfm_diffuser_sequence_parallel L [D=256] [HEADS=4] [HOPS=5] [REPS=3] [contiguous|metis]
 #include "dist/comm.hpp"
+#include "dist/gemm_select.hpp"
 #include "dist/partition.hpp"
 #include "dist/runtime.hpp"
 #include "src/core/malloc_tuning.hpp"
@@ -37,7 +40,7 @@ int run(const dist::Comm& comm, int argc, char** argv) {
   const int64_t hops = argc > 4 ? std::atoll(argv[4]) : 5, reps = argc > 5 ? std::atoll(argv[5]) : 3;
   const std::string how = argc > 6 ? argv[6] : "contiguous";
   tune_malloc();
-  gemm::activate(gemm::apply_gemm_request("auto"));
+  dist::select_gemm_backend(comm, "auto", "the benchmark");
   AttentionGraphConfig g;
   g.template_length = std::max<int64_t>(4096, L);
   const AttentionGraph graph = build_attention_graph(L, g);
@@ -101,5 +104,6 @@ int run(const dist::Comm& comm, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gemm::probe_candidates();  // before MPI_Init, as the trainer: the probe forks a child per OpenBLAS kernel
   return dist::run_main(argc, argv, [&](dist::Comm& comm) { return run(comm, argc, argv); });
 }

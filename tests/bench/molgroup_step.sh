@@ -10,6 +10,7 @@
 # Needs python3-torch (installed here if missing). Run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/bench/require_torch.sh
 BUILD=${RELFM_BUILD:-build}
 OUT=${1:-runs/molgroup_step}
 REPS=${REPS:-5}
