@@ -13,7 +13,7 @@
 #include <functional>
 #include <numeric>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -77,6 +77,18 @@ void pick_group(const CounterRng& stream, int64_t first, int64_t pool_size, cons
     _mm512_storeu_si512(slot + 16 * w, slots);
     _mm512_storeu_ps(score + 16 * w, _mm512_i32gather_ps(slots, row, 4));
   }
+#elif defined(__AVX2__)
+  const __m256i pool = _mm256_set1_epi64x(pool_size);  // the same in 8 lanes (AMD Zen 2/3)
+  for (int w = 0; w < 4; ++w)
+    for (int half = 0; half < 2; ++half) {
+      const int at = 16 * w + 8 * half;
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words[w] + 8 * half));
+      const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(v, pool), 32);
+      const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(v, 32), pool);
+      const __m256i slots = _mm256_blend_epi32(even, odd, 0xAA);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(slot + at), slots);
+      _mm256_storeu_ps(score + at, _mm256_i32gather_ps(row, slots, 4));
+    }
 #else
   for (int w = 0; w < 4; ++w)
     for (int i = 0; i < 16; ++i) {
@@ -225,6 +237,11 @@ int64_t next_not_below(const float* row, int64_t from, int64_t count, float bar)
   for (; j + 16 <= count; j += 16)
     if (const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), limit, _CMP_NLT_UQ))
       return j + __builtin_ctz(hit);
+#elif defined(__AVX2__)
+  const __m256 limit = _mm256_set1_ps(bar);
+  for (; j + 8 <= count; j += 8)
+    if (const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(row + j), limit, _CMP_NLT_UQ)))
+      return j + __builtin_ctz(static_cast<unsigned>(hit));
 #endif
   for (; j < count; ++j)
     if (!(row[j] < bar)) return j;
