@@ -16,26 +16,37 @@
 
 namespace relfm::tile_values {
 
+#if defined(__SSE2__)
+#define RELFM_FOUR_HEAD_CELLS 1  // gather/scatter_cells_four_heads exist for this ISA
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
+#define RELFM_FOUR_HEAD_BLOCKS 1  // four consecutive edges moved as one 64-byte block
+#endif
 // gather_tile for 4 heads of floats, four cells at a time; returns the cells done (a multiple of 4). Four
-// cells whose edges follow each other (a band row, a global row: most cells) are one 64-byte block of
-// values, cell-major, and one permute makes it head-major, a quarter per head; four holes are zeros; other
-// groups (the global columns) load each edge's 16 bytes and transpose them. Masked gathers per head cost
-// 4x as much on Zen 5.
+// holes are zeros; other groups load each present edge's 16 bytes (its four heads) and transpose the 4 x 4
+// block to one quarter per head (SSE: a cell at a time stored four floats to four places and took 5% of an
+// attention layer on Zen 3). With AVX-512, four cells whose edges follow each other (a band row, a global
+// row: most cells) are one 64-byte block of values, cell-major, and one permute makes it head-major.
+// Masked gathers per head cost 4x as much on Zen 5.
+inline bool consecutive_edges(const int64_t* e) { return e[0] >= 0 && e[1] == e[0] + 1 && e[2] == e[0] + 2 && e[3] == e[0] + 3; }
 inline int64_t gather_cells_four_heads(const float* values, const int64_t* edge, int64_t cells, float* o0, float* o1,
                                        float* o2, float* o3) {
+#if defined(RELFM_FOUR_HEAD_BLOCKS)
   const __m512i to_heads = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+#endif
   int64_t q = 0;
   for (; q + 4 <= cells; q += 4) {
     const int64_t* e = edge + q;
     __m128 h0, h1, h2, h3;
-    if (e[0] >= 0 && e[1] == e[0] + 1 && e[2] == e[0] + 2 && e[3] == e[0] + 3) {
+#if defined(RELFM_FOUR_HEAD_BLOCKS)
+    if (consecutive_edges(e)) {
       const __m512 block = _mm512_permutexvar_ps(to_heads, _mm512_loadu_ps(values + e[0] * 4));
       h0 = _mm512_extractf32x4_ps(block, 0);
       h1 = _mm512_extractf32x4_ps(block, 1);
       h2 = _mm512_extractf32x4_ps(block, 2);
       h3 = _mm512_extractf32x4_ps(block, 3);
-    } else if ((e[0] & e[1] & e[2] & e[3]) < 0) {  // all four are holes (-1)
+    } else
+#endif
+    if ((e[0] & e[1] & e[2] & e[3]) < 0) {  // all four are holes (-1)
       h0 = h1 = h2 = h3 = _mm_setzero_ps();
     } else {  // four separate edges (or some holes): their 16-byte rows, transposed
       auto row = [&](int64_t k) { return e[k] >= 0 ? _mm_loadu_ps(values + e[k] * 4) : _mm_setzero_ps(); };
@@ -56,13 +67,16 @@ inline int64_t gather_cells_four_heads(const float* values, const int64_t* edge,
 // a time; returns the cells done.
 inline int64_t scatter_cells_four_heads(const float* d0, const float* d1, const float* d2, const float* d3, const int64_t* edge,
                                         int64_t cells, float* values, bool add) {
+#if defined(RELFM_FOUR_HEAD_BLOCKS)
   const __m512i to_edges = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);  // its own inverse
+#endif
   int64_t q = 0;
   for (; q + 4 <= cells; q += 4) {
     const int64_t* e = edge + q;
     if ((e[0] & e[1] & e[2] & e[3]) < 0) continue;  // four holes
     __m128 r0 = _mm_loadu_ps(d0 + q), r1 = _mm_loadu_ps(d1 + q), r2 = _mm_loadu_ps(d2 + q), r3 = _mm_loadu_ps(d3 + q);
-    if (e[0] >= 0 && e[1] == e[0] + 1 && e[2] == e[0] + 2 && e[3] == e[0] + 3) {
+#if defined(RELFM_FOUR_HEAD_BLOCKS)
+    if (consecutive_edges(e)) {
       const __m512 heads = _mm512_insertf32x4(
           _mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(r0), r1, 1), r2, 2), r3, 3);
       __m512 block = _mm512_permutexvar_ps(to_edges, heads);
@@ -71,55 +85,17 @@ inline int64_t scatter_cells_four_heads(const float* d0, const float* d1, const 
       _mm512_storeu_ps(v, block);
       continue;
     }
-    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r_k = cell k's four heads
-    const __m128 cell[4] = {r0, r1, r2, r3};
-    for (int k = 0; k < 4; ++k) {
-      if (e[k] < 0) continue;
-      float* v = values + e[k] * 4;
-      _mm_storeu_ps(v, add ? _mm_add_ps(_mm_loadu_ps(v), cell[k]) : cell[k]);
-    }
-  }
-  return q;
-}
-#elif defined(__SSE2__)
-// Without AVX-512 (AVX2 CPUs such as AMD Zen 2/3), four cells at a time in SSE: each present edge's 16
-// bytes (its four heads) loaded, the 4 x 4 block transposed to one quarter per head. A cell at a time
-// stores four floats to four places and took 5% of an attention layer on Zen 3.
-inline int64_t gather_cells_four_heads(const float* values, const int64_t* edge, int64_t cells, float* o0, float* o1,
-                                       float* o2, float* o3) {
-  int64_t q = 0;
-  for (; q + 4 <= cells; q += 4) {
-    const int64_t* e = edge + q;
-    auto row = [&](int64_t k) { return e[k] >= 0 ? _mm_loadu_ps(values + e[k] * 4) : _mm_setzero_ps(); };
-    __m128 h0 = row(0), h1 = row(1), h2 = row(2), h3 = row(3);
-    _MM_TRANSPOSE4_PS(h0, h1, h2, h3);
-    _mm_storeu_ps(o0 + q, h0);
-    _mm_storeu_ps(o1 + q, h1);
-    _mm_storeu_ps(o2 + q, h2);
-    _mm_storeu_ps(o3 + q, h3);
-  }
-  return q;
-}
-inline int64_t scatter_cells_four_heads(const float* d0, const float* d1, const float* d2, const float* d3, const int64_t* edge,
-                                        int64_t cells, float* values, bool add) {
-  int64_t q = 0;
-  for (; q + 4 <= cells; q += 4) {
-    const int64_t* e = edge + q;
-    if ((e[0] & e[1] & e[2] & e[3]) < 0) continue;  // four holes
-    __m128 r0 = _mm_loadu_ps(d0 + q), r1 = _mm_loadu_ps(d1 + q), r2 = _mm_loadu_ps(d2 + q), r3 = _mm_loadu_ps(d3 + q);
-    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r_k = cell k's four heads
-    const __m128 cell[4] = {r0, r1, r2, r3};
-    for (int k = 0; k < 4; ++k) {
-      if (e[k] < 0) continue;
-      float* v = values + e[k] * 4;
-      _mm_storeu_ps(v, add ? _mm_add_ps(_mm_loadu_ps(v), cell[k]) : cell[k]);
-    }
-  }
-  return q;
-}
 #endif
-#if defined(__SSE2__)
-#define RELFM_FOUR_HEAD_CELLS 1  // gather/scatter_cells_four_heads exist for this ISA
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r_k = cell k's four heads
+    const __m128 cell[4] = {r0, r1, r2, r3};
+    for (int k = 0; k < 4; ++k) {
+      if (e[k] < 0) continue;
+      float* v = values + e[k] * 4;
+      _mm_storeu_ps(v, add ? _mm_add_ps(_mm_loadu_ps(v), cell[k]) : cell[k]);
+    }
+  }
+  return q;
+}
 #endif
 
 // A tile's edge values (edge: nnz x heads) as one dense matrix per head, zero where a cell is not the
