@@ -202,6 +202,12 @@ std::vector<int64_t> File::dims(const std::string& dataset) const {
   return std::vector<int64_t>(h.begin(), h.end());
 }
 
+bool File::is_integer(const std::string& dataset) const {
+  Handle d(open_dataset(dataset));
+  Handle type(H5Dget_type(d));
+  return H5Tget_class(type) == H5T_INTEGER;
+}
+
 namespace {
 
 // Whether the file goes through MPI-IO (create/open) or the POSIX driver (create_local).

@@ -94,6 +94,7 @@ class File {
   std::vector<std::string> read_strings(const std::string& dataset) const;
 
   std::vector<int64_t> dims(const std::string& dataset) const;
+  bool is_integer(const std::string& dataset) const;  // the stored type's class (int64 vs float64)
   // Every rank reads rows [begin, end) (all columns); end = -1 means to the end.
   template <typename T>
   std::vector<T> read_rows(const std::string& dataset, int64_t begin = 0, int64_t end = -1) const;

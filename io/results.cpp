@@ -28,7 +28,20 @@ void SeedResults::add_epoch(int64_t number, const std::map<std::string, double>&
                             const std::map<std::string, std::vector<double>>& per_rank, const SummaryRule& rule) {
   epoch.push_back(number);
   for (const auto& [name, v] : values) series[name].push_back(v);
-  for (const auto& [name, v] : per_rank) rank_series[name].insert(rank_series[name].end(), v.begin(), v.end());
+  for (const auto& [name, v] : per_rank) {
+    // A run resumed on another number of ranks (at an epoch boundary) has rows of another width: the
+    // series keeps the widest, NaN where a rank did not exist.
+    std::vector<double>& rows = rank_series[name];
+    const size_t earlier = epoch.size() - 1;
+    const size_t width = earlier > 0 ? rows.size() / earlier : v.size();
+    if (v.size() > width) {
+      std::vector<double> wider(earlier * v.size(), std::nan(""));
+      for (size_t e = 0; e < earlier; ++e) std::copy_n(rows.begin() + e * width, width, wider.begin() + e * v.size());
+      rows = std::move(wider);
+    }
+    rows.insert(rows.end(), v.begin(), v.end());
+    rows.resize(epoch.size() * std::max(width, v.size()), std::nan(""));
+  }
   const auto pick = values.find(rule.select);
   const auto report = values.find(rule.report);
   if (pick == values.end() || report == values.end()) return;
@@ -99,7 +112,9 @@ void write_results(const std::string& path, const dist::Comm& comm, const Result
       const int64_t e = static_cast<int64_t>(s.epoch.size());
       f.write_replicated(g + "/epoch", s.epoch);
       for (const auto& [name, v] : s.series) f.write_replicated(g + "/" + name, v);
-      for (const auto& [name, v] : s.rank_series) f.write_replicated(g + "/" + name, v.data(), {e, doc.world_size});
+      // Columns from the data: a run kept from an earlier job (resume) may have run on another number of ranks.
+      for (const auto& [name, v] : s.rank_series)
+        f.write_replicated(g + "/" + name, v.data(), {e, e > 0 ? static_cast<int64_t>(v.size()) / e : doc.world_size});
       for (const auto& [name, v] : s.rank_counts) f.write_replicated(g + "/" + name, v);
       f.set_attr(g, "best_epoch", s.best_epoch);
       f.set_attr(g, "best_select", s.best_select);
@@ -116,27 +131,99 @@ void write_results(const std::string& path, const dist::Comm& comm, const Result
   });
 }
 
+namespace {
+
+// The attributes write_results sets itself (the rest are the job's and the run's).
+constexpr const char* kFixedRootAttrs[] = {"format", "format_version", "job", "job_kind", "world_size", "num_seeds",
+                                           "seeds_completed", "select_series", "report_series", "higher_is_better",
+                                           "summary_mean", "summary_std", "select_mean", "select_std"};
+constexpr const char* kFixedRunAttrs[] = {"best_epoch", "best_select", "report_at_best", "completed", "seed"};
+
+template <size_t N>
+bool is_one_of(const std::string& name, const char* const (&names)[N]) {
+  for (const char* k : names)
+    if (name == k) return true;
+  return false;
+}
+
+// The runs' group names in run order (format_version 2 had no /summary/run: the seeds name them).
+std::vector<std::string> run_names(const h5::File& f, const std::vector<int64_t>& seeds) {
+  if (f.exists("/summary/run")) return f.read_strings("/summary/run");
+  std::vector<std::string> runs;
+  for (int64_t s : seeds) runs.push_back(std::to_string(s));
+  return runs;
+}
+
+}  // namespace
+
+ResultsDocument read_results(const h5::File& f) {
+  f.expect_format(kResultsFormat, kResultsFormatVersion);
+  ResultsDocument doc;
+  doc.job = f.attr_string("/", "job");
+  doc.job_kind = f.attr_string("/", "job_kind");
+  doc.world_size = f.attr_int("/", "world_size");
+  doc.config = f.read_text("/config");
+  doc.rule.select = f.attr_string("/", "select_series");
+  doc.rule.report = f.attr_string("/", "report_series");
+  doc.rule.higher_is_better = f.attr_int("/", "higher_is_better") != 0;
+  for (const std::string& name : f.attr_names("/")) {
+    if (is_one_of(name, kFixedRootAttrs)) continue;
+    if (f.attr_is_string("/", name)) doc.attrs[name] = f.attr_string("/", name);
+    else if (f.attr_is_integer("/", name)) doc.number_attrs[name] = static_cast<double>(f.attr_int("/", name));
+    else doc.number_attrs[name] = f.attr_double("/", name);
+  }
+  const auto seeds = f.read_rows<int64_t>("/summary/seed");
+  const auto runs = run_names(f, seeds);
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    const std::string g = "/seeds/" + runs[i];
+    SeedResults s;
+    s.seed = seeds[i];
+    if (runs[i] != std::to_string(seeds[i])) s.label = runs[i];
+    s.completed = f.attr_int(g, "completed") != 0;
+    s.best_epoch = f.attr_int(g, "best_epoch");
+    s.best_select = f.attr_double(g, "best_select");
+    s.report_at_best = f.attr_double(g, "report_at_best");
+    for (const std::string& name : f.attr_names(g))
+      if (!is_one_of(name, kFixedRunAttrs) && f.attr_is_string(g, name)) s.attrs[name] = f.attr_string(g, name);
+    s.epoch = f.read_rows<int64_t>(g + "/epoch");
+    const std::vector<std::string> names = f.list(g);
+    std::vector<std::string> table_epochs;  // "<table>_epoch": read with their table
+    for (const std::string& name : names)
+      if (f.has_attr(g + "/" + name, "columns")) table_epochs.push_back(name + "_epoch");
+    for (const std::string& name : names) {
+      const std::string d = g + "/" + name;
+      if (name == "epoch" || std::find(table_epochs.begin(), table_epochs.end(), name) != table_epochs.end()) continue;
+      if (f.has_attr(d, "columns")) {
+        ResultsTable& t = s.tables[name];
+        t.columns = f.attr_strings(d, "columns");
+        t.values = f.read_rows<double>(d);
+        t.epochs = f.read_rows<int64_t>(d + "_epoch");
+      } else if (f.is_integer(d)) {
+        s.rank_counts[name] = f.read_rows<int64_t>(d);  // [P]
+      } else if (f.dims(d).size() == 2) {
+        s.rank_series[name] = f.read_rows<double>(d);  // [E, P]
+      } else {
+        s.series[name] = f.read_rows<double>(d);
+      }
+    }
+    doc.seeds.push_back(std::move(s));
+  }
+  return doc;
+}
+
 void inspect_results(const h5::File& f) {
   const std::string select = f.attr_string("/", "select_series"), report = f.attr_string("/", "report_series");
   std::printf("results of job '%s' (kind %s, format_version %lld), %lld rank(s)\n", f.attr_string("/", "job").c_str(),
               f.attr_string("/", "job_kind").c_str(), static_cast<long long>(f.attr_int("/", "format_version")),
               static_cast<long long>(f.attr_int("/", "world_size")));
-  static const char* kFixed[] = {"format", "format_version", "job", "job_kind", "world_size", "num_seeds",
-                                 "seeds_completed", "select_series", "report_series", "higher_is_better",
-                                 "summary_mean", "summary_std", "select_mean", "select_std"};
   for (const std::string& name : f.attr_names("/")) {
-    bool fixed = false;
-    for (const char* k : kFixed) fixed = fixed || name == k;
-    if (fixed) continue;
+    if (is_one_of(name, kFixedRootAttrs)) continue;
     if (f.attr_is_string("/", name)) std::printf("  %-22s %s\n", name.c_str(), f.attr_string("/", name).c_str());
     else if (f.attr_is_integer("/", name)) std::printf("  %-22s %lld\n", name.c_str(), static_cast<long long>(f.attr_int("/", name)));
     else std::printf("  %-22s %g\n", name.c_str(), f.attr_double("/", name));
   }
   const auto seeds = f.read_rows<int64_t>("/summary/seed");
-  std::vector<std::string> runs;
-  if (f.exists("/summary/run")) runs = f.read_strings("/summary/run");
-  else
-    for (int64_t s : seeds) runs.push_back(std::to_string(s));  // format_version 2
+  const std::vector<std::string> runs = run_names(f, seeds);
   const auto best = f.read_rows<int64_t>("/summary/best_epoch");
   const auto best_select = f.read_rows<double>("/summary/best_select");
   const auto at_best = f.read_rows<double>("/summary/report_at_best");
@@ -156,11 +243,8 @@ void inspect_results(const h5::File& f) {
     }
     std::printf("  %8s %6lld %8zu %10lld %16.4f %16.4f %14.0f%s\n", runs[i].c_str(), static_cast<long long>(seeds[i]), epochs,
                 static_cast<long long>(best[i]), best_select[i], at_best[i], mean_rate, done[i] ? "" : "  (incomplete)");
-    static const char* kRunFixed[] = {"best_epoch", "best_select", "report_at_best", "completed", "seed"};
     for (const std::string& name : f.attr_names(g)) {
-      bool fixed = false;
-      for (const char* k : kRunFixed) fixed = fixed || name == k;
-      if (!fixed && f.attr_is_string(g, name)) std::printf("           %-14s %s\n", name.c_str(), f.attr_string(g, name).c_str());
+      if (!is_one_of(name, kFixedRunAttrs) && f.attr_is_string(g, name)) std::printf("           %-14s %s\n", name.c_str(), f.attr_string(g, name).c_str());
     }
     for (const std::string& name : f.list(g))
       if (f.has_attr(g + "/" + name, "columns")) {

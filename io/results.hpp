@@ -21,7 +21,9 @@
 //   /summary/completed     int64 [S]     1 when all epochs of the seed ran
 //   /seeds/<run>/epoch     int64 [E]     1-based
 //   /seeds/<run>/<name>    float64 [E]   every per-epoch series (train_loss, valid_rocauc, ...)
-//                          float64 [E, P] every per-rank series (rank_train_seconds, ...)
+//                          float64 [E, P] every per-rank series (rank_train_seconds, ...); P is the
+//                                         largest rank count of the run (NaN for ranks an epoch lacked:
+//                                         a run resumed on another number of ranks)
 //                          int64 [P]      every per-rank count (rank_molecules, ...)
 //                          float64 [R, C] every table of the job (rows appended epoch by epoch, e.g. one
 //                                         per step), attribute `columns` (string [C]) and dataset
@@ -99,6 +101,11 @@ SummaryStats summarize_report(const ResultsDocument& doc);
 
 // Collective; rank 0 writes its document (atomically, through h5::write_on_root).
 void write_results(const std::string& path, const dist::Comm& comm, const ResultsDocument& doc);
+
+// The whole document back from a results file (every rank reads it), e.g. to keep a job's completed runs
+// when it is resumed without a checkpoint. Series are told apart by their stored shape and type: float64
+// [E] per-epoch, float64 [E, P] per-rank, int64 [P] per-rank counts, float64 [R, C] with `columns` tables.
+ResultsDocument read_results(const h5::File& f);
 
 // `relfm inspect` summary of a results file (rank-local printing).
 void inspect_results(const h5::File& f);

@@ -364,7 +364,7 @@ const std::vector<Table>& JobConfig::get_table_list(const std::string& key) cons
 }
 std::string JobConfig::value_text(const std::string& key) const { return value_to_toml(get(key)); }
 
-std::vector<std::string> JobConfig::resume_conflicts(const JobConfig& saved) const {
+std::vector<std::string> JobConfig::resume_conflicts(const JobConfig& saved, const std::string& where) const {
   std::vector<std::string> out;
   for (const KeySpec& spec : schema_->keys()) {
     if (spec.resume == Resume::kFree) continue;
@@ -375,10 +375,10 @@ std::vector<std::string> JobConfig::resume_conflicts(const JobConfig& saved) con
       const std::vector<int64_t>& a = saved.get_int_list(spec.key);
       const std::vector<int64_t>& b = get_int_list(spec.key);
       if (a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin())) continue;  // grown at its end
-      out.push_back(fmt::format("{} = {} in the checkpoint, {} now (it may only grow at its end)", spec.key, before, now));
+      out.push_back(fmt::format("{} = {} in {}, {} now (it may only grow at its end)", spec.key, before, where, now));
       continue;
     }
-    out.push_back(fmt::format("{} = {} in the checkpoint, {} now", spec.key, before, now));
+    out.push_back(fmt::format("{} = {} in {}, {} now", spec.key, before, where, now));
   }
   return out;
 }

@@ -86,9 +86,9 @@ class JobConfig {
   std::string to_toml() const;
 
   // The keys marked Resume::kBlocks whose values differ between `saved` and this configuration, and the
-  // Resume::kExtends lists whose saved value is not a prefix of this one, as "key = saved in the
-  // checkpoint, now now" lines (empty = resumable). Keys absent from `saved`'s schema count as differing.
-  std::vector<std::string> resume_conflicts(const JobConfig& saved) const;
+  // Resume::kExtends lists whose saved value is not a prefix of this one, as "key = saved in <where>,
+  // now now" lines (empty = resumable). Keys absent from `saved`'s schema count as differing.
+  std::vector<std::string> resume_conflicts(const JobConfig& saved, const std::string& where = "the checkpoint") const;
   const std::string& source() const { return source_; }
 
  private:

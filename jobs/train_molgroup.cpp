@@ -134,6 +134,7 @@ class MolGroupJob final : public EpochJob {
   }
 
   int64_t num_runs(const std::vector<int64_t>&) const override { return config_->get_int("train.rounds"); }
+  bool runs_independent() const override { return false; }  // each round trains the previous round's survivors
   RunSpec run_spec(int64_t index, const std::vector<int64_t>& seeds) const override {
     return {static_cast<uint64_t>(seeds.at(0)), fmt::format("round{}", index + 1)};
   }

@@ -116,6 +116,9 @@ class EpochJob {
     const int64_t seed = seeds.at(static_cast<size_t>(index));
     return {static_cast<uint64_t>(seed), std::to_string(seed)};
   }
+  // Whether a run depends only on its seed (not on what earlier runs decided). Then a job whose checkpoint
+  // is gone keeps the completed runs recorded in results.h5 and goes on from the first missing one.
+  virtual bool runs_independent() const { return true; }
   // After the last epoch of run `index`, before the checkpoint that closes it.
   virtual RunConclusion finish_run(int64_t /*index*/) { return {}; }
   // State that outlives a run (what the runs so far decided): saved in every checkpoint, restored on

@@ -36,6 +36,11 @@ assert text(r2.attrs["datasets"]).startswith("freesolv") and dropped not in text
 assert text(f.attrs["selected_group"]) == text(r2.attrs["kept"])
 PY
 grep -q '^datasets = \["freesolv"' one/group.toml || { cat one/group.toml; fail "group.toml"; }
+# Without its checkpoint a grouping cannot keep its completed rounds (each trains the previous one's
+# survivors): refused, the results left as they are.
+cp -r one one_lost; rm one_lost/checkpoint.h5
+expect_failure 2 "depend on each other" 1 "${ARGS[@]}" --set output.dir=one_lost
+cmp -s one/results.h5 one_lost/results.h5 || fail "the refused run changed the results"
 inspect_has one/results.h5 "selected_group" || fail "inspect shows no selected group"
 
 # grouping.forced_drop = false: with every candidate under threshold 1 the first round keeps them all,

@@ -55,6 +55,12 @@ inspect_has boundary/checkpoint.h5 "epoch 1, step in epoch 0" || fail "boundary 
 run "$other" "${ARGS[@]}" --set output.dir=boundary --set train.epochs=2 --set train.seeds=[0] > b2.log 2>&1 || { cat b2.log; fail "epoch-boundary resume on $other ranks"; }
 grep -q "continuing on $other" b2.log || { cat b2.log; fail "no note about the rank change"; }
 h5 results boundary/results.h5 1 2
+"$PY" - <<PY || fail "per-rank series across the rank change"
+import h5py, numpy as np
+r = h5py.File("boundary/results.h5")["seeds/0/rank_train_seconds"][()]
+assert r.shape == (2, max($NP, $other)), r.shape
+assert list(np.isfinite(r).sum(axis=1)) == [$NP, $other], r
+PY
 
 # (4) A finished one-run job rerun with a larger train.epochs trains on from its last epoch: the same
 # parameters and metrics as a run started with the larger value. A job of several runs is refused.
@@ -92,4 +98,43 @@ PY
 expect_failure 2 "it may only grow at its end" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.seeds=[1,0,2]
 expect_failure 2 "it may only grow at its end" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.seeds=[0]
 expect_failure 2 "needs the same train.epochs" "$NP" "${ARGS[@]}" --set output.dir=longer --set train.epochs=4
+
+# (6) The checkpoint lost (deleted, or gone with a scratch directory): the completed runs results.h5
+# records are kept and the job goes on from the first missing run, which restarts from its beginning.
+# Stopped in seed 1, checkpoint deleted, rerun: seed 0 kept, seed 1 retrained, the job's results and
+# final checkpoint those of the straight run.
+status=0; run "$NP" "${ARGS[@]}" --set output.dir=lost --set debug.stop_after_steps=$((3 * STEPS_PER_EPOCH + 5)) > lo1.log 2>&1 || status=$?
+[[ $status -eq 75 ]] || { cat lo1.log; fail "expected exit 75 in seed 1, got $status"; }
+rm lost/checkpoint.h5
+run "$NP" "${ARGS[@]}" --set output.dir=lost > lo2.log 2>&1 || { cat lo2.log; fail "rerun without the checkpoint"; }
+grep -q "keeping the 1 completed run" lo2.log || { cat lo2.log; fail "no note about the kept run"; }
+h5 same straight/checkpoint.h5 lost/checkpoint.h5 /sections/model /sections/optimizer
+h5 same straight/results.h5 lost/results.h5 /summary
+"$PY" - <<PY || fail "the kept and the retrained seed differ from the straight run"
+import h5py
+a, b = h5py.File("straight/results.h5"), h5py.File("lost/results.h5")
+for s in ("0", "1"):
+    for k in a["seeds/" + s]:
+        if "seconds" in k or "per_second" in k: continue  # timings
+        assert a["seeds/" + s + "/" + k][()].tobytes() == b["seeds/" + s + "/" + k][()].tobytes(), (s, k)
+    assert dict(a["seeds/" + s].attrs) == dict(b["seeds/" + s].attrs), s
+PY
+# On another rank count the kept run keeps its own per-rank columns.
+cp -r longer lost_moved; rm lost_moved/checkpoint.h5
+run "$other" "${ARGS[@]}" --set output.dir=lost_moved > lo3.log 2>&1 || { cat lo3.log; fail "rerun without the checkpoint on $other ranks"; }
+"$PY" - <<PY || fail "per-rank series of the kept run"
+import h5py
+a, b = h5py.File("longer/results.h5"), h5py.File("lost_moved/results.h5")
+assert b["seeds/0/rank_train_seconds"][()].tobytes() == a["seeds/0/rank_train_seconds"][()].tobytes()
+assert b["seeds/0/rank_train_seconds"].shape == (3, $NP) and b["seeds/1/rank_train_seconds"].shape == (3, $other)
+assert b["seeds/0/valid_rocauc"][()].tobytes() == a["seeds/0/valid_rocauc"][()].tobytes()
+assert list(b["summary/completed"][()]) == [1, 1]
+PY
+# Completed runs that cannot be kept are never overwritten silently.
+cp -r longer lost_refused; rm lost_refused/checkpoint.h5
+expect_failure 2 "it may only grow at its end" "$NP" "${ARGS[@]}" --set output.dir=lost_refused --set train.seeds=[1,0]
+expect_failure 2 "completed run(s) of train.epochs = 3" "$NP" "${ARGS[@]}" --set output.dir=lost_refused --set train.epochs=4
+"$PY" -c "import h5py; assert list(h5py.File('lost_refused/results.h5')['summary/completed'][()]) == [1]" || fail "refused run touched the results"
+run "$NP" "${ARGS[@]}" --set output.dir=lost_refused --set train.seeds=[1] --resume never > lo4.log 2>&1 || { cat lo4.log; fail "--resume never"; }
+"$PY" -c "import h5py; assert list(h5py.File('lost_refused/results.h5')['summary/seed'][()]) == [1]" || fail "--resume never starts afresh"
 echo "PASS resume_e2e np=$NP"

@@ -400,5 +400,88 @@ TEST(Results, WritesAnyJobsSeriesAndTheDeclaredSummary) {
   f.close();
 }
 
+
+// What a job resumed without its checkpoint keeps: every part of the document written comes back equal,
+// told apart by shape and type (per-epoch, per-rank, counts, tables), with run labels and attributes.
+TEST(Results, ReadBackEqualsTheDocumentWritten) {
+  Comm comm;
+  const std::string path = testing::scratch_path(comm, "results_roundtrip.h5");
+  ResultsDocument doc;
+  doc.job = "t";
+  doc.job_kind = "test_kind";
+  doc.config = "[train]\nepochs = 2\n";
+  doc.rule = {"valid_auc", "test_auc", true};
+  doc.attrs["dataset"] = "toy";
+  doc.number_attrs["scale"] = 2.5;
+  doc.world_size = comm.size();
+  for (int s = 0; s < 2; ++s) {
+    SeedResults r;
+    r.seed = 10 + s;
+    r.label = s == 1 ? "round2" : "";
+    r.best_select = std::nan("");
+    for (int e = 1; e <= 2; ++e) {
+      std::vector<double> per_rank;
+      for (int p = 0; p < comm.size(); ++p) per_rank.push_back(100.0 * e + p);
+      r.add_epoch(e, {{"valid_auc", 0.5 + 0.1 * e}, {"test_auc", 0.3 * e + s}}, {{"rank_seconds", per_rank}}, doc.rule);
+      ResultsTable rows;
+      rows.columns = {"a", "b"};
+      rows.values = {1.0 * e, 2.0, 3.0, 4.0 * s};
+      r.add_table_rows("gates", e, rows);
+    }
+    r.rank_counts["rank_items"] = std::vector<int64_t>(static_cast<size_t>(comm.size()), 7 + s);
+    r.attrs["kept"] = "x, y";
+    r.completed = s == 0;
+    doc.seeds.push_back(r);
+  }
+  write_results(path, comm, doc);
+  h5::File f = h5::File::open(path, comm);
+  const ResultsDocument back = read_results(f);
+  f.close();
+  EXPECT_EQ(back.job, doc.job);
+  EXPECT_EQ(back.job_kind, doc.job_kind);
+  EXPECT_EQ(back.config, doc.config);
+  EXPECT_EQ(back.world_size, doc.world_size);
+  EXPECT_EQ(back.rule.select, "valid_auc");
+  EXPECT_EQ(back.rule.report, "test_auc");
+  EXPECT_TRUE(back.rule.higher_is_better);
+  EXPECT_EQ(back.attrs.at("dataset"), "toy");
+  EXPECT_EQ(back.number_attrs.at("scale"), 2.5);
+  ASSERT_EQ(back.seeds.size(), 2u);
+  for (size_t s = 0; s < 2; ++s) {
+    const SeedResults &a = doc.seeds[s], &b = back.seeds[s];
+    EXPECT_EQ(b.seed, a.seed);
+    EXPECT_EQ(b.name(), a.name());
+    EXPECT_EQ(b.completed, a.completed);
+    EXPECT_EQ(b.epoch, a.epoch);
+    EXPECT_EQ(b.series, a.series);
+    EXPECT_EQ(b.rank_series, a.rank_series);
+    EXPECT_EQ(b.rank_counts, a.rank_counts);
+    EXPECT_EQ(b.best_epoch, a.best_epoch);
+    EXPECT_EQ(b.best_select, a.best_select);
+    EXPECT_EQ(b.report_at_best, a.report_at_best);
+    EXPECT_EQ(b.attrs, a.attrs);
+    ASSERT_EQ(b.tables.size(), 1u);
+    EXPECT_EQ(b.tables.at("gates").columns, a.tables.at("gates").columns);
+    EXPECT_EQ(b.tables.at("gates").values, a.tables.at("gates").values);
+    EXPECT_EQ(b.tables.at("gates").epochs, a.tables.at("gates").epochs);
+  }
+}
+
+// A run resumed on another number of ranks: its per-rank series keeps the widest row, NaN elsewhere.
+TEST(Results, PerRankSeriesOfARunThatChangedRankCountKeepsTheWidestRows) {
+  SeedResults r;
+  const SummaryRule rule{"v", "t", true};
+  r.add_epoch(1, {{"v", 1.0}, {"t", 1.0}}, {{"sec", {1.0, 2.0}}}, rule);
+  r.add_epoch(2, {{"v", 1.0}, {"t", 1.0}}, {{"sec", {3.0}}}, rule);
+  r.add_epoch(3, {{"v", 1.0}, {"t", 1.0}}, {{"sec", {4.0, 5.0, 6.0, 7.0}}}, rule);
+  const std::vector<double>& rows = r.rank_series.at("sec");
+  ASSERT_EQ(rows.size(), 12u);
+  const std::vector<double> expect = {1, 2, NAN, NAN, 3, NAN, NAN, NAN, 4, 5, 6, 7};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (std::isnan(expect[i])) EXPECT_TRUE(std::isnan(rows[i])) << i;
+    else EXPECT_EQ(rows[i], expect[i]) << i;
+  }
+}
+
 }  // namespace
 }  // namespace relfm
