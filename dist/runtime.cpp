@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <csignal>
 #include <cstdio>
 
@@ -40,6 +41,12 @@ bool stop_requested() { return g_stop_signal != 0; }
 void request_stop() { g_stop_signal = SIGUSR1; }
 int stop_signal() { return g_stop_signal; }
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+
+bool exists_on_root(const Comm& comm, const std::string& path) {
+  int64_t exists = comm.is_root() && std::filesystem::exists(path) ? 1 : 0;
+  comm.broadcast(&exists, 1);
+  return exists != 0;
+}
 
 int run_main(int argc, char** argv, const std::function<int(Comm&)>& fn, logging::Level log_level) {
   tune_malloc();

@@ -29,6 +29,10 @@ bool stop_requested();
 void request_stop();  // the same as receiving the signal (tests)
 int stop_signal();    // the signal that requested the stop, or 0
 
+// Whether `path` exists, as rank 0 sees it, on every rank: ranks that decide for themselves (NFS attribute
+// caches, node-local directories) could take different branches into different collectives and hang.
+bool exists_on_root(const Comm& comm, const std::string& path);
+
 // Whether rank 0's stderr is a terminal (progress bars redraw in place only then).
 bool stderr_is_terminal();
 

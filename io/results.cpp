@@ -33,6 +33,10 @@ void SeedResults::add_epoch(int64_t number, const std::map<std::string, double>&
     // series keeps the widest, NaN where a rank did not exist.
     std::vector<double>& rows = rank_series[name];
     const size_t earlier = epoch.size() - 1;
+    // (Histories written before rows were padded may be ragged: refuse them rather than misalign.)
+    RELFM_CHECK(earlier == 0 || rows.size() % earlier == 0,
+                "per-rank series '{}': {} values for {} epochs (a history of rows of different widths)", name, rows.size(),
+                earlier);
     const size_t width = earlier > 0 ? rows.size() / earlier : v.size();
     if (v.size() > width) {
       std::vector<double> wider(earlier * v.size(), std::nan(""));
@@ -174,6 +178,8 @@ ResultsDocument read_results(const h5::File& f) {
   }
   const auto seeds = f.read_rows<int64_t>("/summary/seed");
   const auto runs = run_names(f, seeds);
+  if (runs.size() != seeds.size())
+    fail_input("'{}': /summary/run names {} runs, /summary/seed {}", f.path(), runs.size(), seeds.size());
   for (size_t i = 0; i < seeds.size(); ++i) {
     const std::string g = "/seeds/" + runs[i];
     SeedResults s;

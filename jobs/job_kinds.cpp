@@ -1,6 +1,8 @@
 #include "jobs/job_kinds.hpp"
 
 #include "dist/gemm_select.hpp"
+#include "dist/runtime.hpp"
+#include "io/h5.hpp"
 #include "src/core/log.hpp"
 
 #include <toml++/toml.h>
@@ -113,7 +115,10 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
 int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& options) {
   const JobKind& kind = job_kind(config.get_string("job.kind"));
   const bool may_resume = options.resume != ResumeMode::kNever && kind.make_epoch_job;
-  if (kind.uses_gemm) select_gemm(comm, config, may_resume ? config.get_string("output.dir") + "/checkpoint.h5" : std::string());
+  const std::string out_dir = config.get_string("output.dir");
+  if (kind.uses_gemm)
+    select_gemm(comm, config, may_resume ? out_dir + "/checkpoint.h5" : std::string(),
+                may_resume ? out_dir + "/results.h5" : std::string());
   if (kind.make_epoch_job) {
     std::unique_ptr<EpochJob> job = comm.collective([&] { return kind.make_epoch_job(); });
     return run_epochs(comm, config, options, *job);
@@ -122,21 +127,38 @@ int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& o
   return run_work_items(comm, config, options, *job);
 }
 
-void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::string& checkpoint_path) {
+void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::string& checkpoint_path,
+                 const std::string& results_path) {
   std::string request = config.get_string("compute.gemm");
   std::string source = "compute.gemm";
-  if (request == "auto" && !checkpoint_path.empty()) {
-    const bool exists = comm.collective([&] { return std::filesystem::exists(checkpoint_path); });
-    if (exists) {
-      CheckpointReader reader(checkpoint_path, comm);
-      if (reader.has_section("trainer")) {
-        const StateSection st = reader.read_state("trainer");
-        if (st.texts.count("gemm_key")) {
-          request = st.texts.at("gemm_key");
-          source = "the checkpoint '" + checkpoint_path + "'";
-        }
+  if (request == "auto" && !checkpoint_path.empty() && dist::exists_on_root(comm, checkpoint_path)) {
+    CheckpointReader reader(checkpoint_path, comm);
+    if (reader.has_section("trainer")) {
+      const StateSection st = reader.read_state("trainer");
+      if (st.texts.count("gemm_key")) {
+        request = st.texts.at("gemm_key");
+        source = "the checkpoint '" + checkpoint_path + "'";
       }
-      reader.close();
+    }
+    reader.close();
+  } else if (request == "auto" && !results_path.empty() && dist::exists_on_root(comm, results_path)) {
+    // No checkpoint: the trainer keeps the completed runs recorded here, so the new runs take their kernel
+    // when they run on the same CPU (elsewhere they cannot repeat those runs' rounding anyway, and the
+    // kernel may not exist). A file that cannot be read names no kernel; the trainer reports what is wrong.
+    const std::string recorded = comm.collective([&] {
+      try {
+        h5::File f = h5::File::open(results_path, comm);
+        const bool same_cpu = f.has_attr("/", "cpu") && f.attr_string("/", "cpu") == cpu_description();
+        const std::string key = same_cpu && f.has_attr("/", "gemm_key") ? f.attr_string("/", "gemm_key") : std::string();
+        f.close();
+        return key;
+      } catch (const Error&) {
+        return std::string();
+      }
+    });
+    if (!recorded.empty()) {
+      request = recorded;
+      source = "the results '" + results_path + "'";
     }
   }
   const gemm::Selection& selection = dist::select_gemm_backend(comm, request, source);

@@ -63,9 +63,11 @@ int run_job(const dist::Comm& comm, const JobConfig& config, const RunOptions& o
 
 // Picks the GEMM backend all ranks run (dist/gemm_select.hpp) from compute.gemm (RELFM_GEMM wins when
 // set). With `auto` and a checkpoint to resume from, the backend that wrote the checkpoint is asked for
-// again, because float rounding depends on the kernel and a resumed run must continue bit-identically.
-// Rank 0 logs the choice.
-void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::string& checkpoint_path);
+// again, because float rounding depends on the kernel and a resumed run must continue bit-identically;
+// without a checkpoint, the one recorded in `results_path` (whose completed runs the trainer keeps) when
+// it was this CPU. Empty paths: nothing to resume. Rank 0 logs the choice.
+void select_gemm(const dist::Comm& comm, const JobConfig& config, const std::string& checkpoint_path,
+                 const std::string& results_path = std::string());
 
 // What this process runs on, recorded in every results file and checkpoint: the CPU, and the GEMM backend
 // and kernel unless `with_gemm` is false (a kind that uses none, JobKind::uses_gemm).

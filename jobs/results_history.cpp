@@ -27,6 +27,7 @@ void save_history(const ResultsDocument& doc, StateSection& st) {
     st.arrays[p + "epoch"] = std::vector<double>(s.epoch.begin(), s.epoch.end());
     for (const auto& [name, v] : s.series) st.arrays[p + "series." + name] = v;
     for (const auto& [name, v] : s.rank_series) st.arrays[p + "rank_series." + name] = v;
+    for (const auto& [name, v] : s.rank_counts) st.arrays[p + "rank_counts." + name] = std::vector<double>(v.begin(), v.end());
   }
 }
 
@@ -57,6 +58,8 @@ void load_history(const StateSection& st, ResultsDocument& doc) {
     for (const auto& [key, v] : st.arrays) {
       if (key.rfind(p + "series.", 0) == 0) s.series[key.substr(p.size() + 7)] = v;
       if (key.rfind(p + "rank_series.", 0) == 0) s.rank_series[key.substr(p.size() + 12)] = v;
+      if (key.rfind(p + "rank_counts.", 0) == 0)
+        s.rank_counts[key.substr(p.size() + 12)] = std::vector<int64_t>(v.begin(), v.end());
     }
     doc.seeds.push_back(std::move(s));
   }

@@ -84,24 +84,29 @@ std::vector<KeySpec> optimizer_keys(const std::string& prefix, const std::string
 namespace {
 
 // A job resumed without its checkpoint (deleted, lost with a scratch directory, or never copied back)
-// keeps the completed runs that results.h5 records, when its runs depend only on their seeds: they are
-// the runs the job would repeat bit for bit. Returns how many leading runs were kept in `doc` (0 = start
-// afresh). Refuses, rather than overwrite completed runs, when they cannot be kept.
+// keeps the completed runs that results.h5 records, when its runs depend only on their seeds: on the same
+// machine, GEMM kernel (select_gemm reads it from the results) and rank count they are the runs the job
+// would repeat bit for bit. As on a checkpoint resume, only the keys that block a resume must match (an
+// evaluation setting that may change applies to the new runs only). Returns how many leading runs were
+// kept in `doc` (0 = start afresh). Refuses, rather than overwrite completed runs, when they cannot be kept.
 int64_t keep_completed_runs(const dist::Comm& comm, const JobConfig& config, const EpochJob& job,
                             const std::string& results_path, ResultsDocument& doc) {
+  const std::string how =
+      "restore the checkpoint, or start afresh with --resume never (which overwrites these results), or use "
+      "another output.dir";
   ResultsDocument prior;
-  {
+  comm.collective([&] {  // every rank reads the same file: an unreadable one fails them all alike
     h5::File f = h5::File::open(results_path, comm);
+    if (!f.has_attr("/", "format") || f.attr_string("/", "format") != kResultsFormat)
+      fail_input("'{}' is not the results of an epoch-based job (format '{}'), and there is no checkpoint: {}", results_path,
+                 f.has_attr("/", "format") ? f.attr_string("/", "format") : std::string("none"), how);
     prior = read_results(f);
     f.close();
-  }
+  });
   return comm.collective([&]() -> int64_t {
     int64_t completed = 0;
     for (const SeedResults& s : prior.seeds) completed += s.completed ? 1 : 0;
     if (completed == 0) return 0;  // only a run's first epochs: nothing worth keeping
-    const std::string how =
-        "restore the checkpoint, or start afresh with --resume never (which overwrites these results), or use "
-        "another output.dir";
     if (prior.job_kind != config.get_string("job.kind"))
       fail_input("'{}' holds {} completed run(s) of a '{}' job; this job is '{}': {}", results_path, completed,
                  prior.job_kind, config.get_string("job.kind"), how);
@@ -185,7 +190,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   bool resuming = false;
   int64_t saved_epochs = 0;  // train.epochs of the run that wrote the checkpoint
   int64_t saved_runs = 0;    // the runs that job planned (train.seeds may have grown since)
-  const bool checkpoint_exists = comm.collective([&] { return std::filesystem::exists(checkpoint_path); });
+  const bool checkpoint_exists = dist::exists_on_root(comm, checkpoint_path);
   if (options.resume == ResumeMode::kRequire && !checkpoint_exists)
     throw dist::CollectiveError(fmt::format("--resume require: no checkpoint at '{}'", checkpoint_path),
                                 dist::CollectiveError::Kind::kInput, 0);
@@ -208,6 +213,11 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
         fail_input("'{}' was written with {}: resume with the same settings, or start afresh with --resume never "
                    "(or another output.dir)",
                    checkpoint_path, conflicts.front());
+      if (config.get_int("train.epochs") < saved_epochs)
+        fail_input("'{}' was written with train.epochs = {}; this job has {}: its runs would stop short of the epochs "
+                   "already trained or recorded (train.epochs may only grow on resume; start afresh with --resume never, "
+                   "or use another output.dir)",
+                   checkpoint_path, saved_epochs, config.get_int("train.epochs"));
       if (resume_meta.world_size != comm.size() && resume_state.get_int("step_in_epoch") != 0)
         fail_input("'{}' was written by {} ranks in the middle of an epoch; this run has {}. The data partition and "
                    "batch order depend on the rank count, so resume with {} ranks (or from an epoch-boundary "
@@ -231,8 +241,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   }
 
   int64_t kept_runs = 0;  // completed runs kept from results.h5 without a checkpoint
-  if (!resuming && options.resume != ResumeMode::kNever &&
-      comm.collective([&] { return std::filesystem::exists(results_path); })) {
+  if (!resuming && options.resume != ResumeMode::kNever && dist::exists_on_root(comm, results_path)) {
     kept_runs = keep_completed_runs(comm, config, job, results_path, doc);
     if (kept_runs > 0)
       progress.message(fmt::format("no checkpoint in '{}': keeping the {} completed run{} of '{}' and going on from "

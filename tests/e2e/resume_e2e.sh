@@ -25,6 +25,11 @@ import h5py, numpy as np
 a, b = h5py.File("straight/results.h5"), h5py.File("stopped/results.h5")
 for k in ("train_loss", "valid_rocauc", "test_rocauc", "epoch"):
     assert a["seeds/$s/" + k][()].tobytes() == b["seeds/$s/" + k][()].tobytes(), k
+# Every record of a run survives the resumes (per-rank counts included).
+assert set(a["seeds/$s"]) == set(b["seeds/$s"]), set(a["seeds/$s"]) ^ set(b["seeds/$s"])
+for k in a["seeds/$s"]:
+    if k.startswith("rank_") and a["seeds/$s/" + k].dtype.kind == "i":
+        assert a["seeds/$s/" + k][()].tobytes() == b["seeds/$s/" + k][()].tobytes(), k
 # An epoch split over two sessions reports all its items and the time of both parts: items per epoch
 # (rate x time) are those of the straight run.
 rate = [k for k in a["seeds/$s"] if k.endswith("_per_second")][0]
@@ -98,6 +103,8 @@ PY
 expect_failure 2 "it may only grow at its end" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.seeds=[1,0,2]
 expect_failure 2 "it may only grow at its end" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.seeds=[0]
 expect_failure 2 "needs the same train.epochs" "$NP" "${ARGS[@]}" --set output.dir=longer --set train.epochs=4
+# Fewer epochs than the checkpoint's runs have: refused (the runs would stop short of what they recorded).
+expect_failure 2 "train.epochs may only grow on resume" "$NP" "${ARGS[@]}" --set output.dir=straight --set train.epochs=2
 
 # (6) The checkpoint lost (deleted, or gone with a scratch directory): the completed runs results.h5
 # records are kept and the job goes on from the first missing run, which restarts from its beginning.
@@ -106,8 +113,10 @@ expect_failure 2 "needs the same train.epochs" "$NP" "${ARGS[@]}" --set output.d
 status=0; run "$NP" "${ARGS[@]}" --set output.dir=lost --set debug.stop_after_steps=$((3 * STEPS_PER_EPOCH + 5)) > lo1.log 2>&1 || status=$?
 [[ $status -eq 75 ]] || { cat lo1.log; fail "expected exit 75 in seed 1, got $status"; }
 rm lost/checkpoint.h5
-run "$NP" "${ARGS[@]}" --set output.dir=lost > lo2.log 2>&1 || { cat lo2.log; fail "rerun without the checkpoint"; }
+# (RELFM_GEMM, which the tests set, would override the kernel the kept runs recorded: unset for this run.)
+RELFM_GEMM= run "$NP" "${ARGS[@]}" --set output.dir=lost > lo2.log 2>&1 || { cat lo2.log; fail "rerun without the checkpoint"; }
 grep -q "keeping the 1 completed run" lo2.log || { cat lo2.log; fail "no note about the kept run"; }
+grep -q "forced by the results 'lost/results.h5'" lo2.log || { cat lo2.log; fail "the kept runs' GEMM kernel was not asked for"; }
 h5 same straight/checkpoint.h5 lost/checkpoint.h5 /sections/model /sections/optimizer
 h5 same straight/results.h5 lost/results.h5 /summary
 "$PY" - <<PY || fail "the kept and the retrained seed differ from the straight run"
@@ -137,4 +146,8 @@ expect_failure 2 "completed run(s) of train.epochs = 3" "$NP" "${ARGS[@]}" --set
 "$PY" -c "import h5py; assert list(h5py.File('lost_refused/results.h5')['summary/completed'][()]) == [1]" || fail "refused run touched the results"
 run "$NP" "${ARGS[@]}" --set output.dir=lost_refused --set train.seeds=[1] --resume never > lo4.log 2>&1 || { cat lo4.log; fail "--resume never"; }
 "$PY" -c "import h5py; assert list(h5py.File('lost_refused/results.h5')['summary/seed'][()]) == [1]" || fail "--resume never starts afresh"
+# Another kind of results file (a work-items job's) and no checkpoint: named, not overwritten.
+mkdir -p foreign
+"$PY" -c "import h5py; f = h5py.File('foreign/results.h5', 'w'); f.attrs['format'] = 'relfm.work_results'"
+expect_failure 2 "is not the results of an epoch-based job (format 'relfm.work_results')" "$NP" "${ARGS[@]}" --set output.dir=foreign
 echo "PASS resume_e2e np=$NP"
