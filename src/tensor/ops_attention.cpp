@@ -215,18 +215,27 @@ struct DiffusionNode final : Node<T> {
       return;
     }
     const Csr& p = *pattern;
-    const int64_t d = v->value().cols();
-    Mat<T> g = this->grad(), gv, gu_stacked, gu_rows, next;
+    const int64_t d = v->value().cols(), heads = a->value().cols(), dh = d / heads;
+    Mat<T> g = this->grad(), gv, gu_stacked, gu_rows, next, ga_rest;
     if (grad_v || all) gv.setZero(v->value().rows(), d);
     if (grad_a) gu_stacked.resize(p.num_rows, hops * d);
+    // The random edges' share of A's gradient inside the hops' transposed products, as backward_fused
+    // does (there the reasons): here keep gu_{t+1}[i] . z_t[j] with the dropped-out gu and the local
+    // columns' z_t that the forward stacked.
+    bool rest_in_hops = grad_a && matrix.rest_edges() > 0;
+    if (rest_in_hops) ga_rest.setZero(matrix.rest_edges(), heads);
     for (int64_t t = hops - 1; t >= 0; --t) {
       mask(t, g);  // now gu_{t+1}, over the owned rows
       if ((grad_v || all) && teleport != T(0)) gv += teleport * g;
       const Mat<T>& gu = layout ? (gu_rows = detail::split_rows_adjoint(*layout, g)) : g;  // over the pattern's rows
       if (grad_a) stack(gu, t, gu_stacked);
-      if (t == 0 && !grad_v && !all) break;
+      if (t == 0 && !grad_v && !all && !rest_in_hops) break;
       next.setZero(p.num_cols, d);
-      matrix.multiply_transposed(gu, next);
+      if (!rest_in_hops || !matrix.multiply_transposed_with_rest_products(gu, next, stacked.data() + t * dh, stacked.cols(), hops * dh,
+                                                                          keep, ga_rest.data())) {
+        rest_in_hops = false;  // (the same answer at every hop: a head shape without a fused kernel)
+        matrix.multiply_transposed(gu, next);
+      }
       if (layout) {
         next *= keep;
         g = detail::split_columns_adjoint(*layout, next);
@@ -240,8 +249,10 @@ struct DiffusionNode final : Node<T> {
       else gv = g;            // no hops, no moves: the output is v
       if (grad_v) v->accumulate_grad(gv);
     }
-    if (grad_a)
-      sampled_products(p, tiles.get(), gu_stacked, stacked, a->value().cols(), keep, true, a->grad_accumulator().data());
+    if (grad_a) {
+      sampled_products(p, tiles.get(), gu_stacked, stacked, heads, keep, true, a->grad_accumulator().data(), !rest_in_hops);
+      if (rest_in_hops) matrix.add_rest_by_key(ga_rest.data(), a->grad_accumulator().data());
+    }
   }
 
   // The same recurrence unsplit and without dropout (gu_t = g_t), each hop's element-wise work in one

@@ -184,13 +184,17 @@ void float_tiles_match_the_edge_loops(int64_t d, const std::string& random_layou
   struct Result {
     MatF out, gq, gk, gv;
   };
+  // Without hop dropout the fused backward runs; with it, the general one (also the split layer's): both
+  // take the random edges' gradient of A inside the hops' products where the tiles exist.
+  for (const double hop_dropout : {0.0, 0.2}) {
+  SCOPED_TRACE(hop_dropout);
   auto layer = [&](EdgeTilesPtr tiles) {
     Tape<float> tape;
     Var<float> q = tape.input(MatF((random_matrix(L, d, 1) * 0.1).cast<float>()), true);
     Var<float> k = tape.input(MatF(random_matrix(L, d, 2).cast<float>()), true);
     Var<float> v = tape.input(MatF(random_matrix(L, d, 3).cast<float>()), true);
     Var<float> a = edge_softmax(graph.by_query, sddmm(graph.by_query, q, k, heads, graph.by_key, tiles));
-    Var<float> z = ppr_diffusion(graph.by_query, a, v, DiffusionHops{3, 0.1, 0.0}, CounterRng(0, RngPurpose::kDropout), true,
+    Var<float> z = ppr_diffusion(graph.by_query, a, v, DiffusionHops{3, 0.1, hop_dropout}, CounterRng(0, RngPurpose::kDropout), true,
                                  graph.by_key, tiles);
     tape.backward(sum(mul(z, tape.input(MatF(random_matrix(L, d, 4).cast<float>())))));
     return Result{z.value(), q.grad(), k.grad(), v.grad()};
@@ -202,6 +206,7 @@ void float_tiles_match_the_edge_loops(int64_t d, const std::string& random_layou
   EXPECT_LT(gap(tiled.gk, loops.gk), 1e-5);
   EXPECT_LT(gap(tiled.gv, loops.gv), 1e-5);
   EXPECT_GT(tiled.gq.cwiseAbs().maxCoeff(), 0.0f);
+  }
 }
 
 // The edge softmax of 4 float heads runs 16 lanes (four edges) at a time with a masked last vector: rows of
