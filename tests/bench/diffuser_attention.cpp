@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
   }
   DiffusionConfig diffusion;
   diffusion.hops = hops;
+  // The training job's dropouts (official 0.1 on A and on every hop) take the general backward path.
+  if (const char* p = std::getenv("RELFM_DROPOUT")) diffusion.attention_dropout = diffusion.hop_dropout = std::atof(p);
   std::vector<double> times;
   OpProfile profile;
   const bool profiling = std::getenv("RELFM_PROFILE") != nullptr;

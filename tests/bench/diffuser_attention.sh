@@ -9,7 +9,8 @@
 # that is OpenBLAS, which speeds up dense attention's big products far more than Diffuser's small tiles.
 # RELFM_RANDOM_LAYOUT=per_stride runs Diffuser with each band stride's random keys shared (the pattern's
 # attention.random_layout; not the official pattern), whose random edges then run in the band's tiles.
-#   tests/bench/diffuser_attention.sh [LENGTHS="1024 2048 4096 8192 16384"]   env: DENSE_MAX, REPS, RELFM_RANDOM_LAYOUT
+# RELFM_DROPOUT=0.1 runs Diffuser with the training job's dropouts (on A and every hop: the general backward).
+#   tests/bench/diffuser_attention.sh [LENGTHS="1024 2048 4096 8192 16384"]   env: DENSE_MAX, REPS, RELFM_RANDOM_LAYOUT, RELFM_DROPOUT
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/require_torch.sh
