@@ -1,5 +1,7 @@
 #include "jobs/results_history.hpp"
 
+#include "dist/runtime.hpp"
+
 #include <string>
 #include <utility>
 
@@ -63,6 +65,55 @@ void load_history(const StateSection& st, ResultsDocument& doc) {
     }
     doc.seeds.push_back(std::move(s));
   }
+}
+
+int64_t keep_completed_runs(const dist::Comm& comm, const JobConfig& config, const EpochJob& job,
+                            const std::string& results_path, ResultsDocument& doc) {
+  const std::string how =
+      "restore the checkpoint, or start afresh with --resume never (which overwrites these results), or use "
+      "another output.dir";
+  ResultsDocument prior;
+  comm.collective([&] {  // every rank reads the same file: an unreadable one fails them all alike
+    h5::File f = h5::File::open(results_path, comm);
+    if (!f.has_attr("/", "format") || f.attr_string("/", "format") != kResultsFormat)
+      fail_input("'{}' is not the results of an epoch-based job (format '{}'), and there is no checkpoint: {}", results_path,
+                 f.has_attr("/", "format") ? f.attr_string("/", "format") : std::string("none"), how);
+    prior = read_results(f);
+    f.close();
+  });
+  return comm.collective([&]() -> int64_t {
+    int64_t completed = 0;
+    for (const SeedResults& s : prior.seeds) completed += s.completed ? 1 : 0;
+    if (completed == 0) return 0;  // only a run's first epochs: nothing worth keeping
+    if (prior.job_kind != config.get_string("job.kind"))
+      fail_input("'{}' holds {} completed run(s) of a '{}' job; this job is '{}': {}", results_path, completed,
+                 prior.job_kind, config.get_string("job.kind"), how);
+    if (!job.runs_independent())
+      fail_input("'{}' holds {} completed run(s) but there is no checkpoint to resume from, and this job's runs "
+                 "depend on each other: {}", results_path, completed, how);
+    const JobConfig saved = JobConfig::parse(prior.config, results_path + " /config", {}, config.schema());
+    const std::vector<std::string> conflicts = config.resume_conflicts(saved, "the results");
+    if (!conflicts.empty())
+      fail_input("'{}' holds {} completed run(s) written with {}: resume with the same settings, or {}", results_path,
+                 completed, conflicts.front(), how);
+    if (saved.get_int("train.epochs") != config.get_int("train.epochs"))
+      fail_input("'{}' holds {} completed run(s) of train.epochs = {}; this job has {}: the runs would not be "
+                 "comparable; {}", results_path, completed, saved.get_int("train.epochs"),
+                 config.get_int("train.epochs"), how);
+    const std::vector<int64_t> seeds = config.get_int_list("train.seeds");
+    int64_t kept = 0;
+    while (kept < static_cast<int64_t>(prior.seeds.size()) && kept < job.num_runs(seeds)) {
+      const SeedResults& s = prior.seeds[static_cast<size_t>(kept)];
+      const RunSpec spec = job.run_spec(kept, seeds);
+      if (!s.completed || static_cast<uint64_t>(s.seed) != spec.seed || s.name() != spec.label) break;
+      ++kept;
+    }
+    if (kept != completed)
+      fail_input("'{}' holds {} completed run(s), of which only the first {} are this job's first runs: {}",
+                 results_path, completed, kept, how);
+    doc.seeds.assign(prior.seeds.begin(), prior.seeds.begin() + kept);
+    return kept;
+  });
 }
 
 }  // namespace relfm::jobs

@@ -4,11 +4,21 @@
 
 #include "io/checkpoint.hpp"
 #include "io/results.hpp"
+#include "jobs/trainer.hpp"
 
 namespace relfm::jobs {
 
 void save_history(const ResultsDocument& doc, StateSection& st);
 // Replaces doc.seeds with the records `st` holds.
 void load_history(const StateSection& st, ResultsDocument& doc);
+
+// A job resumed without its checkpoint (deleted, lost with a scratch directory, or never copied back)
+// keeps the completed runs that results.h5 records, when its runs depend only on their seeds: on the same
+// machine, GEMM kernel (select_gemm reads it from the results) and rank count they are the runs the job
+// would repeat bit for bit. As on a checkpoint resume, only the keys that block a resume must match (an
+// evaluation setting that may change applies to the new runs only). Returns how many leading runs were
+// kept in `doc` (0 = start afresh). Refuses, rather than overwrite completed runs, when they cannot be kept.
+int64_t keep_completed_runs(const dist::Comm& comm, const JobConfig& config, const EpochJob& job,
+                            const std::string& results_path, ResultsDocument& doc);
 
 }  // namespace relfm::jobs
