@@ -250,7 +250,11 @@ void inspect_results(const h5::File& f) {
     std::printf("  %8s %6lld %8zu %10lld %16.4f %16.4f %14.0f%s\n", runs[i].c_str(), static_cast<long long>(seeds[i]), epochs,
                 static_cast<long long>(best[i]), best_select[i], at_best[i], mean_rate, done[i] ? "" : "  (incomplete)");
     for (const std::string& name : f.attr_names(g)) {
-      if (!is_one_of(name, kFixedRunAttrs) && f.attr_is_string(g, name)) std::printf("           %-14s %s\n", name.c_str(), f.attr_string(g, name).c_str());
+      if (is_one_of(name, kFixedRunAttrs) || !f.attr_is_string(g, name)) continue;
+      // Where the run trained (cpu, gemm_*) is shown only when it is not where the file's last session ran.
+      const std::string value = f.attr_string(g, name);
+      if (f.has_attr("/", name) && f.attr_is_string("/", name) && f.attr_string("/", name) == value) continue;
+      std::printf("           %-14s %s\n", name.c_str(), value.c_str());
     }
     for (const std::string& name : f.list(g))
       if (f.has_attr(g + "/" + name, "columns")) {

@@ -28,8 +28,10 @@
 //                          float64 [R, C] every table of the job (rows appended epoch by epoch, e.g. one
 //                                         per step), attribute `columns` (string [C]) and dataset
 //                                         `<name>_epoch` int64 [R] (the epoch of each row)
-//   /seeds/<run>           attributes best_epoch, best_select, report_at_best, completed, seed, and what
-//                          the job concluded from the run (e.g. a grouping round's survivors)
+//   /seeds/<run>           attributes best_epoch, best_select, report_at_best, completed, seed, where the
+//                          run trained (cpu, gemm_key, gemm_kernel: each value the run met, in order,
+//                          "; "-separated, when it was resumed elsewhere), and what the job concluded
+//                          from the run (e.g. a grouping round's survivors)
 #pragma once
 
 #include "io/h5.hpp"

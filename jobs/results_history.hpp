@@ -18,6 +18,13 @@ void load_history(const StateSection& st, ResultsDocument& doc);
 // would repeat bit for bit. As on a checkpoint resume, only the keys that block a resume must match (an
 // evaluation setting that may change applies to the new runs only). Returns how many leading runs were
 // kept in `doc` (0 = start afresh). Refuses, rather than overwrite completed runs, when they cannot be kept.
+// Records in a run's attributes what it trains on in this process (`environment`: the CPU and the GEMM
+// key, run_environment_attrs). A run that goes on elsewhere (resumed on another machine, or kept from a
+// results file written on one) lists each distinct value in the order it met them, "; "-separated, so a
+// results file whose runs came from several machines says which ran where (its root attributes describe
+// only the session that wrote it last).
+void note_run_environment(SeedResults& run, const std::map<std::string, std::string>& environment);
+
 int64_t keep_completed_runs(const dist::Comm& comm, const JobConfig& config, const EpochJob& job,
                             const std::string& results_path, ResultsDocument& doc);
 

@@ -127,7 +127,11 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   doc.config = config.to_toml();
   doc.rule = desc.rule;
   doc.attrs = desc.attrs;
-  for (const auto& [k, v] : run_environment_attrs()) doc.attrs[k] = v;
+  const std::map<std::string, std::string> environment = run_environment_attrs();
+  for (const auto& [k, v] : environment) doc.attrs[k] = v;
+  // Each run also records where it trained (a job's runs may come from several machines and sessions).
+  std::map<std::string, std::string> run_environment;
+  for (const char* key : {"cpu", "gemm_key", "gemm_kernel"}) run_environment[key] = environment.at(key);
 
   // ---- resume? ----
   StateSection resume_state;
@@ -285,6 +289,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
       doc.seeds.push_back(fresh);
     }
     SeedResults& rec = doc.seeds[static_cast<size_t>(si)];
+    note_run_environment(rec, run_environment);
     if (extending && si == start_seed_index) rec.completed = false;  // until its new last epoch
     for (const auto& [name, local] : job.rank_counts()) rec.rank_counts[name] = comm.allgather(local);
     job.start_seed(seed_resumed);

@@ -35,6 +35,9 @@ for k in a["seeds/$s"]:
 rate = [k for k in a["seeds/$s"] if k.endswith("_per_second")][0]
 items = lambda f: f["seeds/$s/" + rate][()] * f["seeds/$s/train_seconds"][()]
 assert np.allclose(items(a), items(b), rtol=1e-6), (rate, items(a), items(b))
+# Where the run trained: this machine and kernel, listed once though it was resumed on them.
+for k in ("cpu", "gemm_key", "gemm_kernel"):
+    assert b["seeds/$s"].attrs[k] == b.attrs[k], (k, b["seeds/$s"].attrs[k], b.attrs[k])
 PY
 done
 
@@ -130,6 +133,8 @@ for s in ("0", "1"):
 PY
 # On another rank count the kept run keeps its own per-rank columns.
 cp -r longer lost_moved; rm lost_moved/checkpoint.h5
+# ... and the machine it trained on, which the new run does not share (as if it came from another one).
+"$PY" -c "import h5py; h5py.File('lost_moved/results.h5', 'r+')['seeds/0'].attrs['cpu'] = 'Another CPU (family 0 model 0)'"
 run "$other" "${ARGS[@]}" --set output.dir=lost_moved > lo3.log 2>&1 || { cat lo3.log; fail "rerun without the checkpoint on $other ranks"; }
 "$PY" - <<PY || fail "per-rank series of the kept run"
 import h5py
@@ -138,6 +143,10 @@ assert b["seeds/0/rank_train_seconds"][()].tobytes() == a["seeds/0/rank_train_se
 assert b["seeds/0/rank_train_seconds"].shape == (3, $NP) and b["seeds/1/rank_train_seconds"].shape == (3, $other)
 assert b["seeds/0/valid_rocauc"][()].tobytes() == a["seeds/0/valid_rocauc"][()].tobytes()
 assert list(b["summary/completed"][()]) == [1, 1]
+# Each run says where it trained: the kept one its own machine, the new one this session's.
+here = b.attrs["cpu"]
+assert b["seeds/0"].attrs["cpu"] in ("Another CPU (family 0 model 0)", b"Another CPU (family 0 model 0)"), b["seeds/0"].attrs["cpu"]
+assert b["seeds/1"].attrs["cpu"] == here and b["seeds/1"].attrs["gemm_key"] == b.attrs["gemm_key"], dict(b["seeds/1"].attrs)
 PY
 # Completed runs that cannot be kept are never overwritten silently.
 cp -r longer lost_refused; rm lost_refused/checkpoint.h5
