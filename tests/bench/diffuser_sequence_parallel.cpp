@@ -3,7 +3,8 @@
 // relfm_diffuser_attention), its tokens split over the ranks. Inputs are drawn per token, so every rank
 // count computes the same layer. At one rank the unsplit (fused) path runs: the baseline. Prints one JSON
 // line (rank 0): median seconds over the repetitions (each the slowest rank's), peak MB of the largest
-// rank, the split's edge balance and halo rows. The products run on the GEMM backend the trainer would
+// rank, the split's edge balance and halo rows. RELFM_RANDOM_LAYOUT=per_stride shares each band stride's
+// random keys (attention.random_layout; not the official pattern). The products run on the GEMM backend the trainer would
 // pick (its start-up probe before MPI starts, rank 0's choice for all): until stop 31 this benchmark
 // skipped the probe and so always ran on Eigen.
 //
@@ -43,6 +44,7 @@ int run(const dist::Comm& comm, int argc, char** argv) {
   dist::select_gemm_backend(comm, "auto", "the benchmark");
   AttentionGraphConfig g;
   g.template_length = std::max<int64_t>(4096, L);
+  if (const char* layout = std::getenv("RELFM_RANDOM_LAYOUT")) g.random_layout = layout;  // per_stride: not official
   const AttentionGraph graph = build_attention_graph(L, g);
   const int parts = comm.size();
   SequenceSplit split = SequenceSplit::contiguous(L, parts);
