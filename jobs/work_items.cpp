@@ -10,11 +10,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <mutex>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -128,26 +134,95 @@ void write_work_results(const std::string& path, const dist::Comm& comm, const J
 }
 
 
-struct ItemOutcome {
-  ItemRecord record;
-  std::exception_ptr failure;
+// This rank's items not yet started, taken by its worker threads one at a time: a worker that finishes an
+// item starts the next at once, so no item waits for a slower neighbour. Between the ranks' agreements the
+// main thread may withdraw the unstarted items and refill the pool with a new share (the ranks re-deal them
+// so that every rank has work until the last items).
+class ItemPool {
+ public:
+  explicit ItemPool(int64_t start_cap) : cap_(start_cap) {}
+
+  // Worker side: the next item, or -1 once the pool is closed (then the worker ends).
+  int64_t take() {
+    std::unique_lock lock(mutex_);
+    wake_workers_.wait(lock, [&] { return closed_ || (!items_.empty() && (cap_ <= 0 || started_ < cap_)); });
+    if (closed_) return -1;
+    const int64_t item = items_.front();
+    items_.pop_front();
+    ++started_;
+    ++in_flight_;
+    return item;
+  }
+  void done(std::exception_ptr failure) {
+    {
+      std::lock_guard lock(mutex_);
+      --in_flight_;
+      if (failure && !failure_) failure_ = failure;
+    }
+    wake_main_.notify_all();
+  }
+
+  // Main-thread side.
+  void refill(const std::vector<int64_t>& items) {
+    {
+      std::lock_guard lock(mutex_);
+      items_.assign(items.begin(), items.end());
+    }
+    wake_workers_.notify_all();
+  }
+  std::vector<int64_t> withdraw() {
+    std::lock_guard lock(mutex_);
+    std::vector<int64_t> out(items_.begin(), items_.end());
+    items_.clear();
+    return out;
+  }
+  // Ends the run for the workers: the unstarted items are dropped, the items in flight finish.
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      items_.clear();
+    }
+    wake_workers_.notify_all();
+  }
+  // Waits until an item finishes or `timeout` passes.
+  void wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    const int64_t before = started_ - in_flight_;
+    wake_main_.wait_for(lock, timeout, [&] { return started_ - in_flight_ != before || failure_; });
+  }
+  struct State {
+    int64_t unstarted = 0, in_flight = 0;
+    bool may_start = true;  // below debug.stop_after_items (always, without it)
+    bool failed = false;
+  };
+  State state() {
+    std::lock_guard lock(mutex_);
+    return {static_cast<int64_t>(items_.size()), in_flight_, cap_ <= 0 || started_ < cap_, static_cast<bool>(failure_)};
+  }
+  std::exception_ptr failure() {
+    std::lock_guard lock(mutex_);
+    return failure_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_workers_, wake_main_;
+  std::deque<int64_t> items_;
+  int64_t cap_, started_ = 0, in_flight_ = 0;
+  bool closed_ = false;
+  std::exception_ptr failure_;
 };
 
-// Runs job.process on each item, all at once: one thread per item but the first, which runs here.
-std::vector<ItemOutcome> process_items(WorkItemJob& job, const std::vector<int64_t>& items) {
-  std::vector<ItemOutcome> out(items.size());
-  const auto work = [&](size_t k) {
-    try {
-      out[k].record = job.process(items[k]);
-    } catch (...) {
-      out[k].failure = std::current_exception();
-    }
-  };
-  std::vector<std::thread> threads;
-  for (size_t k = 1; k < items.size(); ++k) threads.emplace_back(work, k);
-  if (!items.empty()) work(0);
-  for (std::thread& t : threads) t.join();
-  return out;
+// Deals `items` round-robin in item order over the ranks that may start items (`takers`, ascending):
+// `rank`'s share (none if it is not a taker).
+std::vector<int64_t> deal(std::vector<int64_t> items, const std::vector<int>& takers, int rank) {
+  std::sort(items.begin(), items.end());
+  std::vector<int64_t> share;
+  const auto at = std::find(takers.begin(), takers.end(), rank);
+  if (at == takers.end()) return share;
+  for (size_t k = static_cast<size_t>(at - takers.begin()); k < items.size(); k += takers.size()) share.push_back(items[k]);
+  return share;
 }
 
 }  // namespace
@@ -241,19 +316,16 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
   std::vector<int64_t> todo;
   for (int64_t i = 0; i < n; ++i)
     if (!done.count(i)) todo.push_back(i);
-  std::vector<int64_t> mine;
-  for (size_t k = static_cast<size_t>(comm.rank()); k < todo.size(); k += static_cast<size_t>(comm.size()))
-    mine.push_back(todo[k]);
-  // A round: every rank works on up to `at_once` of its items, then the ranks agree (stop? failure?).
+  // Every rank works on its share with `at_once` worker threads; the ranks agree every tick (stop? failure?
+  // work left?) and re-deal the unstarted items when their shares drift apart, so a fast rank never waits
+  // for a slow item elsewhere, and all ranks run out of work together.
   const int64_t at_once = std::max<int64_t>(1, job.items_at_once());
-  const int64_t per_rank = (static_cast<int64_t>(todo.size()) + comm.size() - 1) / comm.size();
-  const int64_t rounds = (per_rank + at_once - 1) / at_once;
-
+  const int64_t stop_after = config.get_int("debug.stop_after_items");
   const bool show = !options.quiet && config.get_string("output.progress") != "none";
   if (show)
-    logging::info("relfm train '{}' ({}): {} {}, {} already done, {} to do on {} rank{}", job_name,
-              config.get_string("job.kind"), n, job.item_unit(), done.size(), todo.size(), comm.size(),
-              comm.size() > 1 ? "s" : "");
+    logging::info("relfm train '{}' ({}): {} {}, {} already done, {} to do on {} rank{}, {} at once per rank", job_name,
+                  config.get_string("job.kind"), n, job.item_unit(), done.size(), todo.size(), comm.size(),
+                  comm.size() > 1 ? "s" : "", at_once);
 
   // This run's journal: its name is unique per (rank count, rank, starting point).
   std::unique_ptr<Journal> journal = comm.collective([&] {
@@ -261,46 +333,76 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
                                                  comm.rank(), done.size()));
   });
   std::map<int64_t, ItemRecord> fresh;
-  const int64_t stop_after = config.get_int("debug.stop_after_items");
+  std::mutex fresh_mutex;  // guards `fresh` and the journal
+  ItemPool pool(stop_after);
+  std::vector<int> takers(static_cast<size_t>(comm.size()));
+  std::iota(takers.begin(), takers.end(), 0);
+  pool.refill(deal(todo, takers, comm.rank()));
+  std::vector<std::thread> workers;
+  for (int64_t w = 0; w < at_once; ++w)
+    workers.emplace_back([&] {
+      for (int64_t item = pool.take(); item >= 0; item = pool.take()) {
+        std::exception_ptr failure;
+        try {
+          ItemRecord record = job.process(item);
+          std::lock_guard lock(fresh_mutex);
+          journal->append(journal_line(item, record));  // on disk before the item counts as done
+          fresh[item] = std::move(record);
+        } catch (...) {
+          failure = std::current_exception();  // an item that threw is not journalled
+        }
+        pool.done(failure);
+      }
+    });
+  const auto end_workers = [&] {
+    pool.close();
+    for (std::thread& t : workers) t.join();
+    workers.clear();
+  };
+
   bool stopped = false;
   const auto t0 = std::chrono::steady_clock::now();
   auto last_print = t0;
-  for (int64_t round = 0; round < rounds; ++round) {
-    const size_t begin = static_cast<size_t>(round * at_once);
-    const size_t end = std::min(mine.size(), begin + static_cast<size_t>(at_once));
-    std::exception_ptr failure;
-    if (begin < end) {
-      std::vector<ItemOutcome> outcomes = process_items(job, std::vector<int64_t>(mine.begin() + begin, mine.begin() + end));
-      // Journalled in item order whatever order the threads finished in; an item that threw is not.
-      for (size_t k = 0; k < outcomes.size(); ++k) {
-        if (outcomes[k].failure) {
-          if (!failure) failure = outcomes[k].failure;
-          continue;
-        }
-        const int64_t item = mine[begin + k];
-        try {
-          journal->append(journal_line(item, outcomes[k].record));
-        } catch (...) {
-          if (!failure) failure = std::current_exception();
-          continue;
-        }
-        fresh[item] = std::move(outcomes[k].record);
-      }
+  for (;;) {
+    pool.wait(std::chrono::milliseconds(100));
+    const ItemPool::State st = pool.state();
+    const int64_t left = st.unstarted + st.in_flight;
+    // Summed over the ranks: stop requests, failures, ranks with nothing more to start (debug.stop_after_items
+    // reached and idle, or out of work), work left.
+    int64_t flags[4] = {dist::stop_requested() ? 1 : 0, st.failed ? 1 : 0,
+                        ((!st.may_start && st.in_flight == 0) || left == 0) ? 1 : 0, left};
+    comm.allreduce_sum(flags, 4);
+    const bool stop_here = flags[0] > 0 || (stop_after > 0 && flags[2] == comm.size() && flags[3] > 0);
+    if (flags[1] > 0 || stop_here || flags[3] == 0) {
+      end_workers();  // the items in flight finish and are journalled
+      // A failure stops every rank with the failing rank's message (one that came while the items in
+      // flight finished, too).
+      if (comm.sum(static_cast<int64_t>(pool.state().failed)) > 0) comm.agree(pool.failure());
+      stopped = stop_here;
+      break;
     }
-    const bool stop_here =
-        dist::stop_requested() || (stop_after > 0 && static_cast<int64_t>(fresh.size()) >= stop_after && round + 1 < rounds);
-    int64_t flags[2] = {stop_here ? 1 : 0, failure ? 1 : 0};
-    comm.allreduce_sum(flags, 2);
-    if (flags[1] > 0) comm.agree(failure);
+    // Shares drifted apart (a rank ran faster, or out of work), or a rank that may start no more holds some:
+    // deal the unstarted items again over the ranks that may start them (-1: may not; -2: may not, holds some).
+    const std::vector<int64_t> shares = comm.allgather(st.may_start ? st.unstarted : (st.unstarted > 0 ? -2 : -1));
+    takers.clear();
+    int64_t least = std::numeric_limits<int64_t>::max(), most = 0;
+    bool stranded = false;
+    for (int r = 0; r < comm.size(); ++r) {
+      const int64_t share = shares[static_cast<size_t>(r)];
+      stranded = stranded || share == -2;
+      if (share < 0) continue;
+      takers.push_back(r);
+      least = std::min(least, share);
+      most = std::max(most, share);
+    }
+    if (!takers.empty() && (stranded || most - least >= 2))
+      pool.refill(deal(comm.allgatherv(pool.withdraw()), takers, comm.rank()));
     if (show && std::chrono::steady_clock::now() - last_print > std::chrono::seconds(2)) {
       last_print = std::chrono::steady_clock::now();
       const double s = std::chrono::duration<double>(last_print - t0).count();
-      const int64_t started = std::min<int64_t>((round + 1) * at_once * comm.size(), static_cast<int64_t>(todo.size()));
-      logging::info("  {}/{} rounds, {:.1f} {}/s", round + 1, rounds, static_cast<double>(started) / s, job.item_unit());
-    }
-    if (flags[0] > 0) {
-      stopped = true;
-      break;
+      const int64_t finished = static_cast<int64_t>(todo.size()) - flags[3];
+      logging::info("  {}/{} {} done in this run, {:.1f} {}/s", finished, todo.size(), job.item_unit(),
+                    static_cast<double>(finished) / s, job.item_unit());
     }
   }
   journal.reset();

@@ -3,16 +3,21 @@
 // stopped or killed run resumes without redoing any finished item — on any number of ranks.
 //
 // Durability: each rank appends one JSON line per finished item to its own journal in
-// output.dir/items/ and fsyncs it before the next item starts. A kill can tear only the last line of a
+// output.dir/items/ and fsyncs it before the item counts as done. A kill can tear only the last line of a
 // journal; a torn line does not parse and its item is simply done again. On start every rank reads every
 // journal in the directory (whatever rank count wrote it), and the items not yet recorded are dealt
 // round-robin over this run's ranks. An item recorded twice (two runs racing on one directory) keeps
 // its first record.
 //
-// Agreement: ranks advance in rounds of one item each; after every round one all-reduce carries each
-// rank's stop flag and error flag, so a signal or a failure on any rank stops all of them together with
-// that rank's message, and nothing hangs. After the last round (or a stop) rank 0 gathers every record
-// into results.h5 (layout below), rewritten atomically, so the file always matches the journals.
+// Scheduling: each rank works on its share with items_at_once() worker threads, each starting its next
+// item as soon as it finishes one (no item waits for a slower one). Every 100 ms (or sooner, when an item
+// finishes) the ranks agree: one all-reduce carries each rank's stop flag, error flag and work left, so a
+// signal or a failure on any rank stops all of them together with that rank's message (the items in flight
+// finish and are journalled first), and nothing hangs; then, when the ranks' unstarted shares differ by
+// two or more, the unstarted items are gathered and dealt again, so a rank whose items were cheap takes
+// over part of a slower rank's instead of idling. Which rank runs an item changes nothing in its record
+// (process() is rank-independent). After the last item (or a stop) rank 0 gathers every record into
+// results.h5 (layout below), rewritten atomically, so the file always matches the journals.
 //
 // Results (format "relfm.work_results", format_version 1):
 //   /              attributes: format, format_version, job, job_kind, world_size, num_items, items_done,
@@ -53,8 +58,8 @@ class WorkItemJob {
   // Rank-local and independent of which rank runs it. Throwing stops the whole run (all ranks, one
   // message); a failure that belongs to the item (an unparsable reply) is a field of its record instead.
   virtual ItemRecord process(int64_t item) = 0;
-  // How many items a rank works on at once (the same on every rank). Above 1, process() is called from
-  // that many threads at once for different items, so it must be thread-safe; for jobs that wait on
+  // How many items a rank works on at once (the same on every rank): process() is called from that many
+  // worker threads at once for different items, so above 1 it must be thread-safe; for jobs that wait on
   // something else (an LLM server), not for compute, which has its one thread per rank.
   virtual int64_t items_at_once() const { return 1; }
   // Summary numbers over every finished record (rank 0; stored as results attributes and printed).

@@ -47,6 +47,18 @@ run "$NP" train squares.toml --set output.dir=killed > k2.log 2>&1 || { cat k2.l
 [[ $(journal_lines killed) -eq 40 ]] || fail "after the kill: $(journal_lines killed) records for 40 items"
 records_equal straight/results.h5 killed/results.h5
 
+# (2b) Items of uneven cost: the even ones are slow, and the first deal gives them all to the even ranks.
+# The ranks re-deal the items not yet started, so the odd ranks, done with their fast share, take over
+# part of the slow ones instead of waiting: they journal more than their first share (40 / NP items).
+if (( NP > 1 )); then
+  run "$NP" train squares.toml --set output.dir=uneven --set work.pause_even_ms=40 > u.log 2>&1 || { cat u.log; fail "uneven run"; }
+  records_equal straight/results.h5 uneven/results.h5
+  for ((r = 1; r < NP; r += 2)); do
+    took=$(grep -c '"item"' uneven/items/journal-p"$NP"-r"$r"-from0.jsonl || true)
+    [[ $took -gt $((40 / NP)) ]] || fail "rank $r did only $took items of 40 / $NP: the slow items were not re-dealt"
+  done
+fi
+
 # (3) A changed key that makes the records meaningless blocks the resume; a failing item stops everyone.
 expect_failure 2 "work.items = 40 in the checkpoint, 41 now" "$NP" train squares.toml --set output.dir=stopped --set work.items=41
 expect_failure 2 "squares: item 7 is the configured failure" "$NP" train squares.toml --set output.dir=failing --set work.fail_at_item=7

@@ -14,12 +14,14 @@ class SquaresJob final : public WorkItemJob {
   void setup(const dist::Comm&, const JobConfig& config) override {
     n_ = config.get_int("work.items");
     pause_ms_ = config.get_int("work.pause_ms");
+    pause_even_ms_ = config.get_int("work.pause_even_ms");
     fail_at_ = config.get_int("work.fail_at_item");
   }
   int64_t num_items() const override { return n_; }
   std::string item_unit() const override { return "squares"; }
   ItemRecord process(int64_t item) override {
     if (pause_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms_));
+    if (pause_even_ms_ > 0 && item % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_even_ms_));
     if (fail_at_ >= 0 && item == fail_at_) fail_input("squares: item {} is the configured failure (work.fail_at_item)", item);
     ItemRecord r;
     r.numbers["square"] = static_cast<double>(item * item);
@@ -33,13 +35,14 @@ class SquaresJob final : public WorkItemJob {
   }
 
  private:
-  int64_t n_ = 0, pause_ms_ = 0, fail_at_ = -1;
+  int64_t n_ = 0, pause_ms_ = 0, pause_even_ms_ = 0, fail_at_ = -1;
 };
 
 std::vector<KeySpec> squares_keys() {
   return {
       {"work.items", ValueKind::kInt, "100", "Number of items.", {}, 0, {}, Resume::kBlocks},
       {"work.pause_ms", ValueKind::kInt, "0", "Pause before each item (milliseconds).", {}, 0},
+      {"work.pause_even_ms", ValueKind::kInt, "0", "Pause before each even item (milliseconds): items of uneven cost.", {}, 0},
       {"work.fail_at_item", ValueKind::kInt, "-1", "Testing aid: processing this item fails (-1 = none).", {}, -1},
   };
 }
