@@ -4,6 +4,7 @@
 #include "dist/runtime.hpp"
 #include "jobs/config.hpp"
 #include "jobs/inspect_job.hpp"
+#include "jobs/merge_results.hpp"
 #include "jobs/sample_job.hpp"
 #include "jobs/sequences_job.hpp"
 #include "jobs/shard_job.hpp"
@@ -122,6 +123,11 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
   inspect_cmd->add_option("file", inspect_path, "HDF5 file")->required();
   inspect_cmd->add_flag("--all", inspect_all, "Also list every group and dataset with its shape");
 
+  jobs::MergeOptions merge;
+  CLI::App* merge_cmd = app.add_subcommand("merge", "Merge the runs of several results files of one job (e.g. a Slurm array's seeds)");
+  merge_cmd->add_option("inputs", merge.inputs, "results.h5 files of the same job, different seeds")->required();
+  merge_cmd->add_option("--out", merge.out, "The merged results file")->required();
+
   jobs::SampleOptions sample;
   CLI::App* sample_cmd = app.add_subcommand("sample", "BatchSampler for other frameworks: embeddings (HDF5) -> mini-batches (HDF5)");
   sample_cmd->add_option("--embeddings", sample.embeddings, "HDF5 file with an [N, d] dataset of instance embeddings")->required();
@@ -184,6 +190,7 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
   }
   if (*inspect_cmd) return jobs::run_inspect(comm, inspect_path, inspect_all);
   if (*sample_cmd) return jobs::run_sample(comm, sample);
+  if (*merge_cmd) return jobs::run_merge(comm, merge);
   if (*config_cmd) {
     if (reference) {
       const std::vector<std::string> kinds = comm.collective([&] {

@@ -67,16 +67,19 @@ void load_history(const StateSection& st, ResultsDocument& doc) {
   }
 }
 
-void note_run_environment(SeedResults& run, const std::map<std::string, std::string>& environment) {
-  for (const auto& [key, value] : environment) {
-    auto it = run.attrs.find(key);
-    if (it == run.attrs.end() || it->second.empty()) {
-      run.attrs[key] = value;
-      continue;
-    }
-    const std::string listed = "; " + it->second + "; ";
-    if (listed.find("; " + value + "; ") == std::string::npos) it->second += "; " + value;
+void append_distinct(std::string& list, const std::string& value) {
+  if (list.empty()) {
+    list = value;
+    return;
   }
+  if (("; " + list + "; ").find("; " + value + "; ") == std::string::npos) {
+    list += "; ";
+    list += value;
+  }
+}
+
+void note_run_environment(SeedResults& run, const std::map<std::string, std::string>& environment) {
+  for (const auto& [key, value] : environment) append_distinct(run.attrs[key], value);
 }
 
 int64_t keep_completed_runs(const dist::Comm& comm, const JobConfig& config, const EpochJob& job,

@@ -24,6 +24,8 @@ void load_history(const StateSection& st, ResultsDocument& doc);
 // results file whose runs came from several machines says which ran where (its root attributes describe
 // only the session that wrote it last).
 void note_run_environment(SeedResults& run, const std::map<std::string, std::string>& environment);
+// Appends `value` to a "; "-separated list unless the list already holds it.
+void append_distinct(std::string& list, const std::string& value);
 
 int64_t keep_completed_runs(const dist::Comm& comm, const JobConfig& config, const EpochJob& job,
                             const std::string& results_path, ResultsDocument& doc);

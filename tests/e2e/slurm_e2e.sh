@@ -23,7 +23,7 @@
 #       75, the job requeues itself and resumes. Check: Restarts >= 1, COMPLETED, and every metric array
 #       and summary value bit-identical to run (a), which ran uninterrupted.
 #   (c) slurm/relfm_seeds_array.sbatch as a 2-task array (--array=0-1) with the tiny config: each task
-#       trains its own seed into <base>/seed_N.
+#       trains its own seed into <base>/seed_N; `relfm merge` collects both into one results file.
 #   (d) slurm/molgroup_pairs.sbatch as a 4-task array over 2 data sets (freesolv, bace; tiny gin_group
 #       runs): the two pairs and the two targets alone; molgroup_pairs.py gathers them into pairs.h5 and
 #       a heat-map PNG, and `relfm inspect` summarises pairs.h5.
@@ -316,7 +316,15 @@ import sys, h5py
 a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
 sys.exit(0 if a["/seeds/0/train_loss"][()].tobytes() != b["/seeds/1/train_loss"][()].tobytes() else 1)
 EOF
-log "(c) ok: array tasks 0 and 1 trained seeds 0 and 1 into $base_c/seed_{0,1}"
+# The array's seeds, merged into one results file as the script's header tells users to.
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$relfm_bin" merge "$base_c"/seed_*/results.h5 --out "$base_c/results.h5" \
+  > "$work/merge_c.log" 2>&1 || { cat "$work/merge_c.log"; fail "(c): relfm merge of the array's seeds"; }
+"$python" - "$base_c/results.h5" <<'EOF' || fail "(c): the merged results do not hold both seeds"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+assert list(f["/summary/seed"][()]) == [0, 1] and f.attrs["seeds_completed"] == 2, dict(f.attrs)
+EOF
+log "(c) ok: array tasks 0 and 1 trained seeds 0 and 1 into $base_c/seed_{0,1}, merged into $base_c/results.h5"
 
 # ---- (d) the pairwise study ----
 base_d="$work/pairs"
