@@ -3,6 +3,7 @@
 #include "io/batches.hpp"
 #include "io/checkpoint.hpp"
 #include "io/pairwise.hpp"
+#include "io/predictions.hpp"
 #include "io/results.hpp"
 #include "io/sequences.hpp"
 #include "io/shard.hpp"
@@ -38,7 +39,8 @@ int run_inspect(const dist::Comm& comm, const std::string& path, bool list_every
     static const std::map<std::string, void (*)(const h5::File&)> summaries = {
         {kShardFormat, inspect_shard}, {kCheckpointFormat, inspect_checkpoint}, {kResultsFormat, inspect_results},
         {kWorkResultsFormat, inspect_work_results}, {kPairwiseFormat, inspect_pairwise},
-        {kBatchesFormat, inspect_batches}, {kSequencesFormat, inspect_sequences}};
+        {kBatchesFormat, inspect_batches}, {kSequencesFormat, inspect_sequences},
+        {kPredictionsFormat, inspect_predictions}};
     if (auto it = summaries.find(format); it != summaries.end()) it->second(f);
     else if (format.empty()) std::printf("HDF5 file without a relfm 'format' attribute\n");
     else std::printf("relfm file of format '%s'\n", format.c_str());

@@ -20,6 +20,7 @@
 #include "dist/partition.hpp"
 #include "dist/runtime.hpp"
 #include "io/checkpoint.hpp"
+#include "io/predictions.hpp"
 #include "io/sequences.hpp"
 #include "jobs/job_kinds.hpp"
 #include "src/models/diffuser_encoder.hpp"
@@ -259,6 +260,35 @@ class DiffuserJob final : public EpochJob {
     return out;
   }
 
+  // `relfm eval`: the accuracy of the loaded model on one split, and, given a path, every sequence's logits
+  // written as a relfm.predictions file (rows in sequence order).
+  double score_split(const std::string& split, const std::string& predictions, const std::string& checkpoint) {
+    const SequenceSet& set = split == "train" ? shard_.train : split == "valid" ? shard_.valid : shard_.test;
+    Scored scored;
+    const double value = accuracy(set, predictions.empty() ? nullptr : &scored);
+    if (predictions.empty()) return value;
+    const std::vector<int64_t> ids = comm_->allgatherv(scored.ids);
+    const std::vector<float> logits = comm_->allgatherv(scored.logits);
+    std::vector<int64_t> order(ids.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+    const auto classes = static_cast<size_t>(shard_.num_classes);
+    Predictions p{.dataset = shard_.dataset, .split = split, .metric = "accuracy", .checkpoint = checkpoint, .value = value};
+    p.prediction_columns = shard_.num_classes;
+    if (!comm_->is_root()) order.clear();  // the file's rows are written collectively: rank 0 holds them all
+    for (size_t k : order) {
+      p.ids.push_back(ids[k]);
+      p.predictions.insert(p.predictions.end(), logits.begin() + k * classes, logits.begin() + (k + 1) * classes);
+      p.labels.push_back(static_cast<float>(set.labels[static_cast<size_t>(ids[k])]));
+    }
+    write_predictions(predictions, *comm_, p);
+    return value;
+  }
+  int64_t split_size(const std::string& split) const {
+    return split == "train" ? shard_.train.size() : split == "valid" ? shard_.valid.size() : shard_.test.size();
+  }
+  const std::string& dataset() const { return shard_.dataset; }
+
   const ParamStore<float>* replicated_params() const override { return store_.get(); }
   void save(CheckpointWriter& writer) override { save_model_sections(writer, *store_, *optimizer_); }
   void load(CheckpointReader& reader) override { load_model_sections(reader, *store_, *optimizer_); }
@@ -322,8 +352,13 @@ class DiffuserJob final : public EpochJob {
   }
 
   // Accuracy over the whole set: each data-parallel group scores every D-th sequence (split over the
-  // group's ranks), hits summed over ranks (counted by each group's first rank).
-  double accuracy(const SequenceSet& set) {
+  // group's ranks), hits summed over ranks (counted by each group's first rank). With `scored`, the group's
+  // first rank also keeps the ids and logits of the sequences it scored.
+  struct Scored {
+    std::vector<int64_t> ids;
+    std::vector<float> logits;  // row-major [ids, classes]
+  };
+  double accuracy(const SequenceSet& set, Scored* scored = nullptr) {
     std::vector<int64_t> ids;
     for (int64_t i = data_rank_; i < set.size(); i += data_ranks_) ids.push_back(i);
     int64_t hits = 0;
@@ -335,8 +370,13 @@ class DiffuserJob final : public EpochJob {
       Tape<float> tape;
       tape.set_grad_enabled(false);
       const auto share = share_of(batch);
-      const int64_t correct = count_correct(model_->forward(tape, batch, false, dropout_base_, nullptr, share.get()).value(), labels);
-      if (sequence_group_->is_root()) hits += correct;
+      const MatF logits = model_->forward(tape, batch, false, dropout_base_, nullptr, share.get()).value();
+      if (!sequence_group_->is_root()) continue;
+      hits += count_correct(logits, labels);
+      if (scored) {
+        scored->ids.insert(scored->ids.end(), chunk.begin(), chunk.end());
+        scored->logits.insert(scored->logits.end(), logits.data(), logits.data() + logits.size());
+      }
     }
     return static_cast<double>(comm_->sum(hits)) / static_cast<double>(set.size());
   }
@@ -359,12 +399,45 @@ class DiffuserJob final : public EpochJob {
   std::vector<int64_t> order_, mine_;
 };
 
+// `relfm eval CHECKPOINT [--shard S] [--split test] [--predictions P.h5]`: the checkpoint's model (its last
+// run's) scored on a split of its shard or another one, with the job's own data-parallel and sequence-
+// parallel evaluation (parallel.sequence from the checkpoint's configuration where the rank count allows).
+int run_diffuser_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
+  comm.collective([&] {
+    if (options.split != "train" && options.split != "valid" && options.split != "test")
+      fail_input("relfm eval: --split must be train, valid or test, not '{}'", options.split);
+  });
+  // A model trained with its sequences split over S ranks scores the same unsplit (float rounding aside):
+  // on a rank count S does not divide, it is evaluated data-parallel only.
+  const int64_t split = config.get_int("parallel.sequence");
+  const JobConfig fitted = comm.collective([&] {
+    if (comm.size() % split == 0) return config;
+    logging::info("relfm eval: parallel.sequence = {} does not divide the {} ranks; evaluating without splitting sequences",
+                  split, comm.size());
+    return JobConfig::parse(config.to_toml(), config.source(), {"parallel.sequence=1"}, config.schema());
+  });
+  DiffuserJob job;
+  job.setup(comm, fitted);
+  job.build(0);  // the parameters are the checkpoint's
+  CheckpointReader reader(options.checkpoint, comm);
+  job.load(reader);
+  reader.close();
+  const double value = job.score_split(options.split, options.predictions, options.checkpoint);
+  if (comm.is_root()) {
+    std::printf("%s %s accuracy = %.4f (%lld sequences)\n", job.dataset().c_str(), options.split.c_str(), value,
+                static_cast<long long>(job.split_size(options.split)));
+    std::fflush(stdout);
+  }
+  return dist::kExitOk;
+}
+
 }  // namespace
 
 RELFM_REGISTER_JOB_KIND(JobKind{
     .name = "diffuser",
     .doc = "Sequence classification with Diffuser attention (or dense attention) on a sequence shard: ListOps or text.",
     .keys = diffuser_keys,
-    .make_epoch_job = [] { return std::make_unique<DiffuserJob>(); }});
+    .make_epoch_job = [] { return std::make_unique<DiffuserJob>(); },
+    .eval = run_diffuser_eval});
 
 }  // namespace relfm::jobs

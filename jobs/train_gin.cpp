@@ -20,6 +20,7 @@
 #include "dist/partition.hpp"
 #include "dist/runtime.hpp"
 #include "io/checkpoint.hpp"
+#include "io/predictions.hpp"
 #include "io/shard.hpp"
 #include "jobs/job_kinds.hpp"
 #include "jobs/molecule_common.hpp"
@@ -285,18 +286,14 @@ int run_gin_eval(const dist::Comm& comm, const JobConfig& config, const EvalOpti
     const MatF local = predict(*model, part.local, features, eval_batch);
     MatF labels(part.local.size(), local.cols());
     for (int64_t i = 0; i < part.local.size(); ++i) labels.row(i) = part.local.labels.row(i);
-    h5::write_atomically(options.predictions, comm, [&](h5::File& f) {
-      f.set_attr("/", "format", std::string("relfm.predictions"));
-      f.set_attr("/", "format_version", int64_t{1});
-      f.set_attr("/", "dataset", data.shard.info.dataset);
-      f.set_attr("/", "split", options.split);
-      f.set_attr("/", "metric", std::string(metric_name(data.metric)));
-      f.set_attr("/", "value", value);
-      f.set_attr("/", "checkpoint", options.checkpoint);
-      f.write_rows("/ids", part.local.ids.data(), part.local.size());
-      f.write_rows("/predictions", local.data(), local.rows(), local.cols());
-      f.write_rows("/labels", labels.data(), labels.rows(), labels.cols());
-    });
+    Predictions p{.dataset = data.shard.info.dataset, .split = options.split, .metric = std::string(metric_name(data.metric)),
+                  .checkpoint = options.checkpoint, .value = value};
+    p.ids = part.local.ids;
+    p.predictions.assign(local.data(), local.data() + local.size());
+    p.prediction_columns = local.cols();
+    p.labels.assign(labels.data(), labels.data() + labels.size());
+    p.label_columns = labels.cols();
+    write_predictions(options.predictions, comm, p);
   }
   if (comm.is_root()) {
     std::printf("%s %s %s = %.4f (%lld molecules)\n", data.shard.info.dataset.c_str(), options.split.c_str(),

@@ -49,6 +49,27 @@ for v in ("diffuser", "dense", "onehop", "perstride"):
             share = np.concatenate([s[k][()] for k in beyond])
             assert (np.all(share < 1e-6) if v == "onehop" else np.all((share > 0.05) & (share < 1))), (v, share)
 PY
+# relfm eval: the checkpoint (the last epoch's model) scores the test split as the last epoch did, on this
+# rank count and on one rank; its predictions file holds every test sequence's logits in order.
+run "$NP" eval diffuser/checkpoint.h5 --split test --predictions pred.h5 > eval.log 2>&1 || { cat eval.log; fail "eval"; }
+run 1 eval diffuser/checkpoint.h5 --split valid > eval1.log 2>&1 || { cat eval1.log; fail "eval on one rank"; }
+"$PY" - <<'PY' || { cat eval.log eval1.log; fail "eval: scores or predictions"; }
+import re, h5py, numpy as np
+r = h5py.File("diffuser/results.h5")["seeds/0"]
+test, valid = r["test_accuracy"][-1], r["valid_accuracy"][-1]
+printed = float(re.search(r"test accuracy = ([0-9.]+)", open("eval.log").read()).group(1))
+printed1 = float(re.search(r"valid accuracy = ([0-9.]+)", open("eval1.log").read()).group(1))
+assert abs(printed - test) < 1e-4 and abs(printed1 - valid) < 1e-4, (printed, test, printed1, valid)
+with h5py.File("pred.h5") as p, h5py.File("lo.h5") as shard:
+    assert p.attrs["format"] in (b"relfm.predictions", "relfm.predictions")
+    n = len(shard["test/labels"][()])
+    assert list(p["ids"][()]) == list(range(n))
+    logits, labels = p["predictions"][()], p["labels"][()][:, 0]
+    assert logits.shape == (n, 10) and np.array_equal(labels, shard["test/labels"][()])
+    assert abs(np.mean(np.argmax(logits, axis=1) == labels) - test) < 1e-9 and abs(p.attrs["value"] - test) < 1e-9
+PY
+expect_failure 2 "--split must be train, valid or test" "$NP" eval diffuser/checkpoint.h5 --split dev
+
 # Sequence parallelism: each batch's tokens split over the ranks (contiguous and METIS) trains as one rank
 # does (float rounding aside); at 4 ranks also 2-D: 2 groups of 2 train as 2 data-parallel ranks do.
 if (( NP > 1 )); then
@@ -63,6 +84,12 @@ if (( NP > 1 )); then
     run "$np" train "$JOB" "${TRAIN[@]}" --set parallel.sequence=$seq --set parallel.sequence_split="\"$how\"" \
       --set output.dir=seq_${seq}_$how > seq.log 2>&1 || { cat seq.log; fail "sequence parallel $s"; }
     grep -q "each batch split over $seq ranks ($how)" seq.log || { cat seq.log; fail "sequence parallel $s: headline"; }
+    # Its checkpoint scores the same split over its ranks and unsplit on one rank.
+    run "$np" eval seq_${seq}_$how/checkpoint.h5 > e_split.log 2>&1 || { cat e_split.log; fail "eval, split ($s)"; }
+    run 1 eval seq_${seq}_$how/checkpoint.h5 > e_one.log 2>&1 || { cat e_one.log; fail "eval on one rank ($s)"; }
+    grep -q "evaluating without splitting sequences" e_one.log || { cat e_one.log; fail "eval on one rank: no notice"; }
+    [[ "$(grep -o 'test accuracy = [0-9.]*' e_split.log)" == "$(grep -o 'test accuracy = [0-9.]*' e_one.log)" ]] \
+      || { cat e_split.log e_one.log; fail "eval split and unsplit differ ($s)"; }
     "$PY" - seq_${seq}_$how/results.h5 ref_$ref/results.h5 <<'PY' || fail "sequence parallel $s: results differ"
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1]) as a, h5py.File(sys.argv[2]) as b:
