@@ -21,7 +21,7 @@ namespace relfm {
 inline constexpr const char* kPredictionsFormat = "relfm.predictions";
 
 struct Predictions {
-  std::string dataset, split, metric, checkpoint;
+  std::string dataset = {}, split = {}, metric = {}, checkpoint = {};
   double value = 0.0;
   std::vector<int64_t> ids = {};   // this rank's rows (the file holds every rank's, in rank order)
   std::vector<float> predictions = {};  // row-major [ids, prediction_columns]

@@ -179,6 +179,10 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
     const CheckpointMeta meta = reader.meta();
     reader.close();
     std::vector<std::string> eval_overrides;
+    comm.collective([&] {
+      if (!eval.shard.empty() && !jobs::job_schema(meta.job_kind).find("data.shard"))
+        fail_input("relfm eval: a '{}' checkpoint is scored on the data sets of its job; --shard does not apply", meta.job_kind);
+    });
     if (!eval.shard.empty()) eval_overrides.push_back("data.shard=" + eval.shard);
     const jobs::JobConfig config = comm.collective(
         [&] { return jobs::parse_job_config(meta.config, eval.checkpoint + " /config", eval_overrides); });

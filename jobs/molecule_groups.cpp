@@ -195,12 +195,25 @@ std::vector<int> DatasetGroup::place(const std::vector<int64_t>& active, double 
 }
 
 std::map<std::string, double> DatasetGroup::evaluate_target(const Gin<float>& model, int64_t eval_batch) const {
+  return {{"valid_" + metric_label_, score_target(model, "valid", eval_batch).value},
+          {"test_" + metric_label_, score_target(model, "test", eval_batch).value}};
+}
+
+Predictions DatasetGroup::score_target(const Gin<float>& model, const std::string& split, int64_t eval_batch) const {
   if (eval_batch < 1) fail_input("eval.batch_size must be at least 1, not {}", eval_batch);
-  const MatF& labels = target().shard.molecules.labels;
-  const MoleculeSet valid = evaluation_share(target().shard.split.valid, eval_batch);
-  const MoleculeSet test = evaluation_share(target().shard.split.test, eval_batch);
-  return {{"valid_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, valid, features_, eval_batch), valid.ids, labels)},
-          {"test_" + metric_label_, gathered_metric(*comm_, metric_, predict(model, test, features_, eval_batch), test.ids, labels)}};
+  const MoleculeShard& shard = target().shard;
+  const std::vector<int64_t>& rows = split == "train" ? shard.split.train : split == "valid" ? shard.split.valid : shard.split.test;
+  const MoleculeSet share = evaluation_share(rows, eval_batch);
+  const MatF local = predict(model, share, features_, eval_batch);
+  const MatF& labels = shard.molecules.labels;
+  Predictions p{.dataset = target().name, .split = split, .metric = metric_label_,
+                .value = gathered_metric(*comm_, metric_, local, share.ids, labels)};
+  p.ids = share.ids;
+  p.predictions.assign(local.data(), local.data() + local.size());
+  p.prediction_columns = local.cols();
+  p.label_columns = labels.cols();
+  for (int64_t id : share.ids) p.labels.insert(p.labels.end(), labels.row(id).data(), labels.row(id).data() + labels.cols());
+  return p;
 }
 
 void DatasetGroup::save_state(StateSection& state) const {

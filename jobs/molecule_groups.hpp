@@ -5,6 +5,8 @@
 // by cost (the target's on rank 0), and the target's validation and test scores.
 #pragma once
 
+#include "io/predictions.hpp"
+
 #include "dist/comm.hpp"
 #include "io/checkpoint.hpp"
 #include "jobs/molecule_common.hpp"
@@ -78,6 +80,9 @@ class DatasetGroup {
   // Each rank predicts whole global chunks of eval_batch molecules, so the numbers do not depend on the
   // rank count.
   std::map<std::string, double> evaluate_target(const Gin<float>& model, int64_t eval_batch) const;
+  // One split ("train", "valid", "test") of the target scored by `model` (collective; the value on every
+  // rank), with this rank's rows (shard ids, predictions, labels) for a predictions file.
+  Predictions score_target(const Gin<float>& model, const std::string& split, int64_t eval_batch) const;
 
   // The step-to-step state (the previous target rows), for checkpoints in the middle of an epoch.
   void save_state(StateSection& state) const;

@@ -9,6 +9,8 @@
 // Across ranks each data set's sub-batches live on one rank (placed by cost, the target's on rank 0);
 // every data set's gradient is a block of an ordered sum (src/nn/gradient_sum.hpp), so a run gives the
 // same numbers at any rank count.
+#include "dist/runtime.hpp"
+#include "io/checkpoint.hpp"
 #include "jobs/job_kinds.hpp"
 #include "jobs/molecule_groups.hpp"
 #include "src/models/shared_gin.hpp"
@@ -131,6 +133,10 @@ class GinGroupJob final : public EpochJob {
     return {{"rank_datasets", held}};
   }
   const ParamStore<float>* replicated_params() const override { return store_.get(); }
+  // `relfm eval`: the loaded model on one split of the target.
+  Predictions score(const std::string& split) const {
+    return group_.score_target(model_->encoder(), split, config_->get_int("eval.batch_size"));
+  }
 
   void save(CheckpointWriter& writer) override {
     sync_statistics();
@@ -165,12 +171,36 @@ class GinGroupJob final : public EpochJob {
   std::vector<std::pair<int64_t, GraphBatch>> batches_;
 };
 
+// `relfm eval CHECKPOINT [--split test] [--predictions P.h5]`: the group-trained GIN (its last run) scored on
+// a split of its target, with the job's own evaluation (the same numbers on any rank count).
+int run_gin_group_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
+  comm.collective([&] {
+    if (options.split != "train" && options.split != "valid" && options.split != "test")
+      fail_input("relfm eval: --split must be train, valid or test, not '{}'", options.split);
+  });
+  GinGroupJob job;
+  job.setup(comm, config);
+  job.build(0);  // the parameters are the checkpoint's
+  CheckpointReader reader(options.checkpoint, comm);
+  job.load(reader);
+  reader.close();
+  Predictions p = comm.collective([&] { return job.score(options.split); });
+  p.checkpoint = options.checkpoint;
+  if (!options.predictions.empty()) write_predictions(options.predictions, comm, p);
+  if (comm.is_root()) {
+    std::printf("%s %s %s = %.4f\n", p.dataset.c_str(), options.split.c_str(), p.metric.c_str(), p.value);
+    std::fflush(stdout);
+  }
+  return dist::kExitOk;
+}
+
 }  // namespace
 
 RELFM_REGISTER_JOB_KIND(JobKind{
     .name = "gin_group",
     .doc = "A shared GIN with per-data-set decoders on a target and its auxiliary data sets (MolGroup's evaluation of a group).",
     .keys = gin_group_keys,
-    .make_epoch_job = [] { return std::make_unique<GinGroupJob>(); }});
+    .make_epoch_job = [] { return std::make_unique<GinGroupJob>(); },
+    .eval = run_gin_group_eval});
 
 }  // namespace relfm::jobs

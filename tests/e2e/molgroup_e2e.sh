@@ -109,6 +109,21 @@ for s in ("0", "1"):
     for k in ("train_loss", "valid_rmse", "test_rmse"):
         assert a[f"seeds/{s}/{k}"][()].tobytes() == b[f"seeds/{s}/{k}"][()].tobytes(), (s, k)
 PY
+# relfm eval scores the group-trained GIN's target: the last epoch's test RMSE, on 1 and NP ranks alike,
+# and writes its predictions (every test molecule once); --shard has no meaning for a group.
+run "$NP" eval ggn/checkpoint.h5 --predictions ggpred.h5 > gge.log 2>&1 || { cat gge.log; fail "eval gin_group"; }
+run 1 eval ggn/checkpoint.h5 --split test > gge1.log 2>&1 || { cat gge1.log; fail "eval gin_group on 1 rank"; }
+"$PY" - <<'PY' || { cat gge.log gge1.log; fail "eval gin_group: score or predictions"; }
+import re, h5py, numpy as np
+r = h5py.File("ggn/results.h5")
+last = r["seeds/1/test_rmse"][-1]
+for log in ("gge.log", "gge1.log"):
+    v = float(re.search(r"test rmse = ([0-9.]+)", open(log).read()).group(1))
+    assert abs(v - last) < 1e-4, (log, v, last)
+p = h5py.File("ggpred.h5")
+assert abs(p.attrs["value"] - last) < 1e-9 and p["predictions"].shape[0] == p["labels"].shape[0] == len(set(p["ids"][()]))
+PY
+expect_failure 2 "--shard does not apply" "$NP" eval ggn/checkpoint.h5 --shard shards/bace.h5
 # train.auxiliary_regression = standardized rescales only auxiliary regression labels: with classification
 # auxiliaries (and a regression target) the runs are bit for bit the raw ones; with FreeSolv as an auxiliary
 # its MSE, in kcal^2/mol^2 when raw, drops to about 1 and the training loss with it.
