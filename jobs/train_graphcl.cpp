@@ -24,6 +24,7 @@
 #include "dist/partition.hpp"
 #include "dist/runtime.hpp"
 #include "io/checkpoint.hpp"
+#include "io/predictions.hpp"
 #include "io/tu_files.hpp"
 #include "jobs/job_kinds.hpp"
 #include "src/eval/svm_protocol.hpp"
@@ -273,7 +274,7 @@ class GraphClJob final : public EpochJob {
     v["svm_accuracy"] = v["svm_std"] = v["eval_epoch"] = std::nan("");
     if (std::find(eval_epochs_.begin(), eval_epochs_.end(), epoch_ + 1) != eval_epochs_.end()) {
       dist::average_buffers(*comm_, *store_);  // one set of BatchNorm statistics, as a checkpoint holds
-      const auto [mean, std] = svm_score();
+      const auto [mean, std] = svm_score(embeddings());
       v["svm_accuracy"] = mean;
       v["svm_std"] = std;
       v["eval_epoch"] = static_cast<double>(epoch_ + 1);
@@ -285,6 +286,16 @@ class GraphClJob final : public EpochJob {
     return {{"rank_allreduce_seconds", reducer_->total_seconds() - reduce_before_}};
   }
   const ParamStore<float>* replicated_params() const override { return store_.get(); }
+  // `relfm eval`: the loaded model's embeddings (rank 0 holds them in `p`) and their SVM accuracy.
+  void score(Predictions& p) {
+    dist::average_buffers(*comm_, *store_);
+    const MatF all = embeddings();
+    p.value = svm_score(all).first;
+    p.dataset = set_.name, p.metric = "svm_accuracy", p.prediction_columns = all.cols();
+    if (!comm_->is_root()) return;  // the file's rows are written collectively: rank 0 holds them all
+    p.predictions.assign(all.data(), all.data() + all.size());
+    for (int64_t g = 0; g < set_.size(); ++g) p.ids.push_back(g), p.labels.push_back(static_cast<float>(set_.graph_labels[static_cast<size_t>(g)]));
+  }
 
   std::map<std::string, ResultsTable> epoch_tables() override {
     std::map<std::string, ResultsTable> t;
@@ -385,7 +396,8 @@ class GraphClJob final : public EpochJob {
 
   // Embeddings of every graph (original views, BatchNorm in evaluation mode) on every rank, then the SVM
   // protocol with its outer folds spread over the ranks. Returns (mean, std) of the fold accuracies.
-  std::pair<double, double> svm_score() {
+  // Every graph's embedding (the original view, evaluation mode), the same on every rank.
+  MatF embeddings() {
     const int64_t n = set_.size(), p = comm_->size(), r = comm_->rank();
     const int64_t first = n * r / p, last = n * (r + 1) / p, chunk = config_->get_int("eval.batch_size");
     MatF local(last - first, model_->embedding_dim());
@@ -395,7 +407,11 @@ class GraphClJob final : public EpochJob {
       Tape<float> tape;
       local.middleRows(begin - first, end - begin) = model_->embed(tape, collate_views(views), false).value();
     }
-    const MatF all = gather_rows(*comm_, local);
+    return gather_rows(*comm_, local);
+  }
+  // GraphCL's protocol on those embeddings: the mean and std of the outer folds' accuracy.
+  std::pair<double, double> svm_score(const MatF& all) {
+    const int64_t p = comm_->size(), r = comm_->rank();
     std::vector<double> folds(static_cast<size_t>(protocol_.outer_folds), 0.0);
     comm_->collective([&] {
       for (int f = static_cast<int>(r); f < protocol_.outer_folds; f += static_cast<int>(p))
@@ -442,12 +458,37 @@ class GraphClJob final : public EpochJob {
   int64_t hardness_steps_ = 0, skipped_ = 0;
 };
 
+// `relfm eval CHECKPOINT [--predictions E.h5]`: GraphCL's protocol (--split does not apply: cross-validation
+// over every graph) on the checkpoint's model, its run's seed keying the folds as in training; the
+// predictions file holds every graph's embedding.
+int run_graphcl_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
+  CheckpointReader reader(options.checkpoint, comm);
+  const StateSection trainer = reader.read_state("trainer");
+  const uint64_t seed = comm.collective([&] {  // the run whose model the checkpoint holds
+    const std::vector<int64_t>& seeds = config.get_int_list("train.seeds");
+    const int64_t run = trainer.get_int("seed_index") - (trainer.get_int("seed_started") ? 0 : 1);
+    if (run < 0 || run >= static_cast<int64_t>(seeds.size())) fail_input("'{}' holds no trained run", options.checkpoint);
+    return static_cast<uint64_t>(seeds[static_cast<size_t>(run)]);
+  });
+  GraphClJob job;
+  job.setup(comm, config);
+  job.build(seed);
+  job.load(reader);
+  reader.close();
+  Predictions p{.split = "all", .checkpoint = options.checkpoint};
+  job.score(p);
+  if (!options.predictions.empty()) write_predictions(options.predictions, comm, p);
+  if (comm.is_root()) std::printf("%s svm_accuracy = %.4f (%s)\n", p.dataset.c_str(), p.value, "GraphCL's protocol over every graph");
+  return dist::kExitOk;
+}
+
 }  // namespace
 
 RELFM_REGISTER_JOB_KIND(JobKind{
     .name = "graphcl",
     .doc = "GraphCL contrastive pre-training on a TU data set with a pluggable batch sampler (uniform, batchsampler, knn, communities); SVM accuracy.",
     .keys = graphcl_keys,
-    .make_epoch_job = [] { return std::make_unique<GraphClJob>(); }});
+    .make_epoch_job = [] { return std::make_unique<GraphClJob>(); },
+    .eval = run_graphcl_eval});
 
 }  // namespace relfm::jobs

@@ -48,6 +48,21 @@ for kind in ("uniform", "batchsampler", "knn", "communities"):
 assert cos["knn"] > cos["uniform"], cos
 PY
 
+# relfm eval: GraphCL's protocol on the checkpoint's model (epoch 4) gives the results' last SVM accuracy,
+# on this rank count and on one; the predictions file holds every graph's embedding.
+run "$NP" eval batchsampler/checkpoint.h5 --predictions emb.h5 > ev.log 2>&1 || { cat ev.log; fail "eval"; }
+run 1 eval batchsampler/checkpoint.h5 > ev1.log 2>&1 || { cat ev1.log; fail "eval on one rank"; }
+"$PY" - <<'PY' || { cat ev.log ev1.log; fail "eval: score or embeddings"; }
+import re, h5py, numpy as np
+last = h5py.File("batchsampler/results.h5")["seeds/0/svm_accuracy"][3]
+for log in ("ev.log", "ev1.log"):
+    v = float(re.search(r"svm_accuracy = ([0-9.]+)", open(log).read()).group(1))
+    assert abs(v - last) < 1e-4, (log, v, last)
+with h5py.File("emb.h5") as e:
+    assert e["predictions"].shape == (188, 96) and list(e["ids"][()]) == list(range(188)), e["predictions"].shape
+    assert set(np.unique(e["labels"][()])) == {0.0, 1.0} and abs(e.attrs["value"] - last) < 1e-9
+PY
+
 # (2) Resume: two stops (mid-epoch in seed 0 with a background build pending; mid-epoch in seed 1), then
 # the rest; everything equals the straight run.
 RESUME=("${SMALL[@]}" --set sampler.kind=batchsampler --set sampler.overlap=true --set sampler.walk_engine=distributed --set train.seeds=[0,1])
