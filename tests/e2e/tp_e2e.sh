@@ -93,8 +93,9 @@ fi
 
 # (4) Stopped after 3 items per rank, resumed: not one call repeated. The resume runs on one rank because
 # two ranks may ask the same question at the same moment (IO's solve is also TP's first call), which the
-# server would count as a repeat although neither had an answer yet. Two items at a time, so that every
-# rank count has rounds left after the stop (at 4 ranks the default 8 would finish a rank's 6 in one).
+# server would count as a repeat although neither had an answer yet. Two items in flight, so that every
+# rank still has items to start when it reaches its third (at 4 ranks the default 8 would start a rank's
+# whole share of 6 at once).
 start_server stop --mode noisy --error-rate 0.2 --seed 1
 status=0; tp_run "$NP" "$URL_stop" "$WORK/stopped" --set debug.stop_after_items=3 --set tp.items_in_flight=2 > s1.log 2>&1 || status=$?
 [[ $status -eq 75 ]] || { cat s1.log; fail "expected exit 75 after the stop, got $status"; }
