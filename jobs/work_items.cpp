@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <numeric>
@@ -359,6 +360,12 @@ int run_work_items(const dist::Comm& comm, const JobConfig& config, const RunOpt
     for (std::thread& t : workers) t.join();
     workers.clear();
   };
+  // Whatever leaves this scope (an exception included) first ends the workers: a joinable thread's
+  // destructor would terminate the process.
+  struct JoinAtExit {
+    std::function<void()> end;  // a copy of the lambda, which captures by reference
+    ~JoinAtExit() { end(); }
+  } join_at_exit{end_workers};
 
   bool stopped = false;
   const auto t0 = std::chrono::steady_clock::now();
