@@ -178,12 +178,16 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
     CheckpointReader reader(eval.checkpoint, comm);
     const CheckpointMeta meta = reader.meta();
     reader.close();
+    // --shard replaces the job's data file: a shard (gin, diffuser) or a TU data set (graphcl).
     std::vector<std::string> eval_overrides;
-    comm.collective([&] {
-      if (!eval.shard.empty() && !jobs::job_schema(meta.job_kind).find("data.shard"))
+    const std::string data_key = comm.collective([&] {
+      const jobs::Schema& schema = jobs::job_schema(meta.job_kind);
+      const std::string key = schema.find("data.shard") ? "data.shard" : schema.find("data.tu") ? "data.tu" : "";
+      if (!eval.shard.empty() && key.empty())
         fail_input("relfm eval: a '{}' checkpoint is scored on the data sets of its job; --shard does not apply", meta.job_kind);
+      return key;
     });
-    if (!eval.shard.empty()) eval_overrides.push_back("data.shard=" + eval.shard);
+    if (!eval.shard.empty()) eval_overrides.push_back(data_key + "=" + eval.shard);
     const jobs::JobConfig config = comm.collective(
         [&] { return jobs::parse_job_config(meta.config, eval.checkpoint + " /config", eval_overrides); });
     comm.collective([&] {

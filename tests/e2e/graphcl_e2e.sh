@@ -63,6 +63,23 @@ with h5py.File("emb.h5") as e:
     assert set(np.unique(e["labels"][()])) == {0.0, 1.0} and abs(e.attrs["value"] - last) < 1e-9
 PY
 
+# --shard scores the encoder on another TU data set: MUTAG named by path scores as before; a set whose node
+# features have another width is refused naming the tensor (TRI: 20 triangles, 3 node labels, 2 classes).
+run "$NP" eval batchsampler/checkpoint.h5 --shard "$SOURCE_DIR/data/tu/MUTAG" > evs.log 2>&1 || { cat evs.log; fail "eval --shard"; }
+[[ "$(grep -o 'svm_accuracy = [0-9.]*' evs.log)" == "$(grep -o 'svm_accuracy = [0-9.]*' ev.log)" ]] || { cat evs.log ev.log; fail "eval --shard MUTAG"; }
+mkdir -p TRI && "$PY" - <<'PY'
+with open("TRI/TRI_A.txt", "w") as a, open("TRI/TRI_graph_indicator.txt", "w") as g, \
+     open("TRI/TRI_graph_labels.txt", "w") as y, open("TRI/TRI_node_labels.txt", "w") as x:
+    for k in range(20):
+        n = 3 * k + 1
+        for u, v in ((0, 1), (1, 2), (2, 0)):
+            a.write(f"{n + u}, {n + v}\n{n + v}, {n + u}\n")
+        g.write(f"{k + 1}\n" * 3)
+        y.write(f"{k % 2}\n")
+        x.write("0\n1\n2\n")
+PY
+expect_failure 2 "the model needs 3x32" "$NP" eval batchsampler/checkpoint.h5 --shard TRI
+
 # (2) Resume: two stops (mid-epoch in seed 0 with a background build pending; mid-epoch in seed 1), then
 # the rest; everything equals the straight run.
 RESUME=("${SMALL[@]}" --set sampler.kind=batchsampler --set sampler.overlap=true --set sampler.walk_engine=distributed --set train.seeds=[0,1])
