@@ -16,7 +16,9 @@
 //   series      svm_accuracy, svm_std (over the folds; NaN at epochs not in eval.epochs), eval_epoch (the
 //               select series: the epoch number where evaluated), sample_seconds, rebuild_seconds,
 //               background_seconds, sampler_share (= (sample + rebuild) / train seconds), rebuilds,
-//               walk_steps, mean_cosine, same_label_share, skipped_batches
+//               walk_steps, mean_cosine, same_label_share, skipped_batches, population_cosine (the mean
+//               cosine of all pairs of instances' latest rows at the epoch's end: a uniform batch's,
+//               src/sampler/population_cosine.hpp)
 //   tables      batch_stats [global_step, size, from_graph, mean_cosine, same_label_share, loss] per step;
 //               batches [global_step, instance] per member (output.batches); visits [instance, count] per
 //               epoch (times the instance was in a batch that epoch)
@@ -31,6 +33,7 @@
 #include "src/graph/graphcl_views.hpp"
 #include "src/models/graphcl_gin.hpp"
 #include "src/sampler/batch_source.hpp"
+#include "src/sampler/population_cosine.hpp"
 #include "src/tensor/ops.hpp"
 
 #include <algorithm>
@@ -39,62 +42,7 @@
 
 namespace relfm::jobs {
 
-std::vector<KeySpec> graphcl_keys() {
-  const auto blocks = Resume::kBlocks;
-  std::vector<KeySpec> keys = {
-      {"data.tu", ValueKind::kString, "", "TU data set: a directory of NAME_*.txt files or a NAME.txt[.gz] (both formats, io/tu_files.hpp).",
-       {}, {}, {}, blocks},
-      {"data.name", ValueKind::kString, "\"\"", "The data set's file prefix when it differs from the directory name.", {}, {}, {}, blocks},
-      {"data.node_features", ValueKind::kString, "\"labels_or_constant\"",
-       "Node features: GraphCL's one-hot node labels or a constant (labels_or_constant), or auto, labels, attributes, labels+attributes, constant, degree.",
-       {"labels_or_constant", "auto", "labels", "attributes", "labels+attributes", "constant", "degree"}, {}, {}, blocks},
-      {"model.hidden", ValueKind::kInt, "32", "GIN hidden width (GraphCL: 32).", {}, 1, {}, blocks},
-      {"model.layers", ValueKind::kInt, "3", "GIN layers; the embedding is layers x hidden (GraphCL: 3).", {}, 1, {}, blocks},
-      {"train.batch_size", ValueKind::kInt, "128", "Global batch size B (instances per step, spread over the ranks).", {}, 2, {}, blocks},
-      {"loss.temperature", ValueKind::kReal, "0.2", "InfoNCE temperature (GraphCL: 0.2).", {}, 1e-6, {}, blocks},
-      {"loss.denominator", ValueKind::kString, "\"negatives\"",
-       "negatives: GraphCL's -log(pos / (sum - pos)); all: the positive in the denominator too (SimCLR's form).",
-       {"negatives", "all"}, {}, {}, blocks},
-      {"augment.policy", ValueKind::kString, "\"random2\"",
-       "GraphCL --aug: dnodes, pedges, subgraph, mask_nodes, random2 {dnodes, subgraph}, random3 (+pedges), random4 (+mask_nodes), none.",
-       {"dnodes", "pedges", "subgraph", "mask_nodes", "random2", "random3", "random4", "none"}, {}, {}, blocks},
-      {"augment.graphcl_quirks", ValueKind::kBool, "true",
-       "Do what the released code does: self-loops on nodes 0..max-1, a one-hop subgraph, edgeless nodes pruned from node-dropping views (src/graph/graphcl_views.hpp).",
-       {}, {}, {}, blocks},
-      {"sampler.kind", ValueKind::kString, "\"uniform\"", "Where batches come from: uniform, batchsampler, knn, communities (src/sampler/batch_source.hpp).",
-       {}, {}, {}, blocks},
-      {"sampler.reshuffle", ValueKind::kBool, "false",
-       "Uniform batches: a new order every epoch (false: one shuffle for the whole run, as GraphCL's loader).", {}, {}, {}, blocks},
-      {"sampler.warmup_epochs", ValueKind::kInt, "1", "Graph samplers: uniform epochs that fill the bank before the first graph.", {}, 1, {}, blocks},
-      {"sampler.refresh_every", ValueKind::kInt, "100", "Graph samplers: batches between rebuilds of the graph (t; 0 = never).", {}, 0, {}, blocks},
-      {"sampler.overlap", ValueKind::kBool, "false",
-       "Graph samplers: rebuild on a background thread while training (double-buffered graph, one refresh staler).", {}, {}, {}, blocks},
-      {"sampler.candidates", ValueKind::kInt, "0",
-       "BatchSampler/communities: M random candidates per anchor (0 = 10 K, at most N - 1; >= N = the exact kNN graph).", {}, 0, {}, blocks},
-      {"sampler.neighbours", ValueKind::kInt, "0", "BatchSampler/communities: K out-neighbours (0 = N / 50 clamped to [5, 100]).", {}, 0, {}, blocks},
-      {"sampler.block", ValueKind::kInt, "256", "Anchors that share one candidate pool in the graph build.", {}, 1, {}, blocks},
-      {"sampler.restart", ValueKind::kReal, "0.2", "BatchSampler: restart probability alpha (the schedule's start).", {}, 0.0, 1.0, blocks},
-      {"sampler.restart_schedule", ValueKind::kString, "\"official\"",
-       "official: alpha - 0.02 per coverage epoch, floor 0.05; fixed: alpha throughout.", {"official", "fixed"}, {}, {}, blocks},
-      {"sampler.epoch_mode", ValueKind::kString, "\"official\"", "BatchSampler coverage: official, strict or fixed (src/sampler/walk_batches.hpp).",
-       {"official", "strict", "fixed"}, {}, {}, blocks},
-      {"sampler.batches_per_coverage_epoch", ValueKind::kInt, "0", "epoch_mode fixed: batches per coverage epoch (0 = ceil(N / B)).", {}, 0, {}, blocks},
-      {"sampler.step_cap", ValueKind::kInt, "0", "Walk steps after which a batch is filled with random vertices (0 = 100 B).", {}, 0, {}, blocks},
-      {"sampler.walk_engine", ValueKind::kString, "\"auto\"",
-       "distributed: METIS places the graph and walkers move between ranks; local: every rank walks the whole (replicated) graph; auto: local up to 2^26 graph entries.",
-       {"auto", "distributed", "local"}, {}, {}, blocks},
-      {"eval.epochs", ValueKind::kIntList, "[10, 20]", "Epochs (1-based) after which the SVM protocol scores the embeddings (GraphCL: 10 and 20).",
-       {}, 1, {}, Resume::kFree},
-      {"eval.kernel", ValueKind::kString, "\"rbf\"", "SVM kernel (GraphCL: rbf).", {"rbf", "linear"}},
-      {"eval.standardize", ValueKind::kBool, "false",
-       "Standardise each feature by each SVM fit's training rows (GraphCL: false, raw features).", {}, {}, {}},
-      {"eval.folds", ValueKind::kInt, "10", "Outer stratified folds (GraphCL: 10; C by an inner 5-fold grid search).", {}, 2},
-      {"eval.batch_size", ValueKind::kInt, "512", "Graphs per forward pass when embedding for the evaluation.", {}, 1},
-      {"output.batches", ValueKind::kBool, "true", "Store every batch's members in results.h5 (table batches).", {}, {}, {}, Resume::kFree},
-  };
-  for (auto& k : optimizer_keys("train", "the encoder")) keys.push_back(k);
-  return keys;
-}
+std::vector<KeySpec> graphcl_keys();  // jobs/graphcl_keys.cpp
 
 namespace {
 
@@ -178,6 +126,7 @@ class GraphClJob final : public EpochJob {
     sampler_config_.seed = seed;
     sampler_config_.bank_dim = 2 * model_->embedding_dim();
     sampler_ = sampler::make_batch_source(*comm_, sampler_config_);
+    population_ = std::make_unique<sampler::PopulationCosine>(set_.size(), sampler_config_.bank_dim);
     epoch_rows_ = {};
     visits_.assign(static_cast<size_t>(set_.size()), 0);
     epoch_start_ = {};
@@ -247,6 +196,7 @@ class GraphClJob final : public EpochJob {
     sampler::normalise_rows(all);
     const auto [cosine, same] = sampler::batch_hardness(all, batch_, &set_.graph_labels);
     if (sampler_->bank_dim() > 0) sampler_->record(batch_, all);
+    population_->update(batch_, all);
     cosine_sum_ += cosine;
     same_sum_ += same;
     ++hardness_steps_;
@@ -268,6 +218,7 @@ class GraphClJob final : public EpochJob {
     v["coverage_epochs"] = static_cast<double>(s.coverage_epochs);
     v["mean_cosine"] = hardness_steps_ > 0 ? cosine_sum_ / static_cast<double>(hardness_steps_) : std::nan("");
     v["same_label_share"] = hardness_steps_ > 0 ? same_sum_ / static_cast<double>(hardness_steps_) : std::nan("");
+    v["population_cosine"] = population_->mean_pair_cosine();
     v["skipped_batches"] = static_cast<double>(skipped_);
     cosine_sum_ = same_sum_ = 0;
     hardness_steps_ = skipped_ = 0;
@@ -314,6 +265,7 @@ class GraphClJob final : public EpochJob {
     StateSection st;
     st.arrays = sampler_->save();
     st.arrays["job.visits"].assign(visits_.begin(), visits_.end());
+    st.arrays["job.population"] = population_->save();
     st.arrays["job.stats_rows"] = epoch_rows_.stats;
     st.arrays["job.batch_rows"] = epoch_rows_.batches;
     st.arrays["job.hardness"] = {cosine_sum_, same_sum_, static_cast<double>(hardness_steps_), static_cast<double>(skipped_)};
@@ -337,7 +289,9 @@ class GraphClJob final : public EpochJob {
       const std::vector<double>& t = st.get_array("job.epoch_start_seconds");
       epoch_start_.rebuilds = static_cast<int64_t>(e.at(0)), epoch_start_.walk_steps = static_cast<int64_t>(e.at(1));
       epoch_start_.sample_seconds = t.at(0), epoch_start_.rebuild_seconds = t.at(1), epoch_start_.background_seconds = t.at(2);
-      for (const char* k : {"job.visits", "job.stats_rows", "job.batch_rows", "job.hardness", "job.epoch_start", "job.epoch_start_seconds"})
+      if (st.arrays.count("job.population")) population_->restore(st.arrays.at("job.population"), reader.path());  // (older: none)
+      for (const char* k : {"job.visits", "job.stats_rows", "job.batch_rows", "job.hardness", "job.epoch_start",
+                            "job.epoch_start_seconds", "job.population"})
         st.arrays.erase(k);
     });
     sampler_->restore(st.arrays);  // collective (the walk graph is placed again)
@@ -445,6 +399,7 @@ class GraphClJob final : public EpochJob {
   std::unique_ptr<Optimizer<float>> optimizer_;
   std::unique_ptr<dist::GradientAllReducer> reducer_;
   std::unique_ptr<sampler::BatchSource> sampler_;
+  std::unique_ptr<sampler::PopulationCosine> population_;
   sampler::BatchSourceStats epoch_start_;  // the sampler's totals when this epoch began
   double reduce_before_ = 0;
 

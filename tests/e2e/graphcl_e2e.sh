@@ -46,6 +46,17 @@ for kind in ("uniform", "batchsampler", "knn", "communities"):
 # 0.593 against 0.456). The same-embeddings oracle (kNN and BatchSampler batches purer than uniform ones on
 # fixed clustered embeddings) is e2e.sample's; here kNN batches must still come out harder.
 assert cos["knn"] > cos["uniform"], cos
+# Within one run, against the mean cosine of all pairs of the same run's latest rows (a uniform batch's):
+# kNN batches lie above it; uniform batches near it, and below kNN's margin.
+lift = {}
+for kind in ("uniform", "knn"):
+    with h5py.File(f"{kind}/results.h5") as f:
+        s = f["seeds/0"]
+        pop = s["population_cosine"][()]
+        assert np.all(np.isfinite(pop)) and np.all((pop > -1) & (pop < 1)), (kind, pop)
+        lift[kind] = s["mean_cosine"][()][1:].mean() - pop[1:].mean()   # after the warm-up epoch
+print("in-batch cosine above the population's:", {k: round(v, 3) for k, v in lift.items()})
+assert lift["knn"] > 0.02 and lift["knn"] > lift["uniform"] and abs(lift["uniform"]) < 0.1, lift
 PY
 
 # relfm eval: GraphCL's protocol on the checkpoint's model (epoch 4) gives the results' last SVM accuracy,
@@ -103,7 +114,7 @@ PY
 import h5py
 a, b = h5py.File("straight/results.h5"), h5py.File("stopped/results.h5")
 for s in ("0", "1"):
-    for k in ("train_loss", "svm_accuracy", "mean_cosine", "batch_stats", "batches", "visits", "walk_steps"):
+    for k in ("train_loss", "svm_accuracy", "mean_cosine", "population_cosine", "batch_stats", "batches", "visits", "walk_steps"):
         assert a[f"seeds/{s}/{k}"][()].tobytes() == b[f"seeds/{s}/{k}"][()].tobytes(), (s, k)
 print("resumed run identical")
 PY
