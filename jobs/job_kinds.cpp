@@ -2,6 +2,7 @@
 
 #include "dist/gemm_select.hpp"
 #include "dist/runtime.hpp"
+#include "io/checkpoint.hpp"
 #include "io/h5.hpp"
 #include "src/core/log.hpp"
 
@@ -190,6 +191,22 @@ std::map<std::string, std::string> run_environment_attrs(bool with_gemm) {
   const gemm::Selection& s = gemm::selection();
   return {{"gemm_backend", s.backend}, {"gemm_kernel", s.kernel}, {"gemm_key", s.key}, {"gemm_how", s.how},
           {"cpu", cpu_description()}};
+}
+
+void check_eval_split(const dist::Comm& comm, const EvalOptions& options) {
+  comm.collective([&] {
+    if (options.split != "train" && options.split != "valid" && options.split != "test")
+      fail_input("relfm eval: --split must be train, valid or test, not '{}'", options.split);
+  });
+}
+
+void load_job_for_eval(const dist::Comm& comm, const JobConfig& config, EpochJob& job, const std::string& checkpoint,
+                       uint64_t seed) {
+  job.setup(comm, config);
+  job.build(seed);
+  CheckpointReader reader(checkpoint, comm);
+  job.load(reader);
+  reader.close();
 }
 
 }  // namespace relfm::jobs

@@ -75,4 +75,11 @@ std::map<std::string, std::string> run_environment_attrs(bool with_gemm = true);
 // "model name (family F model M)" of this machine's CPU, from /proc/cpuinfo ("unknown" without it).
 std::string cpu_description();
 
+// For the kinds' eval functions. --split names train, valid or test (else an InputError on every rank):
+void check_eval_split(const dist::Comm& comm, const EvalOptions& options);
+// The model a checkpoint holds, in `job`: set up on `config`, built for `seed` (whose initialisation the
+// checkpoint's parameters replace), loaded.
+void load_job_for_eval(const dist::Comm& comm, const JobConfig& config, EpochJob& job, const std::string& checkpoint,
+                       uint64_t seed = 0);
+
 }  // namespace relfm::jobs

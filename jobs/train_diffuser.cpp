@@ -403,10 +403,7 @@ class DiffuserJob final : public EpochJob {
 // run's) scored on a split of its shard or another one, with the job's own data-parallel and sequence-
 // parallel evaluation (parallel.sequence from the checkpoint's configuration where the rank count allows).
 int run_diffuser_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
-  comm.collective([&] {
-    if (options.split != "train" && options.split != "valid" && options.split != "test")
-      fail_input("relfm eval: --split must be train, valid or test, not '{}'", options.split);
-  });
+  check_eval_split(comm, options);
   // A model trained with its sequences split over S ranks scores the same unsplit (float rounding aside):
   // on a rank count S does not divide, it is evaluated data-parallel only.
   const int64_t split = config.get_int("parallel.sequence");
@@ -417,11 +414,7 @@ int run_diffuser_eval(const dist::Comm& comm, const JobConfig& config, const Eva
     return JobConfig::parse(config.to_toml(), config.source(), {"parallel.sequence=1"}, config.schema());
   });
   DiffuserJob job;
-  job.setup(comm, fitted);
-  job.build(0);  // the parameters are the checkpoint's
-  CheckpointReader reader(options.checkpoint, comm);
-  job.load(reader);
-  reader.close();
+  load_job_for_eval(comm, fitted, job, options.checkpoint);
   const double value = job.score_split(options.split, options.predictions, options.checkpoint);
   if (comm.is_root()) {
     std::printf("%s %s accuracy = %.4f (%lld sequences)\n", job.dataset().c_str(), options.split.c_str(), value,

@@ -268,10 +268,7 @@ class GinJob final : public EpochJob {
 
 int run_gin_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
   const FeatureLayout features = comm.collective([&] { return feature_layout(config.get_string("model.features")); });
-  comm.collective([&] {
-    if (options.split != "train" && options.split != "valid" && options.split != "test")
-      fail_input("relfm eval: --split must be train, valid or test, not '{}'", options.split);
-  });
+  check_eval_split(comm, options);
   Data data = load_data(comm, config, features);
   ParamStore<float> store;
   const auto model = comm.collective([&] { return build_gin(store, config, features, data.shard.molecules.labels.cols(), 0); });

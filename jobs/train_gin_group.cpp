@@ -174,16 +174,9 @@ class GinGroupJob final : public EpochJob {
 // `relfm eval CHECKPOINT [--split test] [--predictions P.h5]`: the group-trained GIN (its last run) scored on
 // a split of its target, with the job's own evaluation (the same numbers on any rank count).
 int run_gin_group_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
-  comm.collective([&] {
-    if (options.split != "train" && options.split != "valid" && options.split != "test")
-      fail_input("relfm eval: --split must be train, valid or test, not '{}'", options.split);
-  });
+  check_eval_split(comm, options);
   GinGroupJob job;
-  job.setup(comm, config);
-  job.build(0);  // the parameters are the checkpoint's
-  CheckpointReader reader(options.checkpoint, comm);
-  job.load(reader);
-  reader.close();
+  load_job_for_eval(comm, config, job, options.checkpoint);
   Predictions p = comm.collective([&] { return job.score(options.split); });
   p.checkpoint = options.checkpoint;
   if (!options.predictions.empty()) write_predictions(options.predictions, comm, p);

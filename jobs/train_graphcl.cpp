@@ -419,6 +419,7 @@ class GraphClJob final : public EpochJob {
 int run_graphcl_eval(const dist::Comm& comm, const JobConfig& config, const EvalOptions& options) {
   CheckpointReader reader(options.checkpoint, comm);
   const StateSection trainer = reader.read_state("trainer");
+  reader.close();
   const uint64_t seed = comm.collective([&] {  // the run whose model the checkpoint holds
     const std::vector<int64_t>& seeds = config.get_int_list("train.seeds");
     const int64_t run = trainer.get_int("seed_index") - (trainer.get_int("seed_started") ? 0 : 1);
@@ -426,10 +427,7 @@ int run_graphcl_eval(const dist::Comm& comm, const JobConfig& config, const Eval
     return static_cast<uint64_t>(seeds[static_cast<size_t>(run)]);
   });
   GraphClJob job;
-  job.setup(comm, config);
-  job.build(seed);
-  job.load(reader);
-  reader.close();
+  load_job_for_eval(comm, config, job, options.checkpoint, seed);  // the run's seed keys the SVM folds
   Predictions p{.split = "all", .checkpoint = options.checkpoint};
   job.score(p);
   if (!options.predictions.empty()) write_predictions(options.predictions, comm, p);
