@@ -131,4 +131,14 @@ int64_t keep_completed_runs(const dist::Comm& comm, const JobConfig& config, con
   });
 }
 
+int64_t recorded_steps(const ResultsDocument& doc) {
+  int64_t total = 0;
+  for (const SeedResults& run : doc.seeds) {
+    const auto it = run.series.find("steps");
+    if (it == run.series.end() || it->second.size() != run.epoch.size()) return -1;
+    for (double steps : it->second) total += static_cast<int64_t>(steps);
+  }
+  return total;
+}
+
 }  // namespace relfm::jobs

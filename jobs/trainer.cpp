@@ -190,16 +190,21 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
   }
 
   int64_t kept_runs = 0;  // completed runs kept from results.h5 without a checkpoint
+  int64_t kept_steps = 0;  // their steps, where they recorded them (-1: a run from before the `steps` series)
   if (!resuming && options.resume != ResumeMode::kNever && dist::exists_on_root(comm, results_path)) {
     kept_runs = keep_completed_runs(comm, config, job, results_path, doc);
+    kept_steps = recorded_steps(doc);
     if (kept_runs > 0)
       progress.message(fmt::format("no checkpoint in '{}': keeping the {} completed run{} of '{}' and going on from "
-                                   "the next (the new runs' global_step count starts at 0)",
-                                   out_dir, kept_runs, kept_runs > 1 ? "s" : "", results_path));
+                                   "the next{}",
+                                   out_dir, kept_runs, kept_runs > 1 ? "s" : "", results_path,
+                                   kept_steps < 0 ? " (the kept runs did not record their steps: the new runs' "
+                                                    "global_step count starts at 0)"
+                                                  : ""));
   }
 
   int64_t checkpoints_written = 0;
-  int64_t global_step_total = resuming ? resume_state.get_int("global_step") : 0;
+  int64_t global_step_total = resuming ? resume_state.get_int("global_step") : std::max<int64_t>(kept_steps, 0);
   OpProfile profile;
   const bool profiling = config.get_bool("debug.profile");
   int64_t start_seed_index = resuming ? resume_state.get_int("seed_index") : kept_runs;
@@ -410,6 +415,7 @@ int run_epochs(const dist::Comm& comm, const JobConfig& config, const RunOptions
           epoch_loss_steps > 0 ? epoch_loss_sum / static_cast<double>(epoch_loss_steps) : std::nan("");
       values["train_seconds"] = slowest;
       values["eval_seconds"] = eval_seconds;
+      values["steps"] = static_cast<double>(steps);  // lets a rerun without the checkpoint go on counting steps
       values[per_second] = slowest > 0 ? static_cast<double>(epoch_items) / slowest : 0.0;
       rec.add_epoch(epoch + 1, values, per_rank, desc.rule);
       for (const auto& [name, rows] : job.epoch_tables()) rec.add_table_rows(name, epoch + 1, rows);

@@ -130,7 +130,13 @@ for s in ("0", "1"):
         if "seconds" in k or "per_second" in k: continue  # timings
         assert a["seeds/" + s + "/" + k][()].tobytes() == b["seeds/" + s + "/" + k][()].tobytes(), (s, k)
     assert dict(a["seeds/" + s].attrs) == dict(b["seeds/" + s].attrs), s
+# The kept run's steps count: the job's step counter goes on where the straight run's is.
+assert list(b["seeds/0/steps"][()]) == [$STEPS_PER_EPOCH] * 3, b["seeds/0/steps"][()]
+ca, cb = h5py.File("straight/checkpoint.h5"), h5py.File("lost/checkpoint.h5")
+assert ca["sections/trainer"].attrs["global_step"] == cb["sections/trainer"].attrs["global_step"] == 6 * $STEPS_PER_EPOCH, \
+    (ca["sections/trainer"].attrs["global_step"], cb["sections/trainer"].attrs["global_step"])
 PY
+grep -q "global_step count starts at 0" lo2.log && { cat lo2.log; fail "the kept run's steps were not counted"; }
 # On another rank count the kept run keeps its own per-rank columns.
 cp -r longer lost_moved; rm lost_moved/checkpoint.h5
 # ... and the machine it trained on, which the new run does not share (as if it came from another one).
