@@ -178,11 +178,14 @@ int dispatch(dist::Comm& comm, int argc, char** argv) {
     CheckpointReader reader(eval.checkpoint, comm);
     const CheckpointMeta meta = reader.meta();
     reader.close();
-    // --shard replaces the job's data file: a shard (gin, diffuser) or a TU data set (graphcl).
+    // --shard replaces the job's data file: a shard (gin, diffuser), a TU data set (graphcl) or the target's
+    // shard (gin_group; its auxiliary data sets stay as trained).
     std::vector<std::string> eval_overrides;
     const std::string data_key = comm.collective([&] {
       const jobs::Schema& schema = jobs::job_schema(meta.job_kind);
-      const std::string key = schema.find("data.shard") ? "data.shard" : schema.find("data.tu") ? "data.tu" : "";
+      std::string key;
+      for (const char* k : {"data.shard", "data.tu", "data.target_shard"})
+        if (key.empty() && schema.find(k)) key = k;
       if (!eval.shard.empty() && key.empty())
         fail_input("relfm eval: a '{}' checkpoint is scored on the data sets of its job; --shard does not apply", meta.job_kind);
       return key;

@@ -44,6 +44,10 @@ std::vector<KeySpec> dataset_group_keys(int64_t default_batch) {
        {}, {}, {}, Resume::kBlocks},
       {"data.datasets", ValueKind::kStringList, "", "The target data set first, then the auxiliary data sets.", {}, {}, {},
        Resume::kBlocks},
+      {"data.target_shard", ValueKind::kString, "\"\"",
+       "The target's shard file instead of <shard_dir>/TARGET.h5 (empty: that one). `relfm eval --shard F` sets it to score a "
+       "trained model on another shard of the target's tasks.",
+       {}, {}, {}, Resume::kBlocks},
       {"train.batch_size", ValueKind::kInt, std::to_string(default_batch),
        "Balanced slots per step (all data sets together; each data set's share is one sub-batch).", {}, 1, {}, Resume::kBlocks},
       {"train.auxiliary_regression", ValueKind::kString, "\"raw\"",
@@ -62,6 +66,10 @@ void DatasetGroup::load(const dist::Comm& comm, const JobConfig& config, const F
   features_ = features;
   const auto& names = config.get_string_list("data.datasets");
   const std::filesystem::path dir = config.get_string("data.shard_dir");
+  const std::string target_shard = config.get_string("data.target_shard");
+  const auto shard_path = [&](size_t member) {
+    return member == 0 && !target_shard.empty() ? target_shard : (dir / (names[member] + ".h5")).string();
+  };
   comm.collective([&] {
     if (names.size() < min_members)
       fail_input("{}: data.datasets needs {}, got {} data set{}", config.source(),
@@ -70,18 +78,20 @@ void DatasetGroup::load(const dist::Comm& comm, const JobConfig& config, const F
     for (size_t i = 0; i < names.size(); ++i)
       for (size_t j = 0; j < i; ++j)
         if (names[i] == names[j]) fail_input("{}: data.datasets names '{}' twice", config.source(), names[i]);
-    for (const std::string& name : names) {
-      const std::string path = (dir / (name + ".h5")).string();
+    if (!target_shard.empty() && !std::filesystem::exists(target_shard))
+      fail_input("data.target_shard: no shard at '{}' (the target '{}' is read from it)", target_shard, names.front());
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string path = shard_path(i);
       if (!std::filesystem::exists(path))
         fail_input("data.datasets: data set '{}' has no shard at '{}' (make it with `relfm shard --dataset {} --out {}`, or set "
                    "data.shard_dir)",
-                   name, path, name, path);
+                   names[i], path, names[i], path);
     }
   });
-  for (const std::string& name : names) {
+  for (size_t i = 0; i < names.size(); ++i) {
     GroupMember m;
-    m.name = name;
-    m.path = (dir / (name + ".h5")).string();
+    m.name = names[i];
+    m.path = shard_path(i);
     m.shard = read_molecule_shard(m.path, comm, with_smiles);
     members_.push_back(std::move(m));
   }

@@ -110,7 +110,7 @@ for s in ("0", "1"):
         assert a[f"seeds/{s}/{k}"][()].tobytes() == b[f"seeds/{s}/{k}"][()].tobytes(), (s, k)
 PY
 # relfm eval scores the group-trained GIN's target: the last epoch's test RMSE, on 1 and NP ranks alike,
-# and writes its predictions (every test molecule once); --shard has no meaning for a group.
+# and writes its predictions (every test molecule once).
 run "$NP" eval ggn/checkpoint.h5 --predictions ggpred.h5 > gge.log 2>&1 || { cat gge.log; fail "eval gin_group"; }
 run 1 eval ggn/checkpoint.h5 --split test > gge1.log 2>&1 || { cat gge1.log; fail "eval gin_group on 1 rank"; }
 "$PY" - <<'PY' || { cat gge.log gge1.log; fail "eval gin_group: score or predictions"; }
@@ -123,7 +123,13 @@ for log in ("gge.log", "gge1.log"):
 p = h5py.File("ggpred.h5")
 assert abs(p.attrs["value"] - last) < 1e-9 and p["predictions"].shape[0] == p["labels"].shape[0] == len(set(p["ids"][()]))
 PY
-expect_failure 2 "--shard does not apply" "$NP" eval ggn/checkpoint.h5 --shard shards/bace.h5
+# --shard scores the model on another shard of the target's tasks (the auxiliary data sets stay as trained):
+# a copy of the target's shard reads the same score; one with other tasks, or none, is refused by name.
+cp shards/freesolv.h5 other_freesolv.h5
+run "$NP" eval ggn/checkpoint.h5 --split test --shard other_freesolv.h5 > ggs.log 2>&1 || { cat ggs.log; fail "eval gin_group --shard"; }
+[[ "$(grep -o 'test rmse = [0-9.]*' ggs.log)" == "$(grep -o 'test rmse = [0-9.]*' gge.log)" ]] || { cat ggs.log gge.log; fail "eval gin_group --shard: another score"; }
+expect_failure 2 "the model needs" "$NP" eval ggn/checkpoint.h5 --shard shards/clintox.h5
+expect_failure 2 "data.target_shard: no shard at 'nosuch.h5'" "$NP" eval ggn/checkpoint.h5 --shard nosuch.h5
 # train.auxiliary_regression = standardized rescales only auxiliary regression labels: with classification
 # auxiliaries (and a regression target) the runs are bit for bit the raw ones; with FreeSolv as an auxiliary
 # its MSE, in kcal^2/mol^2 when raw, drops to about 1 and the training loss with it.
