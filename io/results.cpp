@@ -104,6 +104,7 @@ void write_results(const std::string& path, const dist::Comm& comm, const Result
     f.set_attr("/", "select_std", select.std);
     for (const auto& [k, v] : doc.attrs) f.set_attr("/", k, v);
     for (const auto& [k, v] : doc.number_attrs) f.set_attr("/", k, v);
+    for (const auto& [k, v] : doc.integer_attrs) f.set_attr("/", k, v);
     f.write_text("/config", doc.config);
     f.write_strings("/summary/run", runs);
     f.write_replicated("/summary/seed", seeds);
@@ -173,7 +174,7 @@ ResultsDocument read_results(const h5::File& f) {
   for (const std::string& name : f.attr_names("/")) {
     if (is_one_of(name, kFixedRootAttrs)) continue;
     if (f.attr_is_string("/", name)) doc.attrs[name] = f.attr_string("/", name);
-    else if (f.attr_is_integer("/", name)) doc.number_attrs[name] = static_cast<double>(f.attr_int("/", name));
+    else if (f.attr_is_integer("/", name)) doc.integer_attrs[name] = f.attr_int("/", name);
     else doc.number_attrs[name] = f.attr_double("/", name);
   }
   const auto seeds = f.read_rows<int64_t>("/summary/seed");

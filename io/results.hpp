@@ -89,7 +89,8 @@ struct ResultsDocument {
   std::string config;
   SummaryRule rule;
   std::map<std::string, std::string> attrs;        // the job's and the run's descriptive attributes
-  std::map<std::string, double> number_attrs;
+  std::map<std::string, double> number_attrs;      // numeric root attributes a job adds (read back as written:
+  std::map<std::string, int64_t> integer_attrs;    // integers stay integers, so a merge copies them unchanged)
   std::vector<SeedResults> seeds;
 };
 

@@ -60,6 +60,7 @@ int run_merge(const dist::Comm& comm, const MergeOptions& options) {
     out.rule = first.rule;
     out.attrs = first.attrs;
     out.number_attrs = first.number_attrs;
+    out.integer_attrs = first.integer_attrs;
     std::map<std::string, std::vector<std::string>> environment;  // cpu, gemm_*: every input's, in order
     std::map<std::string, std::string> run_from;                   // run name -> the file it came from
     for (size_t i = 0; i < docs.size(); ++i) {

@@ -413,6 +413,7 @@ TEST(Results, ReadBackEqualsTheDocumentWritten) {
   doc.rule = {"valid_auc", "test_auc", true};
   doc.attrs["dataset"] = "toy";
   doc.number_attrs["scale"] = 2.5;
+  doc.integer_attrs["rounds"] = (int64_t{1} << 53) + 1;  // beyond a double's integers: must stay exact
   doc.world_size = comm.size();
   for (int s = 0; s < 2; ++s) {
     SeedResults r;
@@ -446,6 +447,8 @@ TEST(Results, ReadBackEqualsTheDocumentWritten) {
   EXPECT_TRUE(back.rule.higher_is_better);
   EXPECT_EQ(back.attrs.at("dataset"), "toy");
   EXPECT_EQ(back.number_attrs.at("scale"), 2.5);
+  EXPECT_EQ(back.integer_attrs.at("rounds"), (int64_t{1} << 53) + 1);
+  EXPECT_EQ(back.number_attrs.count("rounds"), 0u);
   ASSERT_EQ(back.seeds.size(), 2u);
   for (size_t s = 0; s < 2; ++s) {
     const SeedResults &a = doc.seeds[s], &b = back.seeds[s];
