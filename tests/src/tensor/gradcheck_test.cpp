@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <memory>
+#include <numbers>
 #include <set>
 #include <type_traits>
 
@@ -361,6 +362,32 @@ TEST(L2NormalizeRows, AZeroRowIsDividedByEpsAsInPyTorch) {
   // ||x|| = 5: (g - y (g . y)) / 5 with y = (0.6, 0, 0.8), g . y = 1.4.
   EXPECT_NEAR(in.grad()(1, 1), 1.0 / 5.0, 1e-15);
   EXPECT_NEAR(in.grad()(1, 0), (1 - 0.6 * 1.4) / 5.0, 1e-15);
+}
+
+TEST(Gelu, FloatFollowsTheExactErfFormAcrossItsRange) {
+  // Float GELU uses a vectorised erf approximation; its value and derivative must stay within a few float
+  // rounding steps of the exact x * Phi(x) (and Phi(x) + x * phi(x)) over the whole range, tails included,
+  // and on a length that leaves a scalar remainder after the vector lanes.
+  const int64_t n = 20001;
+  MatD xd(1, n);
+  for (int64_t k = 0; k < n; ++k) xd(0, k) = -12.0 + 24.0 * static_cast<double>(k) / static_cast<double>(n - 1);
+  const MatF xf = xd.cast<float>();
+  Tape<float> tape;
+  Var<float> in = tape.input(xf, /*requires_grad=*/true);
+  Var<float> y = gelu(in);
+  tape.backward(sum(y));
+  double worst_value = 0, worst_slope = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const double x = static_cast<double>(xf(0, k));
+    const double phi_cdf = 0.5 * (1.0 + std::erf(x / std::sqrt(2.0)));
+    const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2.0 * std::numbers::pi);
+    worst_value = std::max(worst_value, std::abs(y.value()(0, k) - x * phi_cdf) / std::max(1.0, std::abs(x)));
+    worst_slope = std::max(worst_slope, std::abs(in.grad()(0, k) - (phi_cdf + x * pdf)));
+  }
+  EXPECT_LT(worst_value, 1e-6);
+  EXPECT_LT(worst_slope, 1e-6);
+  EXPECT_EQ(y.value()(0, n - 1), 12.0f);  // erf saturates: the positive tail is the identity
+  EXPECT_EQ(y.value()(0, 0), 0.0f);      // and the negative tail is zero
 }
 
 }  // namespace
